@@ -1,0 +1,115 @@
+import type { ActionPlan } from '../shared/barrier.js';
+import { OrderStateConflict } from '../shared/errors.js';
+import type { StepFailure } from '../shared/step-input.js';
+
+export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED' | 'COMPENSATION_FAILED';
+
+export function orderKey(orderId: string): { pk: string; sk: string } {
+  return { pk: `ORDER#${orderId}`, sk: 'ORDER' };
+}
+
+export interface FailureSummary {
+  step: string;
+  error: string;
+  cause: string;
+}
+
+const MAX_CAUSE_LENGTH = 1000;
+
+/**
+ * The first failure is the one that turned the saga around; later ones are compensations failing.
+ * Lambda causes are JSON with a stack trace we do not want on the order, so only the message is kept.
+ */
+export function summarizeFailures(failures: Record<string, StepFailure>): FailureSummary[] {
+  return Object.entries(failures).map(([step, failure]) => ({
+    step,
+    error: failure.Error ?? 'Unknown',
+    cause: readableCause(failure.Cause).slice(0, MAX_CAUSE_LENGTH),
+  }));
+}
+
+function readableCause(cause: string | undefined): string {
+  if (!cause) return '';
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    if (typeof parsed === 'object' && parsed !== null && 'errorMessage' in parsed) {
+      return String((parsed as { errorMessage: unknown }).errorMessage);
+    }
+  } catch {
+    // Not JSON: Step Functions' own causes (timeouts, heartbeats) are plain text.
+  }
+  return cause;
+}
+
+interface Transition {
+  to: OrderStatus;
+  /** Only these statuses may move to `to`; anything else is a saga bug or a race with a person. */
+  from: readonly OrderStatus[];
+  set: Record<string, unknown>;
+}
+
+function planTransition(
+  tableName: string,
+  orderId: string,
+  at: string,
+  transition: Transition,
+): ActionPlan<{ status: OrderStatus }> {
+  const values: Record<string, unknown> = { ':to': transition.to, ':at': at };
+  const setClauses = ['#status = :to', 'updatedAt = :at'];
+  for (const [name, value] of Object.entries(transition.set)) {
+    values[`:${name}`] = value;
+    setClauses.push(`${name} = :${name}`);
+  }
+  const fromPlaceholders = transition.from.map((status, index) => {
+    values[`:from${index}`] = status;
+    return `:from${index}`;
+  });
+  return {
+    result: { status: transition.to },
+    writes: [
+      {
+        Update: {
+          TableName: tableName,
+          Key: orderKey(orderId),
+          UpdateExpression: `SET ${setClauses.join(', ')}`,
+          ConditionExpression: `#status IN (${fromPlaceholders.join(', ')})`,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    ],
+    explainConditionFailure: (_index, item) =>
+      new OrderStateConflict(
+        item
+          ? `Order ${orderId} is ${String(item.status)}, cannot become ${transition.to}`
+          : `Order ${orderId} does not exist`,
+      ),
+  };
+}
+
+export function planConfirmation(tableName: string, orderId: string, shipmentId: string, at: string) {
+  return planTransition(tableName, orderId, at, { to: 'CONFIRMED', from: ['PENDING'], set: { shipmentId } });
+}
+
+export function planCancellation(tableName: string, orderId: string, failures: FailureSummary[], at: string) {
+  return planTransition(tableName, orderId, at, {
+    to: 'CANCELLED',
+    from: ['PENDING'],
+    set: { failure: failures[0] ?? null },
+  });
+}
+
+/** A person must look at these: the saga could neither finish nor fully undo. Any non-final status may escalate. */
+export function planCompensationFailure(
+  tableName: string,
+  orderId: string,
+  failures: FailureSummary[],
+  at: string,
+) {
+  return planTransition(tableName, orderId, at, {
+    to: 'COMPENSATION_FAILED',
+    from: ['PENDING', 'CANCELLED', 'CONFIRMED'],
+    set: { failure: failures[0] ?? null, failures },
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * Errors the state machine matches by `name`. Lambda reports a thrown error's `name` as its
+ * `errorType`, which Step Functions uses for Retry and Catch, so renaming one is a contract change.
+ */
+
+/** A business outcome: never retried, the saga compensates. */
+export abstract class BusinessError extends Error {
+  readonly retryable = false;
+}
+
+export class InsufficientStock extends BusinessError {
+  override name = 'InsufficientStock';
+}
+
+export class InsufficientFunds extends BusinessError {
+  override name = 'InsufficientFunds';
+}
+
+export class PaymentDeclined extends BusinessError {
+  override name = 'PaymentDeclined';
+}
+
+export class ShippingRejected extends BusinessError {
+  override name = 'ShippingRejected';
+}
+
+/** A forward action arrived after its compensation already ran (the barrier holds a tombstone). */
+export class OrderCancelled extends BusinessError {
+  override name = 'OrderCancelled';
+}
+
+/** The step input does not have the shape the step needs; retrying cannot fix it. */
+export class InvalidStepInput extends BusinessError {
+  override name = 'InvalidStepInput';
+}
+
+/** The record a step must change does not exist or is in a state the step cannot act on. */
+export class OrderStateConflict extends BusinessError {
+  override name = 'OrderStateConflict';
+}
+
+/** Worth retrying: contention, throttling, or a read that raced a concurrent write. */
+export class TransientError extends Error {
+  override name = 'TransientError';
+  readonly retryable = true;
+}
+
+/** Error names the saga never retries; the contract and the state machine are built from this list. */
+export const BUSINESS_ERROR_NAMES = [
+  'InsufficientStock',
+  'InsufficientFunds',
+  'PaymentDeclined',
+  'ShippingRejected',
+  'OrderCancelled',
+  'InvalidStepInput',
+  'OrderStateConflict',
+] as const;
+
+const RETRYABLE_AWS_ERROR_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+  'TransactionInProgressException',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+
+/**
+ * Maps what escaped the domain code to what the state machine should see: business errors keep their
+ * name, throttling and contention become `TransientError` so the Retry policy applies, and anything
+ * else keeps its own name (a bug should compensate, not be retried forever).
+ */
+export function toStepError(error: unknown): Error {
+  if (error instanceof BusinessError || error instanceof TransientError) return error;
+  if (error instanceof Error) {
+    const sdkRetryable = (error as { $retryable?: unknown }).$retryable !== undefined;
+    if (sdkRetryable || RETRYABLE_AWS_ERROR_NAMES.has(error.name)) {
+      return new TransientError(`${error.name}: ${error.message}`, { cause: error });
+    }
+    return error;
+  }
+  return new Error(String(error));
+}

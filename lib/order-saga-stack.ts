@@ -1,0 +1,165 @@
+import { Aspects, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { StateMachineGuardrails } from './saga/guardrails.js';
+import { invokeFunction, resultPathOf, Saga } from './saga/saga.js';
+import { InventoryService } from './services/inventory.js';
+import { OrdersService } from './services/orders.js';
+import { PaymentsService } from './services/payments.js';
+import { ShippingService } from './services/shipping.js';
+
+/** Errors each step raises by name; the saga never retries them. */
+export const STEP_BUSINESS_ERRORS = {
+  ReserveInventory: ['InsufficientStock', 'OrderCancelled', 'InvalidStepInput'],
+  ChargePayment: ['InsufficientFunds', 'PaymentDeclined', 'OrderCancelled', 'InvalidStepInput'],
+  CreateShipment: ['ShippingRejected', 'OrderCancelled', 'InvalidStepInput'],
+  ConfirmOrder: ['OrderStateConflict', 'InvalidStepInput'],
+} as const;
+
+/** Redrive (restarting a failed execution from where it failed) is possible for 14 days. */
+const REDRIVE_WINDOW = Duration.days(14);
+
+export interface OrderSagaStackProps extends StackProps {
+  /**
+   * The longest a saga may run, retries included.
+   * @default Duration.hours(1)
+   */
+  readonly sagaTimeout?: Duration;
+  /**
+   * Countries shipped to (ISO 3166 alpha-2).
+   * @default DEFAULT_SERVED_COUNTRIES
+   */
+  readonly servedCountries?: readonly string[];
+}
+
+/** The whole order saga in one stack: four services, their tables, and the state machine tying them together. */
+export class OrderSagaStack extends Stack {
+  readonly saga: Saga;
+
+  constructor(scope: Construct, id: string, props: OrderSagaStackProps = {}) {
+    super(scope, id, props);
+    Aspects.of(this).add(new StateMachineGuardrails());
+
+    const sagaTimeout = props.sagaTimeout ?? Duration.hours(1);
+    // A barrier row must outlive every execution that could still touch it, redriven ones included; twice that is margin.
+    const barrierTtl = Duration.seconds(2 * (sagaTimeout.toSeconds() + REDRIVE_WINDOW.toSeconds()));
+
+    const orders = new OrdersService(this, 'Orders', { barrierTtl });
+    const inventory = new InventoryService(this, 'Inventory', { barrierTtl });
+    const payments = new PaymentsService(this, 'Payments', { barrierTtl });
+    const shipping = new ShippingService(this, 'Shipping', {
+      barrierTtl,
+      servedCountries: props.servedCountries,
+    });
+
+    const identity = {
+      orderId: sfn.JsonPath.stringAt('$.orderId'),
+      traceId: sfn.JsonPath.stringAt('$.traceId'),
+    };
+    const identityOnly = sfn.TaskInput.fromObject(identity);
+    const withFailures = sfn.TaskInput.fromObject({
+      ...identity,
+      failures: sfn.JsonPath.objectAt('$.failures'),
+    });
+    const stepTimeout = Duration.seconds(20);
+
+    this.saga = new Saga(this, 'OrderSaga', {
+      timeout: sagaTimeout,
+      steps: [
+        {
+          name: 'ReserveInventory',
+          task: invokeFunction(inventory.reserve),
+          payload: sfn.TaskInput.fromObject({ ...identity, items: sfn.JsonPath.listAt('$.items') }),
+          timeout: stepTimeout,
+          businessErrors: STEP_BUSINESS_ERRORS.ReserveInventory,
+          compensation: {
+            name: 'ReleaseInventory',
+            task: invokeFunction(inventory.release),
+            payload: identityOnly,
+            timeout: stepTimeout,
+          },
+        },
+        {
+          name: 'ChargePayment',
+          task: invokeFunction(payments.charge),
+          payload: sfn.TaskInput.fromObject({
+            ...identity,
+            customerId: sfn.JsonPath.stringAt('$.customerId'),
+            amountCents: sfn.JsonPath.numberAt(`${resultPathOf('ReserveInventory')}.totalCents`),
+          }),
+          timeout: stepTimeout,
+          businessErrors: STEP_BUSINESS_ERRORS.ChargePayment,
+          compensation: {
+            name: 'RefundPayment',
+            task: invokeFunction(payments.refund),
+            payload: identityOnly,
+            timeout: stepTimeout,
+          },
+        },
+        {
+          name: 'CreateShipment',
+          task: invokeFunction(shipping.create),
+          payload: sfn.TaskInput.fromObject({
+            ...identity,
+            items: sfn.JsonPath.listAt('$.items'),
+            shippingAddress: sfn.JsonPath.objectAt('$.shippingAddress'),
+          }),
+          timeout: stepTimeout,
+          pivot: true,
+          businessErrors: STEP_BUSINESS_ERRORS.CreateShipment,
+          compensation: {
+            name: 'CancelShipment',
+            task: invokeFunction(shipping.cancel),
+            payload: identityOnly,
+            timeout: stepTimeout,
+          },
+        },
+        {
+          name: 'ConfirmOrder',
+          task: invokeFunction(orders.confirm),
+          payload: sfn.TaskInput.fromObject({
+            ...identity,
+            shipmentId: sfn.JsonPath.stringAt(`${resultPathOf('CreateShipment')}.shipmentId`),
+          }),
+          timeout: stepTimeout,
+          businessErrors: STEP_BUSINESS_ERRORS.ConfirmOrder,
+        },
+      ],
+      succeededStateName: 'OrderConfirmed',
+      finalCompensation: {
+        name: 'CancelOrder',
+        task: invokeFunction(orders.cancel),
+        payload: withFailures,
+        timeout: stepTimeout,
+      },
+      cancelledStateName: 'OrderCancelled',
+      escalation: {
+        name: 'MarkCompensationFailed',
+        task: invokeFunction(orders.markCompensationFailed),
+        payload: withFailures,
+        timeout: stepTimeout,
+      },
+      escalatedStateName: 'CompensationFailed',
+    });
+
+    // Every escalation is an order a person must settle: one is enough to page.
+    new cloudwatch.Alarm(this, 'CompensationFailedAlarm', {
+      alarmDescription: 'A saga could neither complete nor compensate; see the order failure and runbook',
+      metric: orders.markCompensationFailed.metricInvocations({
+        period: Duration.minutes(1),
+        statistic: 'Sum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.saga.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'OrdersTableName', { value: orders.table.tableName });
+    new CfnOutput(this, 'InventoryTableName', { value: inventory.table.tableName });
+    new CfnOutput(this, 'PaymentsTableName', { value: payments.table.tableName });
+    new CfnOutput(this, 'ShippingTableName', { value: shipping.table.tableName });
+  }
+}

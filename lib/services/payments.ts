@@ -1,0 +1,25 @@
+import type { Duration } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { ServiceFunction } from '../platform/service-function.js';
+import { ServiceTable } from '../platform/service-table.js';
+import { sagaStepFunction } from './step-functions.js';
+
+export interface PaymentsServiceProps {
+  /** How long barrier rows live. */
+  readonly barrierTtl: Duration;
+}
+
+/** Customer accounts in integer cents; charges and refunds each order at most once. */
+export class PaymentsService extends Construct {
+  readonly table: ServiceTable;
+  readonly charge: ServiceFunction;
+  readonly refund: ServiceFunction;
+
+  constructor(scope: Construct, id: string, props: PaymentsServiceProps) {
+    super(scope, id);
+    this.table = new ServiceTable(this, 'Table');
+    const common = { table: this.table, barrierTtl: props.barrierTtl };
+    this.charge = sagaStepFunction(this, 'ChargePayment', { ...common, entry: 'payments/charge-handler.ts' });
+    this.refund = sagaStepFunction(this, 'RefundPayment', { ...common, entry: 'payments/refund-handler.ts' });
+  }
+}

@@ -1,0 +1,32 @@
+import type { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { Construct } from 'constructs';
+import { lambdaEntry } from '../platform/paths.js';
+import { ServiceFunction, STEP_TABLE_ACTIONS, type TableAction } from '../platform/service-function.js';
+
+export interface SagaStepFunctionOptions {
+  /** Handler file under lambdas/. */
+  readonly entry: string;
+  /** The service's own table: the only one the step may touch. */
+  readonly table: dynamodb.ITable;
+  /** Barrier rows' lifetime. */
+  readonly barrierTtl: Duration;
+  /** Actions beyond what every step needs. */
+  readonly extraActions?: readonly TableAction[];
+  readonly environment?: Record<string, string>;
+}
+
+/** A saga step's function: its service table bound under TABLE_NAME and the barrier TTL in its environment. */
+export function sagaStepFunction(
+  scope: Construct,
+  id: string,
+  options: SagaStepFunctionOptions,
+): ServiceFunction {
+  return new ServiceFunction(scope, id, {
+    entry: lambdaEntry(options.entry),
+    environment: {
+      BARRIER_TTL_SECONDS: String(options.barrierTtl.toSeconds()),
+      ...options.environment,
+    },
+  }).useTable('TABLE_NAME', options.table, [...STEP_TABLE_ACTIONS, ...(options.extraActions ?? [])]);
+}
