@@ -45,7 +45,7 @@ export interface StateDefinition {
 }
 
 /** Stands in for a token (an ARN, a name) so the rendered definition is plain JSON. */
-export const TOKEN_PLACEHOLDER = '${Token}';
+export const TOKEN_PLACEHOLDER = 'TOKEN';
 
 /**
  * Renders a state machine's definition as JSON. CloudFormation references inside it (function ARNs,

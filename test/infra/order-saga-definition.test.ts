@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { BUSINESS_ERROR_NAMES } from '../../lambdas/shared/errors.js';
+import { STEP_BUSINESS_ERRORS } from '../../lib/order-saga-stack.js';
+import { catchTarget, pathFrom, synthOrderSaga } from './synth.js';
+
+const { definition } = synthOrderSaga();
+const states = definition.States;
+const FORWARD = ['ReserveInventory', 'ChargePayment', 'CreateShipment', 'ConfirmOrder'];
+const COMPENSATIONS = ['CancelShipment', 'RefundPayment', 'ReleaseInventory', 'CancelOrder'];
+
+function task(name: string) {
+  const state = states[name];
+  if (state?.Type !== 'Task') throw new Error(`${name} is not a Task`);
+  return state;
+}
+
+describe('order saga definition', () => {
+  it('runs the forward steps in order and ends in OrderConfirmed', () => {
+    expect(definition.StartAt).toBe('ReserveInventory');
+    expect(pathFrom(definition, 'ReserveInventory')).toEqual([...FORWARD, 'OrderConfirmed']);
+    expect(states.OrderConfirmed?.Type).toBe('Succeed');
+  });
+
+  it.each([
+    ['ReserveInventory', ['ReleaseInventory', 'CancelOrder', 'OrderCancelled']],
+    ['ChargePayment', ['RefundPayment', 'ReleaseInventory', 'CancelOrder', 'OrderCancelled']],
+    [
+      'CreateShipment',
+      ['CancelShipment', 'RefundPayment', 'ReleaseInventory', 'CancelOrder', 'OrderCancelled'],
+    ],
+  ])('a failure of %s runs its own compensation, then the earlier ones in reverse', (step, expected) => {
+    const entry = catchTarget(definition, step);
+    expect(entry).toBeDefined();
+    expect(pathFrom(definition, entry as string)).toEqual(expected);
+    expect(states.OrderCancelled?.Type).toBe('Fail');
+  });
+
+  it('never compensates after the pivot: ConfirmOrder escalates instead', () => {
+    expect(catchTarget(definition, 'ConfirmOrder')).toBe('MarkCompensationFailed');
+    expect(pathFrom(definition, 'MarkCompensationFailed')).toEqual([
+      'MarkCompensationFailed',
+      'CompensationFailed',
+    ]);
+    expect(states.CompensationFailed?.Type).toBe('Fail');
+  });
+
+  it('keeps the saga state on failure, recording each failure under the state that failed', () => {
+    for (const name of [...FORWARD, ...COMPENSATIONS]) {
+      const [catcher] = task(name).Catch ?? [];
+      expect(catcher?.ResultPath, name).toBe(`$.failures.${name}`);
+    }
+  });
+
+  it('never retries a business error on any forward step', () => {
+    for (const name of FORWARD) {
+      const retried = (task(name).Retry ?? []).flatMap((retrier) => retrier.ErrorEquals);
+      expect(retried, name).not.toContain('States.ALL');
+      for (const businessError of BUSINESS_ERROR_NAMES) expect(retried, name).not.toContain(businessError);
+    }
+  });
+
+  it('retries transient errors, Lambda.Unknown included, with exponential backoff and full jitter', () => {
+    for (const name of FORWARD) {
+      const [retrier] = task(name).Retry ?? [];
+      expect(retrier?.ErrorEquals, name).toEqual(
+        expect.arrayContaining([
+          'TransientError',
+          'Lambda.Unknown',
+          'Lambda.TooManyRequestsException',
+          'Lambda.ServiceException',
+        ]),
+      );
+      expect(retrier?.BackoffRate ?? 1, name).toBeGreaterThan(1);
+      expect(retrier?.JitterStrategy, name).toBe('FULL');
+      expect(retrier?.MaxDelaySeconds, name).toBeGreaterThan(0);
+    }
+  });
+
+  it('retries the post-pivot step longer than pre-pivot steps, timeouts included', () => {
+    const prePivot = task('ChargePayment').Retry?.[0];
+    const postPivot = task('ConfirmOrder').Retry?.[0];
+    expect(postPivot?.ErrorEquals).toContain('States.Timeout');
+    expect(prePivot?.ErrorEquals).not.toContain('States.Timeout');
+    expect(postPivot?.MaxAttempts ?? 0).toBeGreaterThan(prePivot?.MaxAttempts ?? 0);
+  });
+
+  it('retries every compensation on any error, longer than forward steps, then escalates', () => {
+    const forwardAttempts = task('ChargePayment').Retry?.[0]?.MaxAttempts ?? 0;
+    for (const name of COMPENSATIONS) {
+      const [retrier] = task(name).Retry ?? [];
+      expect(retrier?.ErrorEquals, name).toEqual(['States.ALL']);
+      expect(retrier?.MaxAttempts ?? 0, name).toBeGreaterThan(forwardAttempts);
+      expect(catchTarget(definition, name), name).toBe('MarkCompensationFailed');
+    }
+  });
+
+  it('bounds every Task and the whole execution with a timeout', () => {
+    const tasks = Object.entries(states).filter(([, state]) => state.Type === 'Task');
+    expect(tasks.map(([name]) => name).sort()).toEqual(
+      [...FORWARD, ...COMPENSATIONS, 'MarkCompensationFailed'].sort(),
+    );
+    for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+    expect(definition.TimeoutSeconds).toBe(3600);
+  });
+
+  it('is JSONPath only', () => {
+    expect(definition.QueryLanguage).toBe('JSONPath');
+    expect(JSON.stringify(definition)).not.toMatch(/JSONata|"Assign"|"Arguments"/);
+  });
+
+  it('hands compensations only the saga identity, never another state output', () => {
+    for (const name of ['CancelShipment', 'RefundPayment', 'ReleaseInventory']) {
+      expect(task(name).Parameters, name).toEqual({ 'orderId.$': '$.orderId', 'traceId.$': '$.traceId' });
+    }
+    expect(task('CancelOrder').Parameters).toEqual({
+      'orderId.$': '$.orderId',
+      'traceId.$': '$.traceId',
+      'failures.$': '$.failures',
+    });
+  });
+
+  it('charges the total the reservation priced', () => {
+    expect(task('ChargePayment').Parameters).toMatchObject({
+      'amountCents.$': '$.results.ReserveInventory.totalCents',
+    });
+  });
+
+  it('lists each step’s business errors among the names the handlers raise', () => {
+    for (const errors of Object.values(STEP_BUSINESS_ERRORS)) {
+      for (const name of errors) expect(BUSINESS_ERROR_NAMES).toContain(name);
+    }
+  });
+});

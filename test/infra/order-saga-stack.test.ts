@@ -1,0 +1,154 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { synthOrderSaga } from './synth.js';
+
+const { stack, template } = synthOrderSaga();
+const resolve = (value: unknown) => stack.resolve(value);
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+
+function functionNamed(fragment: string): [string, Resource] {
+  const functions = Object.entries(
+    template.findResources('AWS::Lambda::Function') as Record<string, Resource>,
+  );
+  const match = functions.filter(([id]) => id.includes(fragment));
+  if (match.length !== 1 || !match[0]) throw new Error(`Expected one function matching ${fragment}`);
+  return match[0];
+}
+
+function tableRef(serviceFragment: string): unknown {
+  const tables = Object.keys(template.findResources('AWS::DynamoDB::Table')).filter((id) =>
+    id.startsWith(serviceFragment),
+  );
+  if (tables.length !== 1) throw new Error(`Expected one ${serviceFragment} table`);
+  return { Ref: tables[0] };
+}
+
+function policyStatementsOf(functionId: string): Array<{ Action: string | string[]; Resource: unknown }> {
+  const fn = template.findResources('AWS::Lambda::Function')[functionId] as Resource;
+  const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  const policies = Object.values(
+    template.findResources('AWS::IAM::Policy') as Record<string, Resource>,
+  ).filter((policy) => (policy.Properties.Roles as Array<{ Ref: string }>).some((ref) => ref.Ref === role));
+  return policies.flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: [] }).Statement);
+}
+
+describe('order saga stack', () => {
+  it('gives each service its own on-demand, encrypted, recoverable table that outlives the stack', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 4);
+    template.allResourcesProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    });
+    for (const table of Object.values(
+      template.findResources('AWS::DynamoDB::Table') as Record<string, Resource>,
+    )) {
+      expect(table.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  it('indexes orders by status and last update for the sweeper', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'byStatus',
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
+            { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+    });
+  });
+
+  it('runs every function on arm64 with the newest Node.js runtime, tracing and JSON logs', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 9);
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Architectures: ['arm64'],
+      Runtime: 'nodejs24.x',
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+    });
+  });
+
+  it.each([
+    ['ReserveInventory', 'Inventory'],
+    ['ReleaseInventory', 'Inventory'],
+    ['ChargePayment', 'Payments'],
+    ['RefundPayment', 'Payments'],
+    ['CreateShipment', 'Shipping'],
+    ['CancelShipment', 'Shipping'],
+    ['ConfirmOrder', 'Orders'],
+    ['CancelOrder', 'Orders'],
+    ['MarkCompensationFailed', 'Orders'],
+  ])('%s is bound to the %s table and may touch no other', (step, service) => {
+    const [id, fn] = functionNamed(step);
+    const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables.TABLE_NAME).toEqual(tableRef(service));
+    expect(Number(variables.BARRIER_TTL_SECONDS)).toBeGreaterThan(14 * 24 * 3600);
+
+    const dynamoStatements = policyStatementsOf(id).filter((statement) =>
+      [statement.Action].flat().some((action) => action.startsWith('dynamodb:')),
+    );
+    expect(dynamoStatements).toHaveLength(1);
+    const [statement] = dynamoStatements;
+    expect(statement?.Resource).toEqual({
+      'Fn::GetAtt': [(tableRef(service) as { Ref: string }).Ref, 'Arn'],
+    });
+    const actions = [statement?.Action ?? []].flat();
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:ConditionCheckItem',
+      ]),
+    );
+    expect(actions).not.toEqual(expect.arrayContaining(['dynamodb:DeleteItem']));
+    expect(actions.some((action) => action.includes('*') || action === 'dynamodb:Scan')).toBe(false);
+  });
+
+  it('lets only ReserveInventory batch-read stock', () => {
+    const [reserveId] = functionNamed('ReserveInventory');
+    const [releaseId] = functionNamed('ReleaseInventory');
+    const actionsOf = (id: string) =>
+      policyStatementsOf(id).flatMap((statement) => [statement.Action].flat());
+    expect(actionsOf(reserveId)).toContain('dynamodb:BatchGetItem');
+    expect(actionsOf(releaseId)).not.toContain('dynamodb:BatchGetItem');
+  });
+
+  it('configures shipping with the served countries', () => {
+    const [, fn] = functionNamed('CreateShipment');
+    const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    expect(variables.SERVED_COUNTRIES?.split(',')).toEqual(expect.arrayContaining(['US', 'GB', 'DE']));
+  });
+
+  it('runs a Standard, traced, fully logged state machine', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
+    });
+  });
+
+  it('alarms on the first escalation', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Invocations',
+      Namespace: 'AWS/Lambda',
+      Threshold: 1,
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionNamed('MarkCompensationFailed')[0] } }],
+    });
+  });
+
+  it('exports the state machine ARN', () => {
+    expect(resolve(stack.saga.stateMachine.stateMachineArn)).toEqual(
+      template.toJSON().Outputs.StateMachineArn.Value,
+    );
+  });
+});

@@ -1,0 +1,47 @@
+import { App, type Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { OrderSagaStack, type OrderSagaStackProps } from '../../lib/order-saga-stack.js';
+import { renderDefinition, type StatesDefinition } from '../../lib/saga/definition.js';
+
+/** Template tests read structure, not bundles: skipping esbuild makes a synth take a fraction of the time. */
+export function testApp(): App {
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+}
+
+export const TEST_ENV = { account: '111111111111', region: 'us-east-1' };
+
+export function synthOrderSaga(props: OrderSagaStackProps = {}): {
+  stack: OrderSagaStack;
+  template: Template;
+  definition: StatesDefinition;
+} {
+  const stack = new OrderSagaStack(testApp(), 'OrderSagaTest', { env: TEST_ENV, ...props });
+  return { stack, template: Template.fromStack(stack), definition: definitionOf(stack) };
+}
+
+export function definitionOf(stack: Stack): StatesDefinition {
+  const machines = stack.node.findAll().filter((node) => node instanceof sfn.CfnStateMachine);
+  const [machine] = machines;
+  if (!machine || machines.length !== 1)
+    throw new Error(`Expected one state machine, found ${machines.length}`);
+  return renderDefinition(machine as sfn.CfnStateMachine);
+}
+
+/** Follows Next from a state to a terminal state, returning the names visited after it. */
+export function pathFrom(definition: StatesDefinition, start: string): string[] {
+  const visited: string[] = [];
+  let current: string | undefined = start;
+  while (current) {
+    visited.push(current);
+    if (visited.length > Object.keys(definition.States).length) throw new Error(`Cycle through ${current}`);
+    current = definition.States[current]?.Next;
+  }
+  return visited;
+}
+
+/** The state a failure of `stateName` is caught into. */
+export function catchTarget(definition: StatesDefinition, stateName: string): string | undefined {
+  const catchers = definition.States[stateName]?.Catch ?? [];
+  return catchers.find((catcher) => catcher.ErrorEquals.includes('States.ALL'))?.Next;
+}

@@ -1,0 +1,15 @@
+import { afterEach, expect, vi } from 'vitest';
+import 'aws-sdk-client-mock-vitest/extend';
+import { allCustomMatcher } from 'aws-sdk-client-mock-vitest';
+
+expect.extend(allCustomMatcher);
+
+// Handlers read their configuration at module load, as on a cold start.
+process.env.TABLE_NAME = 'service-table';
+process.env.BARRIER_TTL_SECONDS = '86400';
+process.env.SERVED_COUNTRIES = 'US,GB,DE';
+process.env.LOG_LEVEL = 'error';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
