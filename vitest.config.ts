@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
+const sdkQuiet = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
 export default defineConfig({
   test: {
     projects: [
@@ -8,6 +10,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           setupFiles: ['test/unit/setup.ts'],
+          env: sdkQuiet,
         },
       },
       {
@@ -17,6 +20,28 @@ export default defineConfig({
           // Synthesizing the stack takes seconds; one synth per file is shared by its tests.
           testTimeout: 120_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'emulators',
+          include: ['test/emulators/**/*.test.ts'],
+          // Each file boots the emulator it tests (DynamoDB Local takes a few seconds).
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          env: sdkQuiet,
+        },
+      },
+      {
+        test: {
+          name: 'local',
+          include: ['test/local/**/*.test.ts'],
+          // One local cloud for the whole layer: booted once, shared by every file, files run one at a time.
+          globalSetup: ['test/local/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          env: sdkQuiet,
         },
       },
     ],

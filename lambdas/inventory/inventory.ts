@@ -17,6 +17,15 @@ export interface StockItem {
   priceCents: number;
 }
 
+/** A SKU's stock row as first stocked (seeding, back-office tools). */
+export function stockRow(
+  sku: string,
+  stock: number,
+  priceCents: number,
+): StockItem & { pk: string; sk: string } {
+  return { ...skuKey(sku), sku, available: stock, reserved: 0, priceCents };
+}
+
 export interface ReservedLine extends OrderLine {
   unitPriceCents: number;
 }

@@ -1,11 +1,43 @@
 import type { ActionPlan } from '../shared/barrier.js';
 import { OrderStateConflict } from '../shared/errors.js';
-import type { StepFailure } from '../shared/step-input.js';
+import type { OrderLine, ShippingAddress, StepFailure } from '../shared/step-input.js';
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED' | 'COMPENSATION_FAILED';
 
 export function orderKey(orderId: string): { pk: string; sk: string } {
   return { pk: `ORDER#${orderId}`, sk: 'ORDER' };
+}
+
+export interface NewOrder {
+  orderId: string;
+  customerId: string;
+  items: OrderLine[];
+  shippingAddress: ShippingAddress;
+  traceId: string;
+  /** Fingerprint of the request that created the order: a replay with another body is refused. */
+  requestHash: string;
+}
+
+/** The order as placed, before its saga starts; the execution input is derived from it. */
+export function pendingOrderRow(order: NewOrder, at: string) {
+  return {
+    ...orderKey(order.orderId),
+    ...order,
+    status: 'PENDING' as OrderStatus,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/** What the saga's execution receives: the same for every start of one order, so StartExecution stays idempotent. */
+export function sagaInputOf(order: Omit<NewOrder, 'requestHash'>) {
+  return {
+    orderId: order.orderId,
+    traceId: order.traceId,
+    customerId: order.customerId,
+    items: order.items,
+    shippingAddress: order.shippingAddress,
+  };
 }
 
 export interface FailureSummary {

@@ -8,6 +8,11 @@ export function accountKey(customerId: string): { pk: string; sk: string } {
   return { pk: `CUSTOMER#${customerId}`, sk: 'ACCOUNT' };
 }
 
+/** A customer's payment account as opened (seeding, back-office tools). */
+export function accountRow(customerId: string, balanceCents: number) {
+  return { ...accountKey(customerId), customerId, balanceCents };
+}
+
 export function chargeKey(orderId: string): { pk: string; sk: string } {
   return { pk: `ORDER#${orderId}`, sk: 'CHARGE' };
 }

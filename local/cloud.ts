@@ -1,0 +1,279 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { type CloudAssembly, ensureCloudAssembly } from './assembly.js';
+import { createTablesFromTemplate, startDynamoDbLocal, tableAttributes } from './dynamodb.js';
+import { FaultRegistry, FaultValidationError } from './faults.js';
+import { FaultInjectingInvoker } from './invoker.js';
+import { createLambdaRunner, emulatorEnvironment, lambdaFunctionsFromTemplate } from './lambda-runner.js';
+import { findFreePort } from './net.js';
+import { type Seed, seedRows } from './seed.js';
+import { StepFunctionsApi } from './sfn-api.js';
+import { type Snapshot, takeSnapshot } from './snapshot.js';
+import { createQueuesFromTemplate, startSqsLocal } from './sqs.js';
+import {
+  createLocalStateMachine,
+  type LocalExecution,
+  sqsSendMessageIntegration,
+  TaskTokenRegistry,
+} from './stepfunctions-engine.js';
+import { findLocallyUnsupported } from './support.js';
+import {
+  type CfnTemplate,
+  createResolveContext,
+  loadTemplate,
+  physicalNames,
+  type ResolveContext,
+  resolveIntrinsics,
+  resolveStateMachineDefinition,
+  resourcesOfType,
+  withAttributes,
+} from './template.js';
+import { createTracer, type Tracer } from './trace.js';
+
+export interface LocalCloudOptions {
+  projectRoot: string;
+  /** Port of the API (and of /_local/); 0 picks a free one. */
+  port: number;
+  /** Multiplies every timeout, retry interval, heartbeat and schedule period. */
+  timeScale: number;
+  seed: Seed;
+  /** Re-synthesize even when cdk.out is fresh. */
+  forceSynth?: boolean;
+  /** Where the live trace goes; silent when omitted. */
+  trace?: (line: string) => void;
+  color?: boolean;
+}
+
+export interface LocalCloud {
+  apiUrl: string;
+  endpoints: { dynamodb: string; sqs: string; sfn: string };
+  assembly: CloudAssembly;
+  /** Stack outputs, resolved to local names and ARNs. */
+  outputs: Record<string, string>;
+  faults: FaultRegistry;
+  snapshot(): Promise<Snapshot>;
+  executions(): LocalExecution[];
+  stop(): Promise<void>;
+}
+
+type RouteHandler = (
+  request: IncomingMessage,
+  body: string,
+) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
+
+export function jsonReply(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(body === undefined ? '' : JSON.stringify(body));
+}
+
+export async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function resolvedOutputs(template: CfnTemplate, ctx: ResolveContext): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(template.Outputs ?? {}).map(([name, output]) => [
+      name,
+      String(resolveIntrinsics((output as { Value: unknown }).Value, ctx)),
+    ]),
+  );
+}
+
+async function putRows(client: DynamoDBClient, tableName: string, rows: object[]): Promise<void> {
+  for (let index = 0; index < rows.length; index += 25) {
+    const batch = rows.slice(index, index + 25);
+    await client.send(
+      new BatchWriteItemCommand({
+        RequestItems: { [tableName]: batch.map((row) => ({ PutRequest: { Item: marshall(row) } })) },
+      }),
+    );
+  }
+}
+
+/** Logs, at the end of each saga, how it ended and how long it took. */
+function traceOutcome(tracer: Tracer, execution: LocalExecution): void {
+  tracer.sagaStarted(execution.name);
+  void execution.result.then((outcome) => {
+    const lastState = [...execution.history]
+      .reverse()
+      .find((event) => event.type.endsWith('StateEntered'))?.stateName;
+    const detail = [lastState, outcome.error && outcome.error !== lastState ? outcome.error : undefined]
+      .filter(Boolean)
+      .join(' ');
+    tracer.sagaEnded(
+      execution.name,
+      outcome.status,
+      detail,
+      outcome.stopDate.getTime() - outcome.startDate.getTime(),
+    );
+  });
+}
+
+/**
+ * Runs the synthesized stack on this machine: tables in DynamoDB Local, queues in fauxqs, the state
+ * machine in aws-local-stepfunctions, every function from its bundle in cdk.out with its resolved
+ * environment, and the API on loopback. Everything is derived from the template; nothing is listed by hand.
+ */
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const tracer = createTracer(options.trace ?? (() => undefined), options.color ?? false);
+  const stack: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stack.reverse()) await stop().catch(() => undefined);
+  };
+
+  try {
+    const [assembly, dynamodb, sqs, sfnPort] = await Promise.all([
+      ensureCloudAssembly(options.projectRoot, { force: options.forceSynth, log: tracer.info }),
+      startDynamoDbLocal(),
+      startSqsLocal(),
+      findFreePort(),
+    ]);
+    stack.push(
+      () => dynamodb.stop(),
+      () => sqs.stop(),
+    );
+    const template = loadTemplate(assembly.templatePath);
+    const nameOptions = { stackName: assembly.stackName, sqsEndpoint: sqs.endpoint };
+    let names = physicalNames(template, nameOptions);
+    const bootstrapContext = createResolveContext(names, { ...nameOptions, template });
+    const [tables] = await Promise.all([
+      createTablesFromTemplate(dynamodb.client, template, names, bootstrapContext),
+      createQueuesFromTemplate(sqs.client, template, names, bootstrapContext),
+    ]);
+    names = withAttributes(names, tableAttributes(tables));
+    const ctx = createResolveContext(names, { ...nameOptions, template });
+    const outputs = resolvedOutputs(template, ctx);
+
+    const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
+    const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, sfn: sfnEndpoint };
+    const runner = createLambdaRunner({
+      timeScale: options.timeScale,
+      baseEnvironment: emulatorEnvironment(endpoints),
+      onLog: (functionName, _stream, line) => {
+        // Handlers log JSON lines; only warnings and errors are worth a place in the trace.
+        if (/"level":"(warn|error)"/.test(line)) tracer.info(`  ${functionName}: ${line}`);
+      },
+    });
+    stack.push(() => runner.stop());
+    for (const config of lambdaFunctionsFromTemplate(template, ctx, { cdkOutDir: assembly.cdkOutDir }))
+      runner.register(config);
+
+    const faults = new FaultRegistry();
+    const invoker = new FaultInjectingInvoker(runner, faults, tracer);
+    const taskTokens = new TaskTokenRegistry();
+    const sfnApi = new StepFunctionsApi(taskTokens, {
+      onStart: (execution) => traceOutcome(tracer, execution),
+    });
+    for (const [logicalId] of resourcesOfType(template, 'AWS::StepFunctions::StateMachine')) {
+      const arn = names[logicalId]?.ref;
+      if (!arn) throw new Error(`No local ARN for state machine ${logicalId}`);
+      const definition = resolveStateMachineDefinition(template, logicalId, ctx);
+      const unsupported = findLocallyUnsupported(definition);
+      if (unsupported.length > 0)
+        throw new Error(`State machine ${logicalId} cannot run locally:\n  ${unsupported.join('\n  ')}`);
+      sfnApi.addStateMachine(
+        await createLocalStateMachine({
+          definition,
+          stateMachineArn: arn,
+          timeScale: options.timeScale,
+          lambda: invoker,
+          integrations: { 'arn:aws:states:::sqs:sendMessage': sqsSendMessageIntegration(sqs.client) },
+          taskTokens,
+        }),
+      );
+    }
+
+    const sfnServer = createServer((request, response) => void sfnApi.handle(request, response));
+    await new Promise<void>((resolve) => sfnServer.listen(sfnPort, '127.0.0.1', resolve));
+    stack.push(() => closeServer(sfnServer));
+
+    const rows = seedRows(options.seed);
+    const tableOf = (output: string) => {
+      const name = outputs[output];
+      if (!name) throw new Error(`Stack output ${output} is missing: the seed has nowhere to go`);
+      return name;
+    };
+    await Promise.all([
+      putRows(dynamodb.client, tableOf('InventoryTableName'), rows.inventory),
+      putRows(dynamodb.client, tableOf('PaymentsTableName'), rows.payments),
+    ]);
+
+    const snapshot = () =>
+      takeSnapshot({ dynamodb: dynamodb.client, sqs: sqs.client, outputs, queues: names });
+    const localRoutes: Record<string, RouteHandler> = {
+      'GET /_local/snapshot': async () => ({ status: 200, body: await snapshot() }),
+      'POST /_local/faults': async (_request, body) => {
+        try {
+          return { status: 201, body: faults.add(JSON.parse(body || 'null')) };
+        } catch (error) {
+          if (error instanceof FaultValidationError || error instanceof SyntaxError) {
+            return { status: 400, body: { error: { code: 'InvalidFault', message: error.message } } };
+          }
+          throw error;
+        }
+      },
+      'GET /_local/faults': async () => ({ status: 200, body: { faults: faults.list() } }),
+      'DELETE /_local/faults': async () => {
+        faults.clear();
+        return { status: 204, body: undefined };
+      },
+    };
+
+    await Promise.all(runner.functions().map((config) => runner.prewarm(config.functionName)));
+
+    const apiServer = createServer((request, response) => {
+      void (async () => {
+        const path = new URL(request.url ?? '/', 'http://local').pathname;
+        const route = localRoutes[`${request.method} ${path}`];
+        try {
+          if (route) {
+            const result = await route(request, await readBody(request));
+            jsonReply(response, result.status, result.body, result.headers);
+          } else {
+            jsonReply(response, 404, {
+              error: { code: 'NotFound', message: `No route for ${request.method} ${path}` },
+            });
+          }
+        } catch (error) {
+          jsonReply(response, 500, { error: { code: 'LocalCloudError', message: (error as Error).message } });
+        }
+      })();
+    });
+    await new Promise<void>((resolve, reject) => {
+      apiServer.once('error', reject);
+      apiServer.listen(options.port, '127.0.0.1', resolve);
+    });
+    stack.push(() => closeServer(apiServer));
+    const apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
+
+    return {
+      apiUrl,
+      endpoints,
+      assembly,
+      outputs,
+      faults,
+      snapshot,
+      executions: () => sfnApi.allExecutions(),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,96 @@
+import type { FaultMode, FaultRegistry } from './faults.js';
+import type { LambdaFunctionConfig, LambdaInvocationResult, LambdaRunner } from './lambda-runner.js';
+import type { LambdaInvokeOutcome, LambdaInvoker, TaskInvocation } from './stepfunctions-engine.js';
+import type { Tracer } from './trace.js';
+
+function orderIdOf(payload: unknown): string | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const orderId = (payload as { orderId?: unknown }).orderId;
+  return typeof orderId === 'string' ? orderId : undefined;
+}
+
+function failure(errorType: string, errorMessage: string): LambdaInvokeOutcome {
+  return { ok: false, error: { errorType, errorMessage, trace: [] } };
+}
+
+function waitForAbort(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return new Promise(() => undefined);
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/**
+ * Every Lambda invocation of the local cloud goes through here: Step Functions tasks, API routes and
+ * event sources alike. It applies armed faults, by state or function name, and traces each call.
+ */
+export class FaultInjectingInvoker implements LambdaInvoker {
+  constructor(
+    private readonly runner: LambdaRunner,
+    private readonly faults: FaultRegistry,
+    private readonly tracer: Tracer,
+  ) {}
+
+  private configOf(functionNameOrArn: string): LambdaFunctionConfig | undefined {
+    return this.runner
+      .functions()
+      .find(
+        (config) => config.functionArn === functionNameOrArn || config.functionName === functionNameOrArn,
+      );
+  }
+
+  /** Names a fault may target for this invocation: the state, the function name, the logical id. */
+  targetsOf(functionNameOrArn: string, stateName?: string): string[] {
+    const config = this.configOf(functionNameOrArn);
+    return [stateName, config?.functionName, config?.logicalId, functionNameOrArn].filter(
+      (name): name is string => typeof name === 'string',
+    );
+  }
+
+  async invoke(
+    functionNameOrArn: string,
+    payload: unknown,
+    task?: TaskInvocation,
+  ): Promise<LambdaInvokeOutcome> {
+    const label = task?.stateName ?? this.configOf(functionNameOrArn)?.logicalId ?? functionNameOrArn;
+    const orderId = orderIdOf(payload);
+    const mode = this.faults.take(this.targetsOf(functionNameOrArn, task?.stateName), orderId);
+    if (mode) this.tracer.fault(orderId, label, mode);
+    const started = Date.now();
+    const outcome = await this.invokeWith(mode, functionNameOrArn, payload, task);
+    const ms = Date.now() - started;
+    if (outcome.ok) this.tracer.step(orderId, label, 'ok', false, ms);
+    else
+      this.tracer.step(orderId, label, `${outcome.error.errorType}: ${outcome.error.errorMessage}`, true, ms);
+    return outcome;
+  }
+
+  private async invokeWith(
+    mode: FaultMode | undefined,
+    functionNameOrArn: string,
+    payload: unknown,
+    task: TaskInvocation | undefined,
+  ): Promise<LambdaInvokeOutcome> {
+    const run = (): Promise<LambdaInvocationResult> => this.runner.invoke(functionNameOrArn, payload);
+    switch (mode) {
+      case 'error':
+        return failure('InjectedError', `Fault injected into ${functionNameOrArn}`);
+      case 'transient':
+        return failure('TransientError', `Transient fault injected into ${functionNameOrArn}`);
+      case 'timeout':
+        await run();
+        // The answer is lost; only the state's timeout (or the end of the execution) moves things on.
+        await waitForAbort(task?.signal);
+        return failure('Sandbox.Timedout', 'Task timed out (injected)');
+      case 'lost-response':
+        await run();
+        return failure('Lambda.ServiceException', 'The function ran but its response was lost (injected)');
+      case 'duplicate-delivery':
+        await run();
+        return run();
+      default:
+        return run();
+    }
+  }
+}

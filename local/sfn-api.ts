@@ -1,0 +1,341 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  ExecutionAlreadyExists,
+  type HistoryEvent,
+  type JsonValue,
+  type LocalExecution,
+  type LocalStateMachine,
+  TaskTokenError,
+  type TaskTokenRegistry,
+} from './stepfunctions-engine.js';
+
+/** An error answered in the AWS JSON 1.0 protocol, which the SDK turns into the named exception class. */
+export class SfnApiError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const epochSeconds = (date: Date | string) => new Date(date).getTime() / 1000;
+const jsonText = (value: JsonValue | undefined) => (value === undefined ? undefined : JSON.stringify(value));
+const isLambdaArn = (resource: string | undefined) => /^arn:[^:]+:lambda:/.test(resource ?? '');
+
+/** Maps the engine's history to AWS's event shapes; Lambda-ARN tasks report LambdaFunction* events as on AWS. */
+export function toAwsHistoryEvent(event: HistoryEvent): Record<string, unknown> | undefined {
+  const base = { id: event.id, previousEventId: event.id - 1, timestamp: epochSeconds(event.timestamp) };
+  const lambda = isLambdaArn(event.resource);
+  const taskResource = {
+    resourceType: event.resource?.split(':')[2] ?? 'unknown',
+    resource: event.resource ?? '',
+  };
+  if (event.type.endsWith('StateEntered')) {
+    return {
+      ...base,
+      type: event.type,
+      stateEnteredEventDetails: { name: event.stateName, input: jsonText(event.input) },
+    };
+  }
+  if (event.type.endsWith('StateExited')) {
+    return {
+      ...base,
+      type: event.type,
+      stateExitedEventDetails: { name: event.stateName, output: jsonText(event.output) },
+    };
+  }
+  switch (event.type) {
+    case 'ExecutionStarted':
+      return { ...base, type: event.type, executionStartedEventDetails: { input: jsonText(event.input) } };
+    case 'ExecutionSucceeded':
+      return {
+        ...base,
+        type: event.type,
+        executionSucceededEventDetails: { output: jsonText(event.output) },
+      };
+    case 'ExecutionFailed':
+      return {
+        ...base,
+        type: event.type,
+        executionFailedEventDetails: { error: event.error, cause: event.cause },
+      };
+    case 'ExecutionTimedOut':
+      return {
+        ...base,
+        type: event.type,
+        executionTimedOutEventDetails: { error: event.error, cause: event.cause },
+      };
+    case 'ExecutionAborted':
+      return {
+        ...base,
+        type: event.type,
+        executionAbortedEventDetails: { error: event.error, cause: event.cause },
+      };
+    case 'TaskScheduled':
+      return lambda
+        ? {
+            ...base,
+            type: 'LambdaFunctionScheduled',
+            lambdaFunctionScheduledEventDetails: { resource: event.resource, input: jsonText(event.input) },
+          }
+        : {
+            ...base,
+            type: event.type,
+            taskScheduledEventDetails: { ...taskResource, parameters: jsonText(event.input) },
+          };
+    case 'TaskSubmitted':
+      return {
+        ...base,
+        type: event.type,
+        taskSubmittedEventDetails: { ...taskResource, output: jsonText(event.output) },
+      };
+    case 'TaskSucceeded':
+      return lambda
+        ? {
+            ...base,
+            type: 'LambdaFunctionSucceeded',
+            lambdaFunctionSucceededEventDetails: { output: jsonText(event.output) },
+          }
+        : {
+            ...base,
+            type: event.type,
+            taskSucceededEventDetails: { ...taskResource, output: jsonText(event.output) },
+          };
+    case 'TaskFailed':
+      return lambda
+        ? {
+            ...base,
+            type: 'LambdaFunctionFailed',
+            lambdaFunctionFailedEventDetails: { error: event.error, cause: event.cause },
+          }
+        : {
+            ...base,
+            type: event.type,
+            taskFailedEventDetails: { ...taskResource, error: event.error, cause: event.cause },
+          };
+    case 'TaskTimedOut':
+      return lambda
+        ? {
+            ...base,
+            type: 'LambdaFunctionTimedOut',
+            lambdaFunctionTimedOutEventDetails: { error: event.error, cause: event.cause },
+          }
+        : {
+            ...base,
+            type: event.type,
+            taskTimedOutEventDetails: { ...taskResource, error: event.error, cause: event.cause },
+          };
+    default:
+      // StateRetried and StateCaught are the engine's own; AWS shows retries as repeated task events.
+      return undefined;
+  }
+}
+
+interface ExecutionRecord {
+  machine: LocalStateMachine;
+  execution: LocalExecution;
+  stopDate?: Date;
+}
+
+type Operation = (input: Record<string, unknown>) => Promise<unknown> | unknown;
+
+function requiredString(input: Record<string, unknown>, field: string): string {
+  const value = input[field];
+  if (typeof value !== 'string' || value === '')
+    throw new SfnApiError('ValidationException', `${field} is required`);
+  return value;
+}
+
+/**
+ * The Step Functions API over the local engine, spoken in AWS JSON 1.0 so that the unmodified
+ * @aws-sdk/client-sfn (in handlers, tests and scripts) can drive it.
+ */
+export class StepFunctionsApi {
+  private readonly machines = new Map<string, LocalStateMachine>();
+  private readonly executions = new Map<string, ExecutionRecord>();
+  private readonly operations: Record<string, Operation>;
+
+  constructor(
+    private readonly taskTokens: TaskTokenRegistry,
+    private readonly hooks: { onStart?: (execution: LocalExecution) => void } = {},
+  ) {
+    this.operations = {
+      StartExecution: (input) => this.startExecution(input),
+      DescribeExecution: (input) => this.describe(this.record(requiredString(input, 'executionArn'))),
+      ListExecutions: (input) => this.listExecutions(input),
+      GetExecutionHistory: (input) => this.history(input),
+      StopExecution: (input) => this.stopExecution(input),
+      SendTaskSuccess: (input) =>
+        this.tokenCall(() =>
+          this.taskTokens.sendTaskSuccess(
+            requiredString(input, 'taskToken'),
+            requiredString(input, 'output'),
+          ),
+        ),
+      SendTaskFailure: (input) =>
+        this.tokenCall(() =>
+          this.taskTokens.sendTaskFailure(
+            requiredString(input, 'taskToken'),
+            typeof input.error === 'string' ? input.error : '',
+            typeof input.cause === 'string' ? input.cause : '',
+          ),
+        ),
+      SendTaskHeartbeat: (input) =>
+        this.tokenCall(() => this.taskTokens.sendTaskHeartbeat(requiredString(input, 'taskToken'))),
+      ListStateMachines: () => ({
+        stateMachines: [...this.machines.values()].map((machine) => ({
+          stateMachineArn: machine.stateMachineArn,
+          name: machine.name,
+          type: 'STANDARD',
+          creationDate: 0,
+        })),
+      }),
+    };
+  }
+
+  addStateMachine(machine: LocalStateMachine): void {
+    this.machines.set(machine.stateMachineArn, machine);
+  }
+
+  allExecutions(): LocalExecution[] {
+    return [...this.executions.values()].map((record) => record.execution);
+  }
+
+  private machine(arn: string): LocalStateMachine {
+    const machine = this.machines.get(arn);
+    if (!machine) throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    return machine;
+  }
+
+  private record(executionArn: string): ExecutionRecord {
+    const record = this.executions.get(executionArn);
+    if (!record)
+      throw new SfnApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    return record;
+  }
+
+  startExecution(input: Record<string, unknown>) {
+    const machine = this.machine(requiredString(input, 'stateMachineArn'));
+    let parsedInput: JsonValue = {};
+    if (input.input !== undefined) {
+      try {
+        parsedInput = JSON.parse(String(input.input)) as JsonValue;
+      } catch {
+        throw new SfnApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input');
+      }
+    }
+    const name = typeof input.name === 'string' ? input.name : undefined;
+    if (name !== undefined && !/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
+      throw new SfnApiError('InvalidName', `Invalid Name: '${name}'`);
+    }
+    let execution: LocalExecution;
+    try {
+      execution = machine.start(parsedInput, { name });
+    } catch (error) {
+      if (error instanceof ExecutionAlreadyExists)
+        throw new SfnApiError('ExecutionAlreadyExists', error.message);
+      throw error;
+    }
+    if (!this.executions.has(execution.executionArn)) {
+      const record: ExecutionRecord = { machine, execution };
+      this.executions.set(execution.executionArn, record);
+      void execution.result.then((outcome) => {
+        record.stopDate = outcome.stopDate;
+      });
+      this.hooks.onStart?.(execution);
+    }
+    return { executionArn: execution.executionArn, startDate: epochSeconds(execution.startDate) };
+  }
+
+  private describe(record: ExecutionRecord) {
+    const { execution, machine } = record;
+    const last = execution.history.at(-1);
+    const done = execution.status() !== 'RUNNING';
+    return {
+      executionArn: execution.executionArn,
+      stateMachineArn: machine.stateMachineArn,
+      name: execution.name,
+      status: execution.status(),
+      startDate: epochSeconds(execution.startDate),
+      ...(done && record.stopDate ? { stopDate: epochSeconds(record.stopDate) } : {}),
+      input: JSON.stringify(execution.input),
+      ...(done && last?.type === 'ExecutionSucceeded' ? { output: jsonText(last.output) } : {}),
+      ...(done && last?.error ? { error: last.error, cause: last.cause } : {}),
+      redriveCount: 0,
+      redriveStatus: 'NOT_REDRIVABLE',
+    };
+  }
+
+  private listExecutions(input: Record<string, unknown>) {
+    const arn = requiredString(input, 'stateMachineArn');
+    this.machine(arn);
+    const statusFilter = typeof input.statusFilter === 'string' ? input.statusFilter : undefined;
+    const executions = [...this.executions.values()]
+      .filter((record) => record.machine.stateMachineArn === arn)
+      .filter((record) => !statusFilter || record.execution.status() === statusFilter)
+      .reverse()
+      .map((record) => {
+        const { executionArn, name, status, startDate, stopDate } = this.describe(record);
+        return {
+          executionArn,
+          stateMachineArn: arn,
+          name,
+          status,
+          startDate,
+          ...(stopDate ? { stopDate } : {}),
+        };
+      });
+    const maxResults = typeof input.maxResults === 'number' && input.maxResults > 0 ? input.maxResults : 100;
+    return { executions: executions.slice(0, maxResults) };
+  }
+
+  private history(input: Record<string, unknown>) {
+    const { execution } = this.record(requiredString(input, 'executionArn'));
+    const events = execution.history.map(toAwsHistoryEvent).filter((event) => event !== undefined);
+    if (input.reverseOrder === true) events.reverse();
+    return { events };
+  }
+
+  private stopExecution(input: Record<string, unknown>) {
+    const record = this.record(requiredString(input, 'executionArn'));
+    record.execution.stop(
+      typeof input.error === 'string' ? input.error : '',
+      typeof input.cause === 'string' ? input.cause : '',
+    );
+    return { stopDate: epochSeconds(new Date()) };
+  }
+
+  private tokenCall(call: () => void) {
+    try {
+      call();
+      return {};
+    } catch (error) {
+      if (error instanceof TaskTokenError) throw new SfnApiError(error.name, error.message);
+      throw error;
+    }
+  }
+
+  /** Serves one HTTP request of the JSON 1.0 protocol. */
+  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const target = String(request.headers['x-amz-target'] ?? '');
+    const operation = this.operations[target.replace(/^AWSStepFunctions\./, '')];
+    const reply = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify(body));
+    };
+    try {
+      if (!operation)
+        throw new SfnApiError('UnknownOperationException', `Operation ${target} is not supported locally`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const input = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+      reply(200, await operation(input));
+    } catch (error) {
+      if (error instanceof SfnApiError) reply(error.status, { __type: error.type, message: error.message });
+      else reply(500, { __type: 'InternalFailure', message: (error as Error).message });
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { PhysicalNames } from './template.js';
+
+export interface Snapshot {
+  inventory: { sku: string; available: number; reserved: number }[];
+  accounts: { customerId: string; balanceCents: number }[];
+  orders: { orderId: string; status: string }[];
+  shipments: { orderId: string; status: string }[];
+  queues: { name: string; visible: number; inFlight: number }[];
+}
+
+async function scanAll(
+  client: DynamoDBClient,
+  tableName: string | undefined,
+): Promise<Record<string, unknown>[]> {
+  if (!tableName) return [];
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, never> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, ConsistentRead: true }),
+    );
+    items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
+    startKey = page.LastEvaluatedKey as Record<string, never> | undefined;
+  } while (startKey);
+  return items;
+}
+
+const byKey =
+  <T>(key: (item: T) => string) =>
+  (a: T, b: T) =>
+    key(a).localeCompare(key(b));
+
+/** The business state of every service, read straight from the emulators: what tests compare before and after. */
+export async function takeSnapshot(sources: {
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  outputs: Record<string, string>;
+  queues: PhysicalNames;
+}): Promise<Snapshot> {
+  const [inventory, payments, orders, shipping] = await Promise.all(
+    ['InventoryTableName', 'PaymentsTableName', 'OrdersTableName', 'ShippingTableName'].map((output) =>
+      scanAll(sources.dynamodb, sources.outputs[output]),
+    ),
+  );
+  const queueUrls = Object.values(sources.queues)
+    .filter((resource) => resource.type === 'AWS::SQS::Queue')
+    .map((resource) => ({ url: resource.ref, name: resource.attributes.QueueName ?? resource.ref }));
+  const queues = await Promise.all(
+    queueUrls.map(async ({ url, name }) => {
+      const { Attributes = {} } = await sources.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return {
+        name,
+        visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+        inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+      };
+    }),
+  );
+  return {
+    inventory: (inventory ?? [])
+      .filter((item) => item.sk === 'STOCK')
+      .map((item) => ({
+        sku: String(item.sku),
+        available: Number(item.available),
+        reserved: Number(item.reserved ?? 0),
+      }))
+      .sort(byKey((item) => item.sku)),
+    accounts: (payments ?? [])
+      .filter((item) => item.sk === 'ACCOUNT')
+      .map((item) => ({ customerId: String(item.customerId), balanceCents: Number(item.balanceCents) }))
+      .sort(byKey((item) => item.customerId)),
+    orders: (orders ?? [])
+      .filter((item) => item.sk === 'ORDER')
+      .map((item) => ({ orderId: String(item.orderId), status: String(item.status) }))
+      .sort(byKey((item) => item.orderId)),
+    shipments: (shipping ?? [])
+      .filter((item) => item.sk === 'SHIPMENT')
+      .map((item) => ({ orderId: String(item.orderId), status: String(item.status) }))
+      .sort(byKey((item) => item.orderId)),
+    queues: queues.sort(byKey((queue) => queue.name)),
+  };
+}

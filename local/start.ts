@@ -1,0 +1,93 @@
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEMO_SEED, loadSeedFile } from './seed.js';
+
+// The SDK warns about Node 20 once per process; the local cloud runs on the Node the project supports.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const { startLocalCloud } = await import('./cloud.js');
+const { JavaMissingError } = await import('./dynamodb.js');
+
+const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth]
+  --port         API port on 127.0.0.1 (env PORT, default 3000)
+  --seed         seed file: { "inventory": [{ "sku", "stock", "priceCents" }], "accounts": [{ "customerId", "balanceCents" }] } (env SEED_FILE)
+  --time-scale   multiplies every timeout, retry interval, heartbeat and schedule period (env TIME_SCALE, default 1)
+  --synth        synthesize even when cdk.out is fresh`;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function positiveNumber(raw: string, flag: string): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) fail(`${flag} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: 'string' },
+        seed: { type: 'string' },
+        'time-scale': { type: 'string' },
+        synth: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+})();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const portText = values.port ?? process.env.PORT ?? '3000';
+const port = Number(portText);
+if (!Number.isInteger(port) || port < 0 || port > 65535)
+  fail(`--port must be a port number, got "${portText}"`);
+const timeScale = positiveNumber(values['time-scale'] ?? process.env.TIME_SCALE ?? '1', '--time-scale');
+const seedFile = values.seed ?? process.env.SEED_FILE;
+
+const started = Date.now();
+try {
+  const seed = seedFile ? loadSeedFile(seedFile) : DEMO_SEED;
+  const cloud = await startLocalCloud({
+    projectRoot: fileURLToPath(new URL('..', import.meta.url)),
+    port,
+    timeScale,
+    seed,
+    forceSynth: values.synth,
+    trace: (line) => console.log(line),
+    color: process.stdout.isTTY,
+  });
+  console.log(
+    `order-saga local cloud ready in ${((Date.now() - started) / 1000).toFixed(1)}s: API ${cloud.apiUrl}`,
+  );
+  console.log(
+    `  seed: ${seedFile ?? 'demo'}, time scale: ${timeScale}, Step Functions endpoint: ${cloud.endpoints.sfn}`,
+  );
+  console.log(
+    '  snapshot: GET /_local/snapshot · faults: POST/DELETE /_local/faults · Ctrl-C stops everything',
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping the local cloud...`);
+    void cloud.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // npm does not pass SIGTERM on to its script's children: when our parent goes, we go, Java included.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) shutdown('parent process exited');
+  }, 500).unref();
+} catch (error) {
+  if (error instanceof JavaMissingError) fail(error.message);
+  console.error(`The local cloud could not start: ${(error as Error).message}`);
+  process.exit(1);
+}

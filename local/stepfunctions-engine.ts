@@ -1,0 +1,791 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import {
+  DeleteItemCommand,
+  type DeleteItemCommandInput,
+  type DynamoDBClient,
+  GetItemCommand,
+  type GetItemCommandInput,
+  PutItemCommand,
+  type PutItemCommandInput,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { StateMachine as EngineStateMachine, StateMachineDefinition } from 'aws-local-stepfunctions';
+import { isRecord } from './template.js';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * aws-local-stepfunctions 3 calls Promise.withResolvers (Node 22+) in every Task state. Must run before the
+ * first execution; createLocalStateMachine does it.
+ */
+export function ensurePromiseWithResolvers(): void {
+  if ('withResolvers' in Promise) {
+    return;
+  }
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value<T>(this: PromiseConstructor) {
+      let resolve: (value: T | PromiseLike<T>) => void = () => undefined;
+      let reject: (reason?: unknown) => void = () => undefined;
+      const promise = new this<T>((resolvePromise, rejectPromise) => {
+        resolve = resolvePromise;
+        reject = rejectPromise;
+      });
+      return { promise, resolve, reject };
+    },
+  });
+}
+
+/**
+ * Throw this from a task handler to fail the state with an error name that Retry/Catch match against
+ * (the engine compares `error.name`; Catch's output is { Error: name, Cause: message }).
+ */
+export class TaskFailure extends Error {
+  constructor(errorName: string, cause = '') {
+    super(cause);
+    this.name = errorName;
+  }
+}
+
+// Function errors that Step Functions reports as Lambda.Unknown (timeouts, crashes) rather than by type.
+const LAMBDA_UNKNOWN_PATTERN = /^(Sandbox\.|Runtime\.)/;
+
+export interface LambdaErrorShape {
+  errorType: string;
+  errorMessage: string;
+  trace?: string[];
+}
+
+/** The error a Task state sees for a failed Lambda invocation, named as on AWS. */
+export function taskFailureFromLambdaError(error: LambdaErrorShape): TaskFailure {
+  if (LAMBDA_UNKNOWN_PATTERN.test(error.errorType)) {
+    return new TaskFailure('Lambda.Unknown', `${error.errorType}: ${error.errorMessage}`);
+  }
+  return new TaskFailure(
+    error.errorType,
+    JSON.stringify({
+      errorType: error.errorType,
+      errorMessage: error.errorMessage,
+      trace: error.trace ?? [],
+    }),
+  );
+}
+
+export type LambdaInvokeOutcome = { ok: true; payload: unknown } | { ok: false; error: LambdaErrorShape };
+
+export interface LambdaInvoker {
+  // `task` names the state being run, so callers can trace or inject faults per state.
+  invoke(functionNameOrArn: string, payload: unknown, task?: TaskInvocation): Promise<LambdaInvokeOutcome>;
+}
+
+export interface TaskInvocation {
+  stateName: string;
+  resource: string;
+  // The effective input after InputPath and Parameters (the task token already substituted in).
+  input: JsonValue;
+  executionArn: string;
+  executionName: string;
+  // Only for .waitForTaskToken states.
+  taskToken?: string;
+  // Aborted when the execution stops or times out.
+  signal: AbortSignal;
+}
+
+export type TaskHandler = (task: TaskInvocation) => Promise<JsonValue> | JsonValue;
+
+// A service call such as sqs:sendMessage, keyed by its resource without .waitForTaskToken.
+export type ServiceIntegration = (parameters: JsonValue, task: TaskInvocation) => Promise<JsonValue>;
+
+export class TaskTokenError extends Error {
+  constructor(name: 'TaskDoesNotExist' | 'TaskTimedOut' | 'InvalidToken' | 'InvalidOutput', message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+interface PendingTask {
+  executionArn: string;
+  stateName: string;
+  createdAt: number;
+  heartbeatMs?: number;
+  heartbeatTimer?: NodeJS.Timeout;
+  expiryTimer?: NodeJS.Timeout;
+  resolve: (output: JsonValue) => void;
+  reject: (error: Error) => void;
+}
+
+export interface CreateTokenOptions {
+  executionArn: string;
+  stateName: string;
+  heartbeatMs?: number;
+  // After this the token answers TaskTimedOut; the state's own timeout is the engine's business.
+  expiresAfterMs?: number;
+}
+
+/** Task tokens awaiting SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat, shared by all machines. */
+export class TaskTokenRegistry {
+  private readonly pending = new Map<string, PendingTask>();
+  // Remembered so that late answers get TaskTimedOut instead of TaskDoesNotExist, as on AWS.
+  private readonly closed = new Map<string, 'timed-out' | 'done'>();
+
+  create(options: CreateTokenOptions): { token: string; outcome: Promise<JsonValue> } {
+    const token = `local-${randomBytes(48).toString('base64url')}`;
+    let resolve: (output: JsonValue) => void = () => undefined;
+    let reject: (error: Error) => void = () => undefined;
+    const outcome = new Promise<JsonValue>((resolvePromise, rejectPromise) => {
+      resolve = resolvePromise;
+      reject = rejectPromise;
+    });
+    const task: PendingTask = {
+      executionArn: options.executionArn,
+      stateName: options.stateName,
+      createdAt: Date.now(),
+      heartbeatMs: options.heartbeatMs,
+      resolve,
+      reject,
+    };
+    this.pending.set(token, task);
+    this.armHeartbeat(token, task);
+    if (options.expiresAfterMs !== undefined && Number.isFinite(options.expiresAfterMs)) {
+      task.expiryTimer = setTimeout(() => this.close(token, 'timed-out'), options.expiresAfterMs);
+      task.expiryTimer.unref();
+    }
+    return { token, outcome };
+  }
+
+  private armHeartbeat(token: string, task: PendingTask): void {
+    clearTimeout(task.heartbeatTimer);
+    if (task.heartbeatMs === undefined) {
+      return;
+    }
+    task.heartbeatTimer = setTimeout(() => {
+      this.close(token, 'timed-out');
+      task.reject(new TaskFailure('States.HeartbeatTimeout', `No heartbeat within ${task.heartbeatMs} ms`));
+    }, task.heartbeatMs);
+  }
+
+  private take(token: string): PendingTask {
+    const task = this.pending.get(token);
+    if (task) {
+      return task;
+    }
+    if (!token.startsWith('local-')) {
+      throw new TaskTokenError('InvalidToken', 'Invalid token');
+    }
+    if (this.closed.get(token) === 'timed-out') {
+      throw new TaskTokenError('TaskTimedOut', 'Task Timed Out');
+    }
+    throw new TaskTokenError('TaskDoesNotExist', 'Task does not exist anymore');
+  }
+
+  /** Removes a token without answering it (its task timed out, or its execution stopped). */
+  close(token: string, reason: 'timed-out' | 'done'): void {
+    const task = this.pending.get(token);
+    if (task) {
+      clearTimeout(task.heartbeatTimer);
+      clearTimeout(task.expiryTimer);
+      this.pending.delete(token);
+    }
+    if (this.closed.get(token) !== 'timed-out') {
+      this.closed.set(token, reason);
+    }
+    // Bounded memory for long local sessions; the oldest tokens are forgotten first.
+    if (this.closed.size > 10_000) {
+      const oldest = this.closed.keys().next().value;
+      if (oldest !== undefined) {
+        this.closed.delete(oldest);
+      }
+    }
+  }
+
+  sendTaskSuccess(token: string, output: string | JsonValue): void {
+    const task = this.take(token);
+    let parsed: JsonValue;
+    try {
+      parsed = typeof output === 'string' ? (JSON.parse(output) as JsonValue) : output;
+    } catch {
+      throw new TaskTokenError('InvalidOutput', 'Output is not valid JSON');
+    }
+    this.close(token, 'done');
+    task.resolve(parsed);
+  }
+
+  sendTaskFailure(token: string, error = '', cause = ''): void {
+    const task = this.take(token);
+    this.close(token, 'done');
+    // On AWS a failure without an error name is matched as States.TaskFailed only.
+    task.reject(new TaskFailure(error, cause));
+  }
+
+  sendTaskHeartbeat(token: string): void {
+    this.armHeartbeat(token, this.take(token));
+  }
+
+  pendingTasks(): { token: string; executionArn: string; stateName: string; createdAt: number }[] {
+    return [...this.pending.entries()].map(([token, task]) => ({
+      token,
+      executionArn: task.executionArn,
+      stateName: task.stateName,
+      createdAt: task.createdAt,
+    }));
+  }
+
+  closeAllOf(executionArn: string): void {
+    for (const [token, task] of this.pending) {
+      if (task.executionArn === executionArn) {
+        this.close(token, 'done');
+      }
+    }
+  }
+}
+
+// Literal that replaces $$.Task.Token in Parameters: the engine has no task token in its context object.
+const TASK_TOKEN_PLACEHOLDER = '@@LOCAL_TASK_TOKEN@@';
+const WAIT_FOR_TASK_TOKEN_SUFFIX = '.waitForTaskToken';
+// AWS's default task timeout is 99999999 s, beyond what setTimeout can hold; the engine's default is 60 s.
+const MAX_TIMER_SECONDS = 2_000_000;
+
+type StateDefinition = Record<string, unknown>;
+
+function replaceTaskTokenReferences(parameters: unknown): unknown {
+  if (Array.isArray(parameters)) {
+    return parameters.map(replaceTaskTokenReferences);
+  }
+  if (!isRecord(parameters)) {
+    return parameters;
+  }
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parameters)) {
+    if (key.endsWith('.$') && value === '$$.Task.Token') {
+      result[key.slice(0, -2)] = TASK_TOKEN_PLACEHOLDER;
+    } else if (key.endsWith('.$') && typeof value === 'string' && value.includes('$$.Task.Token')) {
+      // Inside intrinsic functions such as States.Format(..., $$.Task.Token) a string literal works.
+      result[key] = value.replaceAll('$$.Task.Token', `'${TASK_TOKEN_PLACEHOLDER}'`);
+    } else {
+      result[key] = replaceTaskTokenReferences(value);
+    }
+  }
+  return result;
+}
+
+function substituteTaskToken(value: JsonValue, token: string): JsonValue {
+  if (typeof value === 'string') {
+    return value.replaceAll(TASK_TOKEN_PLACEHOLDER, token);
+  }
+  if (Array.isArray(value)) {
+    return value.map((item) => substituteTaskToken(item, token));
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteTaskToken(item, token)]),
+    );
+  }
+  return value;
+}
+
+function scaled(seconds: number, timeScale: number): number {
+  return Math.min(seconds * timeScale, MAX_TIMER_SECONDS);
+}
+
+interface TaskStateInfo {
+  resource: string;
+  heartbeatSeconds?: number;
+  timeoutSeconds?: number;
+}
+
+/**
+ * Rewrites a definition for the engine: scales TimeoutSeconds, retry intervals and Wait seconds, gives tasks
+ * AWS's near-infinite default timeout, and swaps $$.Task.Token for a placeholder. Fractional seconds work in
+ * the engine but fail its validator, so validate the original definition first.
+ */
+export function prepareDefinition(
+  definition: Record<string, unknown>,
+  timeScale: number,
+  taskStates: Map<string, TaskStateInfo> = new Map(),
+): Record<string, unknown> {
+  const prepared: Record<string, unknown> = structuredClone(definition);
+  if (typeof prepared.TimeoutSeconds === 'number') {
+    prepared.TimeoutSeconds = scaled(prepared.TimeoutSeconds, timeScale);
+  }
+  const states = isRecord(prepared.States) ? prepared.States : {};
+  for (const [stateName, rawState] of Object.entries(states)) {
+    if (!isRecord(rawState)) {
+      continue;
+    }
+    const state: StateDefinition = rawState;
+    if (state.Type === 'Task' && typeof state.Resource === 'string') {
+      if (state.TimeoutSecondsPath === undefined) {
+        state.TimeoutSeconds = scaled(
+          typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : 99_999_999,
+          timeScale,
+        );
+      }
+      if (state.Resource.endsWith(WAIT_FOR_TASK_TOKEN_SUFFIX) && state.Parameters !== undefined) {
+        state.Parameters = replaceTaskTokenReferences(state.Parameters);
+      }
+      taskStates.set(stateName, {
+        resource: state.Resource,
+        heartbeatSeconds: typeof state.HeartbeatSeconds === 'number' ? state.HeartbeatSeconds : undefined,
+        timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
+      });
+    }
+    if (state.Type === 'Wait' && typeof state.Seconds === 'number') {
+      state.Seconds = state.Seconds * timeScale;
+    }
+    if (Array.isArray(state.Retry)) {
+      state.Retry = state.Retry.map((retrier: unknown) => {
+        if (!isRecord(retrier)) {
+          return retrier;
+        }
+        return {
+          ...retrier,
+          IntervalSeconds:
+            (typeof retrier.IntervalSeconds === 'number' ? retrier.IntervalSeconds : 1) * timeScale,
+          ...(typeof retrier.MaxDelaySeconds === 'number'
+            ? { MaxDelaySeconds: retrier.MaxDelaySeconds * timeScale }
+            : {}),
+        };
+      });
+    }
+    if (Array.isArray(state.Branches)) {
+      state.Branches = state.Branches.map((branch: unknown) =>
+        isRecord(branch) ? prepareDefinition(branch, timeScale, taskStates) : branch,
+      );
+    }
+    for (const key of ['Iterator', 'ItemProcessor'] as const) {
+      const nested = state[key];
+      if (isRecord(nested)) {
+        state[key] = prepareDefinition(nested, timeScale, taskStates);
+      }
+    }
+  }
+  return prepared;
+}
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface HistoryEvent {
+  id: number;
+  timestamp: string;
+  // AWS-like names: ExecutionStarted, TaskStateEntered, TaskScheduled, TaskSucceeded, TaskFailed,
+  // TaskStateExited, StateRetried, StateCaught, ExecutionSucceeded/Failed/TimedOut/Aborted, ...
+  type: string;
+  stateName?: string;
+  resource?: string;
+  input?: JsonValue;
+  output?: JsonValue;
+  error?: string;
+  cause?: string;
+  attempt?: number;
+  taskToken?: string;
+}
+
+export interface ExecutionOutcome {
+  status: Exclude<ExecutionStatus, 'RUNNING'>;
+  output?: JsonValue;
+  error?: string;
+  cause?: string;
+  startDate: Date;
+  stopDate: Date;
+}
+
+export interface LocalExecution {
+  executionArn: string;
+  name: string;
+  input: JsonValue;
+  startDate: Date;
+  status(): ExecutionStatus;
+  // Grows while the execution runs.
+  history: HistoryEvent[];
+  // Never rejects: failures are in the outcome.
+  result: Promise<ExecutionOutcome>;
+  stop(error?: string, cause?: string): void;
+}
+
+export interface LocalStateMachineOptions {
+  definition: Record<string, unknown>;
+  stateMachineArn: string;
+  // Multiplies TimeoutSeconds, HeartbeatSeconds, Retry intervals, Wait Seconds and execution timeout.
+  timeScale?: number;
+  lambda?: LambdaInvoker;
+  // e.g. { 'arn:aws:states:::sqs:sendMessage': sqsSendMessageIntegration(client) }
+  integrations?: Record<string, ServiceIntegration>;
+  // Overrides by state name; wins over lambda and integrations.
+  taskHandlers?: Record<string, TaskHandler>;
+  taskTokens?: TaskTokenRegistry;
+  roleArn?: string;
+}
+
+export interface LocalStateMachine {
+  stateMachineArn: string;
+  name: string;
+  definition: Record<string, unknown>;
+  // Standard-workflow semantics: same name and input while running returns the running execution.
+  start(input: JsonValue, options?: { name?: string }): LocalExecution;
+  executions(): LocalExecution[];
+  taskTokens: TaskTokenRegistry;
+}
+
+export class ExecutionAlreadyExists extends Error {
+  override name = 'ExecutionAlreadyExists';
+}
+
+function errorText(error: unknown): { error: string; cause: string } {
+  if (error instanceof Error) {
+    return { error: error.name, cause: error.message };
+  }
+  return { error: 'Error', cause: String(error) };
+}
+
+function awsErrorName(prefix: string, error: unknown): TaskFailure {
+  const { error: name, cause } = errorText(error);
+  return new TaskFailure(`${prefix}.${name}`, cause);
+}
+
+function withoutMetadata(response: object): JsonValue {
+  const { $metadata: _metadata, ...rest } = response as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(rest)) as JsonValue;
+}
+
+/** sqs:sendMessage as Step Functions calls it: an object MessageBody is sent as JSON text. */
+export function sqsSendMessageIntegration(client: SQSClient): ServiceIntegration {
+  return async (parameters) => {
+    if (!isRecord(parameters) || typeof parameters.QueueUrl !== 'string') {
+      throw new TaskFailure('States.Runtime', 'sqs:sendMessage needs Parameters.QueueUrl');
+    }
+    const body = parameters.MessageBody;
+    try {
+      const response = await client.send(
+        new SendMessageCommand({
+          ...(parameters as Record<string, never>),
+          QueueUrl: parameters.QueueUrl,
+          MessageBody: typeof body === 'string' ? body : JSON.stringify(body),
+        }),
+      );
+      return { MessageId: response.MessageId ?? '', MD5OfMessageBody: response.MD5OfMessageBody ?? '' };
+    } catch (error) {
+      throw awsErrorName('SQS', error);
+    }
+  };
+}
+
+/** dynamodb:getItem/putItem/updateItem/deleteItem; errors are named DynamoDB.<Exception> as on AWS. */
+export function dynamoDbIntegrations(client: DynamoDBClient): Record<string, ServiceIntegration> {
+  const call =
+    (send: (input: never) => Promise<object>): ServiceIntegration =>
+    async (parameters) => {
+      try {
+        // Step Functions passes the low-level API shape (AttributeValue maps), the same as the SDK input.
+        return withoutMetadata(await send((isRecord(parameters) ? parameters : {}) as never));
+      } catch (error) {
+        throw awsErrorName('DynamoDB', error);
+      }
+    };
+  return {
+    'arn:aws:states:::dynamodb:getItem': call((input: GetItemCommandInput) =>
+      client.send(new GetItemCommand(input)),
+    ),
+    'arn:aws:states:::dynamodb:putItem': call((input: PutItemCommandInput) =>
+      client.send(new PutItemCommand(input)),
+    ),
+    'arn:aws:states:::dynamodb:updateItem': call((input: UpdateItemCommandInput) =>
+      client.send(new UpdateItemCommand(input)),
+    ),
+    'arn:aws:states:::dynamodb:deleteItem': call((input: DeleteItemCommandInput) =>
+      client.send(new DeleteItemCommand(input)),
+    ),
+  };
+}
+
+const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+
+function lambdaIntegration(lambda: LambdaInvoker): ServiceIntegration {
+  return async (parameters, task): Promise<JsonValue> => {
+    if (!isRecord(parameters) || typeof parameters.FunctionName !== 'string') {
+      throw new TaskFailure('States.Runtime', 'lambda:invoke needs Parameters.FunctionName');
+    }
+    const outcome = lambda.invoke(parameters.FunctionName, parameters.Payload ?? {}, task);
+    if (parameters.InvocationType === 'Event') {
+      void outcome;
+      return { StatusCode: 202, Payload: '' };
+    }
+    const result = await outcome;
+    if (!result.ok) {
+      throw taskFailureFromLambdaError(result.error);
+    }
+    return { ExecutedVersion: '$LATEST', Payload: (result.payload ?? null) as JsonValue, StatusCode: 200 };
+  };
+}
+
+function rejectionOnAbort(signal: AbortSignal): Promise<never> {
+  const rejection = new Promise<never>((_, reject) => {
+    signal.addEventListener('abort', () => reject(new TaskFailure('States.Runtime', 'Execution stopped')), {
+      once: true,
+    });
+  });
+  // Only raced against; an execution that ends normally must not leave an unhandled rejection.
+  rejection.catch(() => undefined);
+  return rejection;
+}
+
+/**
+ * Builds the engine's StateMachine once (validation costs ~100 ms) and runs executions on it, each Task state
+ * served locally: lambda ARNs through `lambda`, service ARNs through `integrations`, anything through
+ * `taskHandlers`. Throws at build time if a Task state has no local handler, since the engine would otherwise
+ * call real AWS Lambda.
+ */
+export async function createLocalStateMachine(options: LocalStateMachineOptions): Promise<LocalStateMachine> {
+  ensurePromiseWithResolvers();
+  const { StateMachine } = await import('aws-local-stepfunctions');
+  const timeScale = options.timeScale ?? 1;
+  const taskTokens = options.taskTokens ?? new TaskTokenRegistry();
+  const [, , , region = '', accountId = '', , machineName = 'local'] = options.stateMachineArn.split(':');
+
+  // The engine's validator gives readable errors on the definition as written.
+  new StateMachine(options.definition as unknown as StateMachineDefinition);
+  const taskStates = new Map<string, TaskStateInfo>();
+  const prepared = prepareDefinition(options.definition, timeScale, taskStates);
+  const engine: EngineStateMachine = new StateMachine(prepared as unknown as StateMachineDefinition, {
+    validationOptions: { noValidate: true },
+  });
+
+  const integrations: Record<string, ServiceIntegration> = {
+    ...(options.lambda ? { [LAMBDA_INVOKE]: lambdaIntegration(options.lambda) } : {}),
+    ...options.integrations,
+  };
+
+  const serviceCallFor = (stateName: string, resource: string): ServiceIntegration | undefined => {
+    const base = resource.endsWith(WAIT_FOR_TASK_TOKEN_SUFFIX)
+      ? resource.slice(0, -WAIT_FOR_TASK_TOKEN_SUFFIX.length)
+      : resource;
+    const custom = options.taskHandlers?.[stateName];
+    if (custom) {
+      return async (_parameters, task) => custom(task);
+    }
+    if (/^arn:[^:]+:lambda:/.test(base) && options.lambda) {
+      const lambda = options.lambda;
+      // Resource = function ARN is Step Functions' "payload response only" form: output = function result.
+      return async (payload, task) => {
+        const result = await lambda.invoke(base, payload, task);
+        if (!result.ok) {
+          throw taskFailureFromLambdaError(result.error);
+        }
+        return (result.payload ?? null) as JsonValue;
+      };
+    }
+    return integrations[base];
+  };
+
+  const missing = [...taskStates.entries()]
+    .filter(([stateName, info]) => !serviceCallFor(stateName, info.resource))
+    .map(([stateName, info]) => `${stateName} (${info.resource})`);
+  if (missing.length > 0) {
+    throw new Error(`No local handler for Task state(s): ${missing.join(', ')}`);
+  }
+
+  const executions = new Map<string, LocalExecution>();
+
+  const start = (input: JsonValue, startOptions: { name?: string } = {}): LocalExecution => {
+    const name = startOptions.name ?? randomUUID();
+    const existing = executions.get(name);
+    if (existing) {
+      if (existing.status() === 'RUNNING' && JSON.stringify(existing.input) === JSON.stringify(input)) {
+        return existing;
+      }
+      throw new ExecutionAlreadyExists(`Execution Already Exists: '${existing.executionArn}'`);
+    }
+    const executionArn = `arn:aws:states:${region}:${accountId}:execution:${machineName}:${name}`;
+    const startDate = new Date();
+    const history: HistoryEvent[] = [];
+    const record = (event: Omit<HistoryEvent, 'id' | 'timestamp'>, timestamp = Date.now()): void => {
+      history.push({ id: history.length + 1, timestamp: new Date(timestamp).toISOString(), ...event });
+    };
+    const abortController = new AbortController();
+    const stopped = rejectionOnAbort(abortController.signal);
+    let status: ExecutionStatus = 'RUNNING';
+    let stopReason: { error: string; cause: string } | undefined;
+
+    const handlerFor = (stateName: string, info: TaskStateInfo) => async (effectiveInput: JsonValue) => {
+      // Lets the event-log reader record StateEntered before this task's own events.
+      await nextTurn();
+      const serviceCall = serviceCallFor(stateName, info.resource);
+      if (!serviceCall) {
+        throw new TaskFailure('States.Runtime', `No local handler for ${stateName}`);
+      }
+      const waitsForToken = info.resource.endsWith(WAIT_FOR_TASK_TOKEN_SUFFIX);
+      const tokenEntry = waitsForToken
+        ? taskTokens.create({
+            executionArn,
+            stateName,
+            heartbeatMs:
+              info.heartbeatSeconds === undefined ? undefined : info.heartbeatSeconds * timeScale * 1000,
+            expiresAfterMs: (info.timeoutSeconds ?? MAX_TIMER_SECONDS) * 1000,
+          })
+        : undefined;
+      const parameters = tokenEntry ? substituteTaskToken(effectiveInput, tokenEntry.token) : effectiveInput;
+      const task: TaskInvocation = {
+        stateName,
+        resource: info.resource,
+        input: parameters,
+        executionArn,
+        executionName: name,
+        taskToken: tokenEntry?.token,
+        signal: abortController.signal,
+      };
+      record({ type: 'TaskScheduled', stateName, resource: info.resource, input: parameters });
+      try {
+        const serviceResult = await Promise.race([serviceCall(parameters, task), stopped]);
+        let output = serviceResult;
+        if (tokenEntry) {
+          record({
+            type: 'TaskSubmitted',
+            stateName,
+            resource: info.resource,
+            output: serviceResult,
+            taskToken: tokenEntry.token,
+          });
+          output = await Promise.race([tokenEntry.outcome, stopped]);
+        }
+        record({ type: 'TaskSucceeded', stateName, resource: info.resource, output });
+        return output;
+      } catch (error) {
+        if (tokenEntry) {
+          taskTokens.close(tokenEntry.token, 'done');
+        }
+        const { error: errorName, cause } = errorText(error);
+        record({ type: 'TaskFailed', stateName, resource: info.resource, error: errorName, cause });
+        throw error;
+      }
+    };
+
+    const taskResourceLocalHandlers = Object.fromEntries(
+      [...taskStates.entries()].map(([stateName, info]) => [stateName, handlerFor(stateName, info)]),
+    );
+    const run = engine.run(input, {
+      overrides: { taskResourceLocalHandlers },
+      context: {
+        Execution: { Id: executionArn, Name: name, RoleArn: options.roleArn ?? '', RedriveCount: 0 },
+        StateMachine: { Id: options.stateMachineArn, Name: machineName },
+      },
+    });
+    abortController.signal.addEventListener('abort', () => run.abort(), { once: true });
+
+    const historyDone = (async () => {
+      for await (const event of run.eventLogs) {
+        const at = event.timestamp;
+        switch (event.type) {
+          case 'ExecutionStarted':
+            record({ type: 'ExecutionStarted', input: event.input }, at);
+            break;
+          case 'StateEntered':
+            record(
+              {
+                type: `${event.state.type}StateEntered`,
+                stateName: event.state.name,
+                input: event.state.input,
+              },
+              at,
+            );
+            break;
+          case 'StateExited':
+            record(
+              {
+                type: `${event.state.type}StateExited`,
+                stateName: event.state.name,
+                output: event.state.output,
+              },
+              at,
+            );
+            break;
+          case 'StateFailed':
+            if (event.Error === 'States.Timeout') {
+              // Raised by the engine's own timer: no TaskFailed was recorded by the handler.
+              record(
+                {
+                  type: 'TaskTimedOut',
+                  stateName: event.state.name,
+                  error: event.Error,
+                  cause: String(event.Cause ?? ''),
+                },
+                at,
+              );
+            }
+            break;
+          case 'StateRetried':
+            record({ type: 'StateRetried', stateName: event.state.name, attempt: event.retry.attempt }, at);
+            break;
+          case 'StateCaught':
+            record({ type: 'StateCaught', stateName: event.state.name }, at);
+            break;
+          case 'ExecutionSucceeded':
+            record({ type: 'ExecutionSucceeded', output: event.output }, at);
+            break;
+          case 'ExecutionFailed':
+            record({ type: 'ExecutionFailed', error: event.Error, cause: String(event.Cause ?? '') }, at);
+            break;
+          case 'ExecutionTimeout':
+            record({ type: 'ExecutionTimedOut', error: 'States.Timeout' }, at);
+            break;
+          case 'ExecutionAborted':
+            record({ type: 'ExecutionAborted', ...stopReason }, at);
+            break;
+          default:
+            record({ type: event.type }, at);
+        }
+      }
+    })();
+
+    const result = (async (): Promise<ExecutionOutcome> => {
+      let outcome: Omit<ExecutionOutcome, 'startDate' | 'stopDate'>;
+      try {
+        const output = (await run.result) as JsonValue;
+        outcome = { status: 'SUCCEEDED', output };
+      } catch (error) {
+        if (error instanceof Error && error.name === 'ExecutionAbortedError') {
+          outcome = { status: 'ABORTED', ...stopReason };
+        } else if (error instanceof Error && error.name === 'ExecutionTimeoutError') {
+          outcome = { status: 'TIMED_OUT', error: 'States.Timeout', cause: 'The execution timed out' };
+        } else {
+          const cause = error instanceof Error ? error.cause : undefined;
+          outcome = { status: 'FAILED', ...errorText(cause ?? error) };
+        }
+      }
+      status = outcome.status;
+      abortController.abort();
+      taskTokens.closeAllOf(executionArn);
+      await historyDone;
+      return { ...outcome, startDate, stopDate: new Date() };
+    })();
+
+    const execution: LocalExecution = {
+      executionArn,
+      name,
+      input,
+      startDate,
+      status: () => status,
+      history,
+      result,
+      stop: (error = '', cause = '') => {
+        if (status === 'RUNNING') {
+          stopReason = { error, cause };
+          abortController.abort();
+        }
+      },
+    };
+    executions.set(name, execution);
+    return execution;
+  };
+
+  return {
+    stateMachineArn: options.stateMachineArn,
+    name: machineName,
+    definition: options.definition,
+    start,
+    executions: () => [...executions.values()],
+    taskTokens,
+  };
+}

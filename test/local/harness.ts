@@ -1,0 +1,136 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { inject } from 'vitest';
+import { pendingOrderRow, sagaInputOf } from '../../lambdas/orders/orders.js';
+import type { Snapshot } from '../../local/snapshot.js';
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+export const sfn = new SFNClient({ endpoint: inject('sfnEndpoint'), region: 'us-east-1', credentials });
+const documents = DynamoDBDocumentClient.from(
+  new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials }),
+);
+export const apiUrl = inject('apiUrl');
+const outputs = inject('outputs');
+
+export function output(name: string): string {
+  const value = outputs[name];
+  if (!value) throw new Error(`Stack output ${name} missing`);
+  return value;
+}
+
+export const address = (country = 'US') => ({
+  line1: '1 Main St',
+  city: 'Springfield',
+  postalCode: '12345',
+  country,
+});
+
+export interface OrderSpec {
+  customerId: string;
+  items: { sku: string; quantity: number }[];
+  country?: string;
+}
+
+/** Writes the PENDING order the saga acts on and starts its execution, as the orders API does. */
+export async function placeOrderDirectly(
+  spec: OrderSpec,
+): Promise<{ orderId: string; executionArn: string; input: string }> {
+  const orderId = `ord-${randomUUID()}`;
+  const order = {
+    orderId,
+    customerId: spec.customerId,
+    items: spec.items,
+    shippingAddress: address(spec.country),
+    traceId: randomUUID(),
+    requestHash: createHash('sha256').update(orderId).digest('hex'),
+  };
+  await documents.send(
+    new PutCommand({
+      TableName: output('OrdersTableName'),
+      Item: pendingOrderRow(order, new Date().toISOString()),
+    }),
+  );
+  const input = JSON.stringify(sagaInputOf(order));
+  const { executionArn } = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: output('StateMachineArn'), name: orderId, input }),
+  );
+  if (!executionArn) throw new Error('StartExecution returned no ARN');
+  return { orderId, executionArn, input };
+}
+
+export async function waitForExecution(
+  executionArn: string,
+  timeoutMs = 30_000,
+): Promise<DescribeExecutionCommandOutput> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const description = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (description.status !== 'RUNNING') return description;
+    if (Date.now() > deadline) throw new Error(`${executionArn} still RUNNING after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function historyOf(executionArn: string): Promise<HistoryEvent[]> {
+  return (await sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
+}
+
+/** The Task states entered, in order (a retry stays inside its state): the saga's path. */
+export function taskPath(events: HistoryEvent[]): string[] {
+  return events
+    .filter((event) => event.type === 'TaskStateEntered')
+    .map((event) => event.stateEnteredEventDetails?.name ?? '');
+}
+
+/** How many times each state's task was attempted. */
+export function attemptsOf(events: HistoryEvent[], stateName: string): number {
+  let current: string | undefined;
+  let attempts = 0;
+  for (const event of events) {
+    if (event.type?.endsWith('StateEntered')) current = event.stateEnteredEventDetails?.name;
+    if (current === stateName && (event.type === 'LambdaFunctionScheduled' || event.type === 'TaskScheduled'))
+      attempts++;
+  }
+  return attempts;
+}
+
+export async function snapshot(): Promise<Snapshot> {
+  const response = await fetch(`${apiUrl}/_local/snapshot`);
+  if (!response.ok) throw new Error(`snapshot: ${response.status}`);
+  return (await response.json()) as Snapshot;
+}
+
+export async function armFault(fault: {
+  target: string;
+  mode: string;
+  count: number;
+  orderId?: string;
+}): Promise<void> {
+  const response = await fetch(`${apiUrl}/_local/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(fault),
+  });
+  if (response.status !== 201) throw new Error(`armFault: ${response.status} ${await response.text()}`);
+}
+
+export async function clearFaults(): Promise<void> {
+  await fetch(`${apiUrl}/_local/faults`, { method: 'DELETE' });
+}
+
+export const stockOf = (state: Snapshot, sku: string) => state.inventory.find((item) => item.sku === sku);
+export const balanceOf = (state: Snapshot, customerId: string) =>
+  state.accounts.find((account) => account.customerId === customerId)?.balanceCents;
+export const orderStatusOf = (state: Snapshot, orderId: string) =>
+  state.orders.find((order) => order.orderId === orderId)?.status;
+export const shipmentStatusOf = (state: Snapshot, orderId: string) =>
+  state.shipments.find((shipment) => shipment.orderId === orderId)?.status;
