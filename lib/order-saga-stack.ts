@@ -2,6 +2,7 @@ import { Aspects, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-li
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { OrdersApi } from './api/orders-api.js';
 import { StateMachineGuardrails } from './saga/guardrails.js';
 import { invokeFunction, resultPathOf, Saga } from './saga/saga.js';
 import { InventoryService } from './services/inventory.js';
@@ -36,6 +37,7 @@ export interface OrderSagaStackProps extends StackProps {
 /** The whole order saga in one stack: four services, their tables, and the state machine tying them together. */
 export class OrderSagaStack extends Stack {
   readonly saga: Saga;
+  readonly api: OrdersApi;
 
   constructor(scope: Construct, id: string, props: OrderSagaStackProps = {}) {
     super(scope, id, props);
@@ -156,6 +158,12 @@ export class OrderSagaStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    this.api = new OrdersApi(this, 'Api', {
+      ordersTable: orders.table,
+      stateMachine: this.saga.stateMachine,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
     new CfnOutput(this, 'StateMachineArn', { value: this.saga.stateMachine.stateMachineArn });
     new CfnOutput(this, 'OrdersTableName', { value: orders.table.tableName });
     new CfnOutput(this, 'InventoryTableName', { value: inventory.table.tableName });

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { LocalRestApi } from './api-gateway.js';
 import { type CloudAssembly, ensureCloudAssembly } from './assembly.js';
 import { createTablesFromTemplate, startDynamoDbLocal, tableAttributes } from './dynamodb.js';
 import { FaultRegistry, FaultValidationError } from './faults.js';
@@ -207,6 +208,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       putRows(dynamodb.client, tableOf('PaymentsTableName'), rows.payments),
     ]);
 
+    const restApi = new LocalRestApi(template, ctx, invoker);
     const snapshot = () =>
       takeSnapshot({ dynamodb: dynamodb.client, sqs: sqs.client, outputs, queues: names });
     const localRoutes: Record<string, RouteHandler> = {
@@ -235,13 +237,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         const path = new URL(request.url ?? '/', 'http://local').pathname;
         const route = localRoutes[`${request.method} ${path}`];
         try {
+          const body = await readBody(request);
           if (route) {
-            const result = await route(request, await readBody(request));
+            const result = await route(request, body);
             jsonReply(response, result.status, result.body, result.headers);
           } else {
-            jsonReply(response, 404, {
-              error: { code: 'NotFound', message: `No route for ${request.method} ${path}` },
+            const result = await restApi.handle({
+              method: request.method ?? 'GET',
+              url: request.url ?? '/',
+              headers: request.headers,
+              body,
+              sourceIp: request.socket.remoteAddress,
             });
+            response.writeHead(result.status, result.headers);
+            response.end(result.body);
           }
         } catch (error) {
           jsonReply(response, 500, { error: { code: 'LocalCloudError', message: (error as Error).message } });

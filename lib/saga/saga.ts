@@ -1,9 +1,10 @@
-import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { acknowledgeWildcardResource } from '../platform/nag.js';
 
 /**
  * Transient failures worth retrying: Lambda's own service and throttling errors, `Lambda.Unknown`
@@ -65,12 +66,11 @@ export type SagaTaskFactory = (scope: Construct, options: SagaTaskOptions) => sf
 /** A Lambda step whose result is the function's returned payload. */
 export function invokeFunction(fn: lambda.IFunction): SagaTaskFactory {
   return (scope, options) => {
-    const functionLogicalId = Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnElement);
-    Validations.of(scope).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${functionLogicalId}.Arn>:*]`,
-      reason:
-        'LambdaInvoke grants the function and its own versions and aliases (Arn:*); no other function is reachable.',
-    });
+    acknowledgeWildcardResource(
+      scope,
+      `${fn.functionArn}:*`,
+      'LambdaInvoke grants the function and its own versions and aliases (Arn:*); no other function is reachable.',
+    );
     return new tasks.LambdaInvoke(scope, options.stateName, {
       lambdaFunction: fn,
       payloadResponseOnly: true,

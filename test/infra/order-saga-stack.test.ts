@@ -68,7 +68,8 @@ describe('order saga stack', () => {
   });
 
   it('runs every function on arm64 with the newest Node.js runtime, tracing and JSON logs', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 9);
+    // Nine saga steps and the two API functions.
+    template.resourceCountIs('AWS::Lambda::Function', 11);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Architectures: ['arm64'],
       Runtime: 'nodejs24.x',
@@ -112,6 +113,23 @@ describe('order saga stack', () => {
     );
     expect(actions).not.toEqual(expect.arrayContaining(['dynamodb:DeleteItem']));
     expect(actions.some((action) => action.includes('*') || action === 'dynamodb:Scan')).toBe(false);
+  });
+
+  it.each([
+    ['OrdersApiFunction', ['dynamodb:GetItem', 'dynamodb:PutItem']],
+    ['ReconcileFunction', ['dynamodb:GetItem', 'dynamodb:UpdateItem']],
+  ])('gives the API function %s only %j on the orders table', (name, expected) => {
+    const [id, fn] = functionNamed(name);
+    const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables.TABLE_NAME).toEqual(tableRef('Orders'));
+    const dynamoStatements = policyStatementsOf(id).filter((statement) =>
+      [statement.Action].flat().some((action) => action.startsWith('dynamodb:')),
+    );
+    expect(dynamoStatements).toHaveLength(1);
+    expect([dynamoStatements[0]?.Action ?? []].flat().sort()).toEqual(expected);
+    expect(dynamoStatements[0]?.Resource).toEqual({
+      'Fn::GetAtt': [(tableRef('Orders') as { Ref: string }).Ref, 'Arn'],
+    });
   });
 
   it('lets only ReserveInventory batch-read stock', () => {

@@ -5,6 +5,7 @@ import {
   type DescribeExecutionCommandOutput,
   GetExecutionHistoryCommand,
   type HistoryEvent,
+  ListExecutionsCommand,
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -134,3 +135,63 @@ export const orderStatusOf = (state: Snapshot, orderId: string) =>
   state.orders.find((order) => order.orderId === orderId)?.status;
 export const shipmentStatusOf = (state: Snapshot, orderId: string) =>
   state.shipments.find((shipment) => shipment.orderId === orderId)?.status;
+
+export interface ApiAnswer {
+  status: number;
+  contentType: string | null;
+  body: unknown;
+  text: string;
+}
+
+export async function callApi(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string } = {},
+): Promise<ApiAnswer> {
+  const response = await fetch(`${apiUrl}${path}`, { method, headers: options.headers, body: options.body });
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, contentType: response.headers.get('content-type'), body, text };
+}
+
+export function postOrder(order: unknown, idempotencyKey: string): Promise<ApiAnswer> {
+  return callApi('POST', '/orders', {
+    headers: { 'content-type': 'application/json', 'Idempotency-Key': idempotencyKey },
+    body: JSON.stringify(order),
+  });
+}
+
+/** Polls GET /orders/{id} until the saga has finished with the order. */
+export async function waitForOrder(orderId: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await callApi('GET', `/orders/${orderId}`);
+    const body = answer.body as { status?: string };
+    if (answer.status === 200 && body.status !== 'PENDING') return body as Record<string, unknown>;
+    if (Date.now() > deadline) throw new Error(`order ${orderId} still ${body.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function executionsNamed(name: string): Promise<number> {
+  const { executions = [] } = await sfn.send(
+    new ListExecutionsCommand({ stateMachineArn: output('StateMachineArn'), maxResults: 1000 }),
+  );
+  return executions.filter((execution) => execution.name === name).length;
+}
+
+export async function executionCount(): Promise<number> {
+  const { executions = [] } = await sfn.send(
+    new ListExecutionsCommand({ stateMachineArn: output('StateMachineArn'), maxResults: 1000 }),
+  );
+  return executions.length;
+}
+
+export async function writeOrderRecord(row: Record<string, unknown>): Promise<void> {
+  await documents.send(new PutCommand({ TableName: output('OrdersTableName'), Item: row }));
+}

@@ -13,3 +13,4 @@ process.env.LOG_LEVEL = 'error';
 afterEach(() => {
   vi.useRealTimers();
 });
+process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga';

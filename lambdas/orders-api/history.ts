@@ -1,0 +1,108 @@
+import { RESERVE_STEP } from '../inventory/inventory.js';
+
+/**
+ * Turns a Step Functions execution history into the step list GET /orders/{id} shows. Works on the
+ * shapes of GetExecutionHistory's events, for Lambda tasks (LambdaFunction*) and service tasks (Task*).
+ */
+
+interface Details {
+  name?: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+}
+
+export interface HistoryEventLike {
+  type?: string;
+  timestamp?: Date;
+  stateEnteredEventDetails?: Details;
+  lambdaFunctionSucceededEventDetails?: Details;
+  lambdaFunctionFailedEventDetails?: Details;
+  lambdaFunctionTimedOutEventDetails?: Details;
+  taskSucceededEventDetails?: Details;
+  taskFailedEventDetails?: Details;
+  taskTimedOutEventDetails?: Details;
+}
+
+export type StepOutcome = 'succeeded' | 'failed' | 'timed-out' | 'running';
+
+export interface StepRecord {
+  step: string;
+  outcome: StepOutcome;
+  /** Attempts made, retries included. */
+  attempts: number;
+  startedAt: string;
+  endedAt?: string;
+  error?: { error: string; cause: string };
+}
+
+const SCHEDULED = new Set(['LambdaFunctionScheduled', 'TaskScheduled']);
+
+function resultOf(event: HistoryEventLike): { outcome: StepOutcome; details: Details } | undefined {
+  const candidates: [Details | undefined, StepOutcome][] = [
+    [event.lambdaFunctionSucceededEventDetails, 'succeeded'],
+    [event.taskSucceededEventDetails, 'succeeded'],
+    [event.lambdaFunctionFailedEventDetails, 'failed'],
+    [event.taskFailedEventDetails, 'failed'],
+    [event.lambdaFunctionTimedOutEventDetails, 'timed-out'],
+    [event.taskTimedOutEventDetails, 'timed-out'],
+  ];
+  const found = candidates.find(([details]) => details !== undefined);
+  return found ? { outcome: found[1], details: found[0] ?? {} } : undefined;
+}
+
+/** Lambda causes are JSON with a stack trace: keep the message, never the trace. */
+function readableCause(cause: string | undefined): string {
+  if (!cause) return '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // plain text cause
+  }
+  return cause.slice(0, 1000);
+}
+
+export function stepsFromHistory(events: readonly HistoryEventLike[]): {
+  steps: StepRecord[];
+  totalCents?: number;
+} {
+  const steps: StepRecord[] = [];
+  let current: StepRecord | undefined;
+  let totalCents: number | undefined;
+  for (const event of events) {
+    const at = event.timestamp ? new Date(event.timestamp).toISOString() : '';
+    if (event.type === 'TaskStateEntered') {
+      current = {
+        step: event.stateEnteredEventDetails?.name ?? 'unknown',
+        outcome: 'running',
+        attempts: 0,
+        startedAt: at,
+      };
+      steps.push(current);
+      continue;
+    }
+    if (!current) continue;
+    if (event.type && SCHEDULED.has(event.type)) {
+      current.attempts += 1;
+      continue;
+    }
+    const result = resultOf(event);
+    if (!result) continue;
+    current.outcome = result.outcome;
+    current.endedAt = at;
+    if (result.outcome === 'succeeded') {
+      delete current.error;
+      if (current.step === RESERVE_STEP) {
+        const output = JSON.parse(result.details.output ?? '{}') as { totalCents?: unknown };
+        if (typeof output.totalCents === 'number') totalCents = output.totalCents;
+      }
+    } else {
+      current.error = {
+        error: result.details.error ?? (result.outcome === 'timed-out' ? 'States.Timeout' : 'Unknown'),
+        cause: readableCause(result.details.cause),
+      };
+    }
+  }
+  return { steps, totalCents };
+}

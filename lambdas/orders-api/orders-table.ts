@@ -1,0 +1,79 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type NewOrder, type OrderStatus, orderKey, pendingOrderRow } from '../orders/orders.js';
+import { cancellationReasons } from '../shared/barrier.js';
+
+export interface StoredOrder extends NewOrder {
+  status: OrderStatus;
+  createdAt: string;
+  updatedAt: string;
+  failure?: { step: string; error: string; cause: string } | null;
+  failures?: unknown;
+  shipmentId?: string;
+}
+
+/** The orders table as the API uses it. */
+export class OrdersTable {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Records a new PENDING order, or returns the order an earlier request with the same id created.
+   * A transaction even for one row: the order's outbox event joins this same commit.
+   */
+  async create(
+    order: NewOrder,
+    at: string,
+  ): Promise<{ created: true } | { created: false; existing: StoredOrder }> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: pendingOrderRow(order, at),
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
+        }),
+      );
+      return { created: true };
+    } catch (error) {
+      const existing = cancellationReasons(error)?.[0]?.Item;
+      if (!existing) throw error;
+      return { created: false, existing: existing as unknown as StoredOrder };
+    }
+  }
+
+  async get(orderId: string): Promise<StoredOrder | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: orderKey(orderId), ConsistentRead: true }),
+    );
+    return Item as StoredOrder | undefined;
+  }
+
+  /** Moves an order from the status it was read in; false when it changed meanwhile. */
+  async setStatus(orderId: string, from: OrderStatus, to: OrderStatus, at: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: orderKey(orderId),
+          UpdateExpression: 'SET #status = :to, updatedAt = :at, reconciledAt = :at',
+          ConditionExpression: '#status = :from',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':to': to, ':from': from, ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The API's request schemas: the one source the API Gateway models, the handler's runtime validation and
+ * contract/openapi.yaml are built from or checked against. JSON Schema kept to the subset that draft 4
+ * (API Gateway) and draft 7 (Ajv) read the same way.
+ */
+
+/** Printable text: no control characters (they break logs, labels and carriers' systems). */
+const PRINTABLE = '^[^\\u0000-\\u001F\\u007F]+$';
+/** Identifiers travel into keys and execution names: a conservative alphabet. */
+const IDENTIFIER = '^[A-Za-z0-9_-]+$';
+
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+/** Larger bodies are refused with 413 before parsing; a maximal valid order is far below this. */
+export const MAX_BODY_BYTES = 16 * 1024;
+export const MAX_ITEMS = 20;
+export const MAX_QUANTITY = 100;
+
+export const createOrderRequestSchema = {
+  title: 'CreateOrderRequest',
+  type: 'object',
+  additionalProperties: false,
+  required: ['customerId', 'items', 'shippingAddress'],
+  properties: {
+    customerId: { type: 'string', minLength: 1, maxLength: 64, pattern: IDENTIFIER },
+    items: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_ITEMS,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['sku', 'quantity'],
+        properties: {
+          sku: { type: 'string', minLength: 1, maxLength: 64, pattern: IDENTIFIER },
+          quantity: { type: 'integer', minimum: 1, maximum: MAX_QUANTITY },
+        },
+      },
+    },
+    shippingAddress: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['line1', 'city', 'postalCode', 'country'],
+      properties: {
+        line1: { type: 'string', minLength: 1, maxLength: 200, pattern: PRINTABLE },
+        line2: { type: 'string', maxLength: 200, pattern: '^[^\\u0000-\\u001F\\u007F]*$' },
+        city: { type: 'string', minLength: 1, maxLength: 100, pattern: PRINTABLE },
+        postalCode: { type: 'string', minLength: 1, maxLength: 20, pattern: PRINTABLE },
+        country: { type: 'string', minLength: 2, maxLength: 2, pattern: '^[A-Z]{2}$' },
+      },
+    },
+  },
+} as const;
+
+export interface CreateOrderRequest {
+  customerId: string;
+  items: { sku: string; quantity: number }[];
+  shippingAddress: { line1: string; line2?: string; city: string; postalCode: string; country: string };
+}
+
+/** Order ids are derived, never chosen by clients: `ord_` and 32 hex digits. */
+export const ORDER_ID_PATTERN = /^ord_[0-9a-f]{32}$/;

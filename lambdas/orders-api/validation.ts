@@ -1,0 +1,72 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { ApiError } from './http.js';
+import { type CreateOrderRequest, createOrderRequestSchema, MAX_BODY_BYTES } from './schemas.js';
+
+const ajv = new Ajv({ allErrors: true, strict: true, unicodeRegExp: true });
+const validateCreateOrder = ajv.compile<CreateOrderRequest>(createOrderRequestSchema);
+
+export interface ValidationDetail {
+  path: string;
+  message: string;
+}
+
+function detailOf(error: ErrorObject): ValidationDetail {
+  const path = error.instancePath || '/';
+  if (error.keyword === 'additionalProperties') {
+    return { path, message: `unknown field "${String(error.params.additionalProperty)}"` };
+  }
+  if (error.keyword === 'required') {
+    return { path, message: `missing field "${String(error.params.missingProperty)}"` };
+  }
+  return { path, message: error.message ?? error.keyword };
+}
+
+/** Lone surrogates survive JSON.parse but are not text: they cannot be stored or printed faithfully. */
+function malformedStrings(value: unknown, path = ''): ValidationDetail[] {
+  if (typeof value === 'string')
+    return value.isWellFormed() ? [] : [{ path: path || '/', message: 'is not well-formed Unicode' }];
+  if (Array.isArray(value)) return value.flatMap((item, index) => malformedStrings(item, `${path}/${index}`));
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).flatMap(([key, item]) => malformedStrings(item, `${path}/${key}`));
+  }
+  return [];
+}
+
+/** Parses and validates a POST /orders body, or throws the 4xx that names the problem. */
+export function parseCreateOrder(body: string, contentType: string | undefined): CreateOrderRequest {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    throw new ApiError(415, 'UnsupportedMediaType', 'Send the order as application/json');
+  }
+  if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
+    throw new ApiError(413, 'PayloadTooLarge', `The body exceeds ${MAX_BODY_BYTES} bytes`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(body);
+  } catch {
+    throw new ApiError(400, 'MalformedJson', 'The body is not valid JSON');
+  }
+  const unicodeProblems = malformedStrings(document);
+  if (unicodeProblems.length > 0)
+    throw new ApiError(400, 'ValidationFailed', 'The order is not valid', unicodeProblems);
+  if (!validateCreateOrder(document)) {
+    throw new ApiError(
+      400,
+      'ValidationFailed',
+      'The order is not valid',
+      (validateCreateOrder.errors ?? []).map(detailOf),
+    );
+  }
+  const seen = new Map<string, number>();
+  const duplicates = document.items.flatMap((item, index) => {
+    const first = seen.get(item.sku);
+    seen.set(item.sku, first ?? index);
+    return first === undefined
+      ? []
+      : [{ path: `/items/${index}/sku`, message: `repeats the sku of /items/${first}` }];
+  });
+  if (duplicates.length > 0)
+    throw new ApiError(400, 'ValidationFailed', 'The order is not valid', duplicates);
+  return document;
+}

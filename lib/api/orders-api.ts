@@ -1,0 +1,184 @@
+import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { createOrderRequestSchema, IDEMPOTENCY_KEY_HEADER } from '../../lambdas/orders-api/schemas.js';
+import { acknowledgeWildcardResource } from '../platform/nag.js';
+import { lambdaEntry } from '../platform/paths.js';
+import { ServiceFunction } from '../platform/service-function.js';
+import type { ServiceTable } from '../platform/service-table.js';
+
+export interface OrdersApiProps {
+  /** The orders service's table: the API writes new orders and reads them back. */
+  readonly ordersTable: ServiceTable;
+  /** The saga each new order starts. */
+  readonly stateMachine: sfn.StateMachine;
+  /**
+   * Steady-state requests per second the stage accepts before answering 429.
+   * @default 50
+   */
+  readonly throttlingRateLimit?: number;
+  /**
+   * Burst of requests the stage absorbs above the steady rate.
+   * @default 100
+   */
+  readonly throttlingBurstLimit?: number;
+}
+
+/** API Gateway's own errors, answered in the API's error shape `{ "error": { code, message } }`. */
+const GATEWAY_ERRORS: { type: apigw.ResponseType; status: string; code: string; withValidation?: boolean }[] =
+  [
+    {
+      type: apigw.ResponseType.BAD_REQUEST_BODY,
+      status: '400',
+      code: 'ValidationFailed',
+      withValidation: true,
+    },
+    {
+      type: apigw.ResponseType.BAD_REQUEST_PARAMETERS,
+      status: '400',
+      code: 'MissingParameter',
+      withValidation: true,
+    },
+    { type: apigw.ResponseType.REQUEST_TOO_LARGE, status: '413', code: 'PayloadTooLarge' },
+    { type: apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, status: '415', code: 'UnsupportedMediaType' },
+    { type: apigw.ResponseType.THROTTLED, status: '429', code: 'TooManyRequests' },
+    { type: apigw.ResponseType.QUOTA_EXCEEDED, status: '429', code: 'TooManyRequests' },
+    {
+      type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+      status: '403',
+      code: 'MissingAuthenticationToken',
+    },
+    { type: apigw.ResponseType.ACCESS_DENIED, status: '403', code: 'AccessDenied' },
+    { type: apigw.ResponseType.DEFAULT_4XX, status: '400', code: 'BadRequest' },
+    { type: apigw.ResponseType.DEFAULT_5XX, status: '500', code: 'InternalError' },
+  ];
+
+/**
+ * The front door: a REST API with IAM (SigV4) authorization, stage throttling, access and execution logs,
+ * tracing, and request validation from the same schema the handler validates with.
+ */
+export class OrdersApi extends Construct {
+  readonly restApi: apigw.RestApi;
+  readonly ordersFunction: ServiceFunction;
+  readonly reconcileFunction: ServiceFunction;
+
+  constructor(scope: Construct, id: string, props: OrdersApiProps) {
+    super(scope, id);
+    const environment = { STATE_MACHINE_ARN: props.stateMachine.stateMachineArn };
+
+    this.ordersFunction = new ServiceFunction(this, 'OrdersApiFunction', {
+      entry: lambdaEntry('orders-api/handler.ts'),
+      environment,
+    }).useTable('TABLE_NAME', props.ordersTable, ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    props.stateMachine.grantStartExecution(this.ordersFunction);
+
+    this.reconcileFunction = new ServiceFunction(this, 'ReconcileFunction', {
+      entry: lambdaEntry('orders-api/reconcile-handler.ts'),
+      environment,
+    }).useTable('TABLE_NAME', props.ordersTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    props.stateMachine.grantStartExecution(this.reconcileFunction);
+
+    const executionArns = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${props.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.grantExecutions(this.ordersFunction, executionArns, ['states:GetExecutionHistory']);
+    this.grantExecutions(this.reconcileFunction, executionArns, [
+      'states:DescribeExecution',
+      'states:RedriveExecution',
+    ]);
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    this.restApi = new apigw.RestApi(this, 'RestApi', {
+      description: 'order-saga: place orders, read them, reconcile them with their saga',
+      cloudWatchRole: true,
+      defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
+      deployOptions: {
+        stageName: 'v1',
+        throttlingRateLimit: props.throttlingRateLimit ?? 50,
+        throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        // Request and response bodies hold addresses: execution logs keep errors, not payloads.
+        dataTraceEnabled: false,
+        tracingEnabled: true,
+        metricsEnabled: true,
+      },
+    });
+    for (const gatewayError of GATEWAY_ERRORS) {
+      const details = gatewayError.withValidation ? ',"details":"$context.error.validationErrorString"' : '';
+      this.restApi.addGatewayResponse(`${gatewayError.type.responseType}Response`, {
+        type: gatewayError.type,
+        statusCode: gatewayError.status,
+        templates: {
+          'application/json': `{"error":{"code":"${gatewayError.code}","message":$context.error.messageString${details}}}`,
+        },
+      });
+    }
+
+    const validator = this.restApi.addRequestValidator('BodyAndParameters', {
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const createOrderModel = this.restApi.addModel('CreateOrderRequest', {
+      modelName: 'CreateOrderRequest',
+      contentType: 'application/json',
+      schema: {
+        schema: apigw.JsonSchemaVersion.DRAFT4,
+        ...createOrderRequestSchema,
+      } as unknown as apigw.JsonSchema,
+    });
+
+    const ordersIntegration = new apigw.LambdaIntegration(this.ordersFunction, { allowTestInvoke: false });
+    const orders = this.restApi.root.addResource('orders');
+    orders.addMethod('POST', ordersIntegration, {
+      requestValidator: validator,
+      requestModels: { 'application/json': createOrderModel },
+      requestParameters: { [`method.request.header.${IDEMPOTENCY_KEY_HEADER}`]: true },
+    });
+    const order = orders.addResource('{orderId}');
+    order.addMethod('GET', ordersIntegration, {
+      requestValidator: validator,
+      requestParameters: { 'method.request.path.orderId': true },
+    });
+    order
+      .addResource('reconcile')
+      .addMethod('POST', new apigw.LambdaIntegration(this.reconcileFunction, { allowTestInvoke: false }), {
+        requestValidator: validator,
+        requestParameters: { 'method.request.path.orderId': true },
+      });
+
+    Validations.of(this.restApi).acknowledge(
+      {
+        id: 'AwsSolutions-APIG3',
+        reason:
+          'WAF is an account-level choice with its own cost; the API is IAM-authorized and stage-throttled. Attach a web ACL to the stage where required.',
+      },
+      {
+        id: 'AwsSolutions-COG4',
+        reason:
+          'The API is authorized with IAM (SigV4): callers are services and operators with IAM identities, not Cognito users.',
+      },
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          "API Gateway's account-wide logging role needs this AWS-managed policy; it grants only CloudWatch Logs writes.",
+      },
+    );
+  }
+
+  private grantExecutions(fn: ServiceFunction, executionArns: string, actions: string[]): void {
+    iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [executionArns] });
+    acknowledgeWildcardResource(
+      fn.role ?? fn,
+      executionArns,
+      'Executions are named after orders, unknown at deploy time: access covers the executions of this one state machine only.',
+    );
+  }
+}

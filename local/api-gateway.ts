@@ -1,0 +1,277 @@
+import { randomUUID } from 'node:crypto';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { LambdaInvoker } from './stepfunctions-engine.js';
+import {
+  type CfnTemplate,
+  isRecord,
+  type ResolveContext,
+  resolveIntrinsics,
+  resourcesOfType,
+} from './template.js';
+
+/** API Gateway refuses bodies above 10 MB before anything else looks at them. */
+export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+
+interface Route {
+  method: string;
+  /** The resource path as API Gateway names it, e.g. /orders/{orderId}. */
+  resource: string;
+  pattern: RegExp;
+  parameterNames: string[];
+  functionArn: string;
+  requiredHeaders: string[];
+  validateParameters: boolean;
+  bodyValidators: Map<string, ValidateFunction>;
+}
+
+interface GatewayResponse {
+  status: number;
+  template?: string;
+}
+
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  sourceIp?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function logicalIdOf(reference: unknown): string | undefined {
+  if (!isRecord(reference)) return undefined;
+  if (typeof reference.Ref === 'string') return reference.Ref;
+  const getAtt = reference['Fn::GetAtt'];
+  return Array.isArray(getAtt) && typeof getAtt[0] === 'string'
+    ? `${getAtt[0]}.${String(getAtt[1])}`
+    : undefined;
+}
+
+/**
+ * The template's REST API run locally: its resources and Lambda proxy methods, its request validators and
+ * models, its gateway responses. SigV4 signatures are not checked (there is no IAM locally).
+ */
+export class LocalRestApi {
+  private readonly routes: Route[] = [];
+  private readonly gatewayResponses = new Map<string, GatewayResponse>();
+
+  constructor(
+    template: CfnTemplate,
+    ctx: ResolveContext,
+    private readonly invoker: LambdaInvoker,
+  ) {
+    const resources = template.Resources;
+    const pathOf = (resourceRef: unknown): string => {
+      const id = logicalIdOf(resourceRef);
+      if (!id || id.endsWith('.RootResourceId')) return '';
+      const properties = resources[id]?.Properties ?? {};
+      return `${pathOf(properties.ParentId)}/${String(properties.PathPart)}`;
+    };
+    const ajv = new Ajv({ allErrors: true, strict: false });
+
+    for (const [, method] of resourcesOfType(template, 'AWS::ApiGateway::Method')) {
+      const properties = method.Properties ?? {};
+      const integration = isRecord(properties.Integration) ? properties.Integration : {};
+      if (integration.Type !== 'AWS_PROXY') continue;
+      const uri = String(resolveIntrinsics(integration.Uri, ctx));
+      const functionArn = uri.match(/functions\/(.+)\/invocations/)?.[1];
+      if (!functionArn) throw new Error(`Cannot find the function behind integration ${uri}`);
+      const resource = pathOf(properties.ResourceId) || '/';
+      const parameterNames = [...resource.matchAll(/\{([^}]+)\}/g)].map((match) => match[1] ?? '');
+      const validatorId = logicalIdOf(properties.RequestValidatorId);
+      const validator = validatorId ? (resources[validatorId]?.Properties ?? {}) : {};
+      const requestParameters = isRecord(properties.RequestParameters) ? properties.RequestParameters : {};
+      const bodyValidators = new Map<string, ValidateFunction>();
+      if (validator.ValidateRequestBody === true && isRecord(properties.RequestModels)) {
+        for (const [contentType, modelRef] of Object.entries(properties.RequestModels)) {
+          const modelId = logicalIdOf(modelRef);
+          const schema = modelId ? resources[modelId]?.Properties?.Schema : undefined;
+          if (!isRecord(schema)) continue;
+          const { $schema: _draft, ...withoutDraft } = schema;
+          bodyValidators.set(contentType.toLowerCase(), ajv.compile(withoutDraft));
+        }
+      }
+      this.routes.push({
+        method: String(properties.HttpMethod),
+        resource,
+        pattern: new RegExp(`^${resource.replace(/\{[^}]+\}/g, '([^/]+)')}$`),
+        parameterNames,
+        functionArn,
+        requiredHeaders: Object.entries(requestParameters)
+          .filter(([name, required]) => name.startsWith('method.request.header.') && required === true)
+          .map(([name]) => name.slice('method.request.header.'.length)),
+        validateParameters: validator.ValidateRequestParameters === true,
+        bodyValidators,
+      });
+    }
+
+    for (const [, response] of resourcesOfType(template, 'AWS::ApiGateway::GatewayResponse')) {
+      const properties = response.Properties ?? {};
+      const templates = isRecord(properties.ResponseTemplates) ? properties.ResponseTemplates : {};
+      this.gatewayResponses.set(String(properties.ResponseType), {
+        status: Number(properties.StatusCode ?? 0),
+        template:
+          typeof templates['application/json'] === 'string' ? templates['application/json'] : undefined,
+      });
+    }
+  }
+
+  get routeCount(): number {
+    return this.routes.length;
+  }
+
+  /** An error API Gateway answers itself, rendered through the template's gateway response when it has one. */
+  private gatewayError(
+    type: string,
+    defaultStatus: number,
+    message: string,
+    validation = '',
+    requestId = randomUUID(),
+  ): HttpResponse {
+    const configured =
+      this.gatewayResponses.get(type) ??
+      this.gatewayResponses.get(defaultStatus >= 500 ? 'DEFAULT_5XX' : 'DEFAULT_4XX');
+    const body = configured?.template
+      ? configured.template
+          .replaceAll('$context.error.messageString', JSON.stringify(message))
+          .replaceAll('$context.error.validationErrorString', JSON.stringify(validation).slice(1, -1))
+          .replaceAll('$context.requestId', requestId)
+      : JSON.stringify({ message });
+    return {
+      status: this.gatewayResponses.get(type)?.status || defaultStatus,
+      headers: {
+        'content-type': 'application/json',
+        'x-amzn-requestid': requestId,
+        'x-amzn-errortype': type,
+      },
+      body,
+    };
+  }
+
+  async handle(request: HttpRequest): Promise<HttpResponse> {
+    const requestId = randomUUID();
+    const url = new URL(request.url, 'http://local');
+    const method = request.method.toUpperCase();
+    const candidates = this.routes.filter((route) => route.pattern.test(url.pathname));
+    const route = candidates.find((candidate) => candidate.method === method || candidate.method === 'ANY');
+    if (!route) {
+      return this.gatewayError(
+        'MISSING_AUTHENTICATION_TOKEN',
+        403,
+        'Missing Authentication Token',
+        '',
+        requestId,
+      );
+    }
+    if (Buffer.byteLength(request.body, 'utf8') > MAX_REQUEST_BYTES) {
+      return this.gatewayError('REQUEST_TOO_LARGE', 413, 'Request Too Long', '', requestId);
+    }
+
+    const headers: Record<string, string> = {};
+    const multiValueHeaders: Record<string, string[]> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value === undefined) continue;
+      const values = Array.isArray(value) ? value : [value];
+      multiValueHeaders[name] = values;
+      headers[name] = values.at(-1) ?? '';
+    }
+    const headerValue = (name: string) =>
+      Object.entries(headers).find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1];
+
+    if (route.validateParameters) {
+      const missing = route.requiredHeaders.filter((name) => !headerValue(name));
+      if (missing.length > 0) {
+        return this.gatewayError(
+          'BAD_REQUEST_PARAMETERS',
+          400,
+          `Missing required request parameters: [${missing.join(', ')}]`,
+          `Missing required request parameters: [${missing.join(', ')}]`,
+          requestId,
+        );
+      }
+    }
+    const contentType =
+      headerValue('content-type')?.split(';')[0]?.trim().toLowerCase() ?? 'application/json';
+    const validateBody = route.bodyValidators.get(contentType);
+    if (validateBody) {
+      let document: unknown;
+      try {
+        document = JSON.parse(request.body);
+      } catch {
+        return this.gatewayError(
+          'BAD_REQUEST_BODY',
+          400,
+          'Invalid request body',
+          '[Invalid JSON]',
+          requestId,
+        );
+      }
+      if (!validateBody(document)) {
+        const problems = (validateBody.errors ?? []).map(
+          (error) => `${error.instancePath || '/'} ${error.message ?? error.keyword}`,
+        );
+        return this.gatewayError(
+          'BAD_REQUEST_BODY',
+          400,
+          'Invalid request body',
+          `[${problems.join(', ')}]`,
+          requestId,
+        );
+      }
+    }
+
+    const match = url.pathname.match(route.pattern);
+    const pathParameters = Object.fromEntries(
+      route.parameterNames.map((name, index) => [name, decodeURIComponent(match?.[index + 1] ?? '')]),
+    );
+    const query = [...url.searchParams.entries()];
+    const event = {
+      resource: route.resource,
+      path: url.pathname,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      queryStringParameters: query.length > 0 ? Object.fromEntries(query) : null,
+      multiValueQueryStringParameters:
+        query.length > 0
+          ? Object.fromEntries(query.map(([key]) => [key, url.searchParams.getAll(key)]))
+          : null,
+      pathParameters: route.parameterNames.length > 0 ? pathParameters : null,
+      stageVariables: null,
+      requestContext: {
+        requestId,
+        resourcePath: route.resource,
+        httpMethod: method,
+        path: url.pathname,
+        stage: 'local',
+        identity: { sourceIp: request.sourceIp ?? '127.0.0.1', userAgent: headerValue('user-agent') ?? null },
+        requestTimeEpoch: Date.now(),
+      },
+      body: request.body === '' ? null : request.body,
+      isBase64Encoded: false,
+    };
+
+    const outcome = await this.invoker.invoke(route.functionArn, event);
+    const result = outcome.ok && isRecord(outcome.payload) ? outcome.payload : undefined;
+    if (!result || typeof result.statusCode !== 'number') {
+      // What API Gateway does with a function error or a malformed proxy response.
+      return this.gatewayError('DEFAULT_5XX', 502, 'Internal server error', '', requestId);
+    }
+    const responseHeaders: Record<string, string> = { 'x-amzn-requestid': requestId };
+    if (isRecord(result.headers)) {
+      for (const [name, value] of Object.entries(result.headers))
+        responseHeaders[name.toLowerCase()] = String(value);
+    }
+    const body = typeof result.body === 'string' ? result.body : '';
+    return {
+      status: result.statusCode,
+      headers: responseHeaders,
+      body: result.isBase64Encoded === true ? Buffer.from(body, 'base64').toString('utf8') : body,
+    };
+  }
+}

@@ -1,0 +1,236 @@
+import { readFileSync } from 'node:fs';
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { createOrderRequestSchema } from '../../lambdas/orders-api/schemas.js';
+import { STEP_BUSINESS_ERRORS } from '../../lib/order-saga-stack.js';
+import { catchTarget, synthOrderSaga } from './synth.js';
+
+interface Operation {
+  parameters?: { name?: string; in?: string; required?: boolean; $ref?: string }[];
+  responses: Record<string, unknown>;
+}
+interface SagaStepContract {
+  state: string;
+  timeoutSeconds: number;
+  retry: {
+    maxAttempts: number;
+    intervalSeconds: number;
+    backoffRate: number;
+    maxDelaySeconds: number;
+    jitter: string;
+  };
+  businessErrors: string[];
+  compensation?: string;
+  pivot?: boolean;
+}
+
+const contract = parse(readFileSync('contract/openapi.yaml', 'utf8')) as {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown> };
+  'x-saga': {
+    executionTimeoutSeconds: number;
+    pivot: string;
+    transientErrors: string[];
+    compensationRetry: {
+      errors: string[];
+      maxAttempts: number;
+      intervalSeconds: number;
+      backoffRate: number;
+      maxDelaySeconds: number;
+    };
+    steps: SagaStepContract[];
+    finalCompensation: string;
+    escalation: string;
+    cancelled: string;
+    escalated: string;
+    succeeded: string;
+  };
+};
+const { stack, template, definition } = synthOrderSaga();
+
+type Resource = { Properties: Record<string, unknown> };
+const resources = template.toJSON().Resources as Record<string, Resource>;
+
+/** The deployed routes, rebuilt from the template's API Gateway resources and methods. */
+function deployedRoutes(): { path: string; method: string; properties: Record<string, unknown> }[] {
+  const pathOf = (reference: unknown): string => {
+    const ref = (reference as { Ref?: string }).Ref;
+    if (!ref) return '';
+    const properties = resources[ref]?.Properties ?? {};
+    return `${pathOf(properties.ParentId)}/${String(properties.PathPart)}`;
+  };
+  return Object.values(template.findResources('AWS::ApiGateway::Method') as Record<string, Resource>).map(
+    (method) => ({
+      path: pathOf(method.Properties.ResourceId),
+      method: String(method.Properties.HttpMethod).toLowerCase(),
+      properties: method.Properties,
+    }),
+  );
+}
+
+function withoutDescriptions(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutDescriptions);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => key !== 'description')
+        .map(([key, item]) => [key, withoutDescriptions(item)]),
+    );
+  }
+  return value;
+}
+
+describe('contract/openapi.yaml', () => {
+  it('is OpenAPI 3.0, which API Gateway imports', () => {
+    expect(contract.openapi).toMatch(/^3\.0\./);
+  });
+
+  it('describes exactly the deployed routes and methods', () => {
+    const documented = Object.entries(contract.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method} ${path}`),
+    );
+    const deployed = deployedRoutes().map((route) => `${route.method} ${route.path}`);
+    expect(documented.sort()).toEqual(deployed.sort());
+  });
+
+  it('states the same request schema the handler validates with', () => {
+    expect(withoutDescriptions(contract.components.schemas.CreateOrderRequest)).toEqual(
+      createOrderRequestSchema,
+    );
+  });
+
+  it('deploys the same schema as the API Gateway model that validates POST /orders', () => {
+    const post = deployedRoutes().find((route) => route.method === 'post' && route.path === '/orders');
+    const models = (post?.properties.RequestModels ?? {}) as Record<string, { Ref: string }>;
+    const modelId = models['application/json']?.Ref ?? '';
+    expect(resources[modelId]?.Properties.Schema).toEqual({
+      $schema: 'http://json-schema.org/draft-04/schema#',
+      ...createOrderRequestSchema,
+    });
+  });
+
+  it('requires the Idempotency-Key header in both the contract and the deployed method', () => {
+    const parameters = contract.paths['/orders']?.post?.parameters ?? [];
+    expect(parameters).toContainEqual(
+      expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }),
+    );
+    const post = deployedRoutes().find((route) => route.method === 'post' && route.path === '/orders');
+    expect(post?.properties.RequestParameters).toEqual({ 'method.request.header.Idempotency-Key': true });
+  });
+
+  it('documents the error answers every route can give', () => {
+    for (const [path, operations] of Object.entries(contract.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(
+          expect.arrayContaining(['403', '429', '500']),
+        );
+      }
+    }
+    expect(Object.keys(contract.paths['/orders']?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '202', '400', '413', '415', '422']),
+    );
+  });
+
+  it('states each step as the state machine runs it', () => {
+    const saga = contract['x-saga'];
+    expect(saga.executionTimeoutSeconds).toBe(definition.TimeoutSeconds);
+    expect(saga.steps.map((step) => step.state)).toEqual(Object.keys(STEP_BUSINESS_ERRORS));
+    for (const step of saga.steps) {
+      const state = definition.States[step.state];
+      const [retrier] = state?.Retry ?? [];
+      expect(state?.TimeoutSeconds, step.state).toBe(step.timeoutSeconds);
+      expect(retrier, step.state).toMatchObject({
+        MaxAttempts: step.retry.maxAttempts,
+        IntervalSeconds: step.retry.intervalSeconds,
+        BackoffRate: step.retry.backoffRate,
+        MaxDelaySeconds: step.retry.maxDelaySeconds,
+        JitterStrategy: step.retry.jitter,
+      });
+      expect(step.businessErrors, step.state).toEqual(
+        STEP_BUSINESS_ERRORS[step.state as keyof typeof STEP_BUSINESS_ERRORS],
+      );
+      expect(catchTarget(definition, step.state), step.state).toBe(step.compensation ?? saga.escalation);
+    }
+    expect(saga.steps.find((step) => step.pivot)?.state).toBe(saga.pivot);
+  });
+
+  it('states the retry policies and end states the state machine has', () => {
+    const saga = contract['x-saga'];
+    expect(definition.States.ReserveInventory?.Retry?.[0]?.ErrorEquals).toEqual(saga.transientErrors);
+    expect(definition.States.ReleaseInventory?.Retry?.[0]).toMatchObject({
+      ErrorEquals: saga.compensationRetry.errors,
+      MaxAttempts: saga.compensationRetry.maxAttempts,
+      IntervalSeconds: saga.compensationRetry.intervalSeconds,
+      BackoffRate: saga.compensationRetry.backoffRate,
+      MaxDelaySeconds: saga.compensationRetry.maxDelaySeconds,
+    });
+    for (const name of [
+      saga.finalCompensation,
+      saga.escalation,
+      saga.cancelled,
+      saga.escalated,
+      saga.succeeded,
+    ]) {
+      expect(definition.States[name], name).toBeDefined();
+    }
+  });
+});
+
+describe('the deployed API', () => {
+  it('authorizes every method with IAM (SigV4)', () => {
+    const methods = deployedRoutes();
+    expect(methods).toHaveLength(3);
+    for (const route of methods)
+      expect(route.properties.AuthorizationType, `${route.method} ${route.path}`).toBe('AWS_IAM');
+  });
+
+  it('throttles the stage, logs access and errors, and traces', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      TracingEnabled: true,
+      AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+        }),
+      ],
+    });
+  });
+
+  it('answers API Gateway errors in the API error shape', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'BAD_REQUEST_BODY',
+      StatusCode: '400',
+      ResponseTemplates: {
+        'application/json': Match.stringLikeRegexp('^\\{"error":\\{"code":"ValidationFailed","message":'),
+      },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'THROTTLED',
+      StatusCode: '429',
+    });
+  });
+
+  it('lets the orders function start executions of this state machine only, and read their history', () => {
+    const fnRole = stack.resolve(stack.api.ordersFunction.role?.roleName);
+    const policies = Object.values(
+      template.findResources('AWS::IAM::Policy') as Record<string, Resource>,
+    ).filter((policy) => JSON.stringify(policy.Properties.Roles).includes(JSON.stringify(fnRole)));
+    const statements = policies.flatMap(
+      (policy) =>
+        (policy.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] })
+          .Statement,
+    );
+    const start = statements.find((statement) => statement.Action === 'states:StartExecution');
+    expect(start?.Resource).toEqual(stack.resolve(stack.saga.stateMachine.stateMachineArn));
+    const history = statements.find((statement) => statement.Action === 'states:GetExecutionHistory');
+    expect(JSON.stringify(history?.Resource)).toContain(':execution:');
+  });
+});

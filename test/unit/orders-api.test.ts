@@ -1,0 +1,339 @@
+import {
+  ExecutionAlreadyExists,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { handler } from '../../lambdas/orders-api/handler.js';
+import { deriveOrderId, requestHash } from '../../lambdas/orders-api/identity.js';
+import { cancelled } from './dynamo-fakes.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sfn = mockClient(SFNClient);
+
+const order = {
+  customerId: 'c-1',
+  items: [{ sku: 'SKU-1', quantity: 2 }],
+  shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+};
+const ORDER_ID = deriveOrderId('c-1', 'key-1');
+
+/** A POST /orders event; a header given as undefined is left out. */
+function post(body: unknown, headers: Record<string, string | undefined> = {}): APIGatewayProxyEvent {
+  const merged = { 'Content-Type': 'application/json', 'Idempotency-Key': 'key-1', ...headers };
+  return {
+    resource: '/orders',
+    path: '/orders',
+    httpMethod: 'POST',
+    headers: Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined)),
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+    pathParameters: null,
+  } as unknown as APIGatewayProxyEvent;
+}
+
+function get(orderId: string): APIGatewayProxyEvent {
+  return {
+    resource: '/orders/{orderId}',
+    path: `/orders/${orderId}`,
+    httpMethod: 'GET',
+    headers: {},
+    body: null,
+    pathParameters: { orderId },
+  } as unknown as APIGatewayProxyEvent;
+}
+
+const parse = (body: string) => JSON.parse(body) as Record<string, unknown>;
+
+beforeEach(() => {
+  ddb.reset();
+  sfn.reset();
+  ddb.on(TransactWriteCommand).resolves({});
+  sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+});
+
+describe('POST /orders', () => {
+  it('writes the PENDING order once and starts its saga under the order id', async () => {
+    const response = await handler(post(order));
+
+    expect(response.statusCode).toBe(202);
+    expect(parse(response.body)).toEqual({
+      orderId: ORDER_ID,
+      status: 'PENDING',
+      links: { self: `/orders/${ORDER_ID}` },
+    });
+    expect(response.headers?.location).toBe(`/orders/${ORDER_ID}`);
+    const [put] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(put?.Put).toMatchObject({
+      TableName: 'service-table',
+      Item: {
+        pk: `ORDER#${ORDER_ID}`,
+        sk: 'ORDER',
+        status: 'PENDING',
+        customerId: 'c-1',
+        requestHash: requestHash(order),
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    const start = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    expect(start?.name).toBe(ORDER_ID);
+    expect(start?.stateMachineArn).toBe('arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga');
+    expect(JSON.parse(start?.input ?? '{}')).toMatchObject({
+      orderId: ORDER_ID,
+      customerId: 'c-1',
+      items: order.items,
+    });
+  });
+
+  it('answers a replay with the same order and restarts the saga idempotently while it is PENDING', async () => {
+    const stored = {
+      orderId: ORDER_ID,
+      status: 'PENDING',
+      requestHash: requestHash(order),
+      traceId: 't',
+      ...order,
+    };
+    ddb.on(TransactWriteCommand).rejects(cancelled({ code: 'ConditionalCheckFailed', item: stored }));
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+
+    const response = await handler(post({ ...order, items: [{ quantity: 2, sku: 'SKU-1' }] }));
+
+    expect(response.statusCode).toBe(202);
+    expect(parse(response.body).orderId).toBe(ORDER_ID);
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: ORDER_ID });
+  });
+
+  it('answers a replay of a finished order with 200 and its status, starting nothing', async () => {
+    const stored = {
+      orderId: ORDER_ID,
+      status: 'CONFIRMED',
+      requestHash: requestHash(order),
+      traceId: 't',
+      ...order,
+    };
+    ddb.on(TransactWriteCommand).rejects(cancelled({ code: 'ConditionalCheckFailed', item: stored }));
+
+    const response = await handler(post(order));
+
+    expect(response.statusCode).toBe(200);
+    expect(parse(response.body).status).toBe('CONFIRMED');
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  it('refuses the same key with another body with 422 and starts nothing', async () => {
+    const stored = { orderId: ORDER_ID, status: 'PENDING', requestHash: requestHash(order), ...order };
+    ddb.on(TransactWriteCommand).rejects(cancelled({ code: 'ConditionalCheckFailed', item: stored }));
+
+    const response = await handler(post({ ...order, items: [{ sku: 'SKU-1', quantity: 3 }] }));
+
+    expect(response.statusCode).toBe(422);
+    expect(parse(response.body)).toMatchObject({ error: { code: 'IdempotencyKeyReused' } });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  it('still answers 202 when the start fails after the write: the sweeper starts the saga', async () => {
+    sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('down'), { name: 'ServiceUnavailable' }));
+
+    expect((await handler(post(order))).statusCode).toBe(202);
+  });
+
+  it.each([
+    ['missing', { 'Idempotency-Key': undefined }, 'InvalidIdempotencyKey'],
+    ['too long', { 'Idempotency-Key': 'k'.repeat(65) }, 'InvalidIdempotencyKey'],
+    ['with a space', { 'Idempotency-Key': 'a b' }, 'InvalidIdempotencyKey'],
+  ])('rejects an Idempotency-Key that is %s with 400, writing nothing', async (_case, headers, code) => {
+    const response = await handler(post(order, headers));
+
+    expect(response.statusCode).toBe(400);
+    expect(parse(response.body)).toMatchObject({ error: { code } });
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+  });
+
+  it.each([
+    ['a non-JSON content type', post(order, { 'Content-Type': 'text/plain' }), 415, 'UnsupportedMediaType'],
+    ['a body over 16 KiB', post({ ...order, pad: 'x'.repeat(17_000) }), 413, 'PayloadTooLarge'],
+    ['invalid JSON', post('{"customerId":'), 400, 'MalformedJson'],
+    ['a missing field', post({ customerId: 'c-1', items: order.items }), 400, 'ValidationFailed'],
+    ['an unknown field', post({ ...order, coupon: 'FREE' }), 400, 'ValidationFailed'],
+    ['a quantity of 101', post({ ...order, items: [{ sku: 'S', quantity: 101 }] }), 400, 'ValidationFailed'],
+    [
+      'a lower-case country',
+      post({ ...order, shippingAddress: { ...order.shippingAddress, country: 'us' } }),
+      400,
+      'ValidationFailed',
+    ],
+    [
+      'a lone surrogate',
+      post(
+        `{"customerId":"c-1","items":[{"sku":"S","quantity":1}],"shippingAddress":{"line1":"\\ud800","city":"c","postalCode":"p","country":"US"}}`,
+      ),
+      400,
+      'ValidationFailed',
+    ],
+  ])('rejects %s, writing nothing', async (_case, event, status, code) => {
+    const response = await handler(event);
+
+    expect(response.statusCode).toBe(status);
+    expect(parse(response.body)).toMatchObject({ error: { code } });
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+  });
+
+  it('names every problem of a bad order with its path', async () => {
+    const response = await handler(
+      post({
+        customerId: '',
+        items: [
+          { sku: 'A', quantity: 1 },
+          { sku: 'A', quantity: 0 },
+        ],
+        shippingAddress: order.shippingAddress,
+      }),
+    );
+
+    const details = (parse(response.body).error as { details: { path: string; message: string }[] }).details;
+    expect(details.map((detail) => detail.path)).toEqual(
+      expect.arrayContaining(['/customerId', '/items/1/quantity']),
+    );
+  });
+
+  it('rejects a repeated sku with the path of the repeat', async () => {
+    const response = await handler(
+      post({
+        ...order,
+        items: [
+          { sku: 'A', quantity: 1 },
+          { sku: 'A', quantity: 2 },
+        ],
+      }),
+    );
+
+    expect(response.statusCode).toBe(400);
+    expect(parse(response.body)).toMatchObject({
+      error: { details: [{ path: '/items/1/sku', message: 'repeats the sku of /items/0' }] },
+    });
+  });
+
+  it('answers DynamoDB throttling with 429 and Retry-After', async () => {
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(Object.assign(new Error('slow'), { name: 'ProvisionedThroughputExceededException' }));
+
+    const response = await handler(post(order));
+    expect(response.statusCode).toBe(429);
+    expect(response.headers?.['retry-after']).toBe('1');
+  });
+
+  it('answers an unexpected failure with a 500 that leaks no stack', async () => {
+    ddb.on(TransactWriteCommand).rejects(new Error('connection reset at socket.js:42'));
+
+    const response = await handler(post(order));
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain('socket.js');
+  });
+});
+
+describe('GET /orders/{orderId}', () => {
+  it('answers 404 for an unknown or malformed id without reading history', async () => {
+    ddb.on(GetCommand).resolves({});
+
+    expect((await handler(get(ORDER_ID))).statusCode).toBe(404);
+    expect((await handler(get('../../etc'))).statusCode).toBe(404);
+    expect(sfn).toHaveReceivedCommandTimes(GetExecutionHistoryCommand, 0);
+  });
+
+  it('shows status, total, step history and the failure', async () => {
+    ddb.on(GetCommand).resolves({
+      Item: {
+        orderId: ORDER_ID,
+        status: 'CANCELLED',
+        ...order,
+        failure: { step: 'ChargePayment', error: 'InsufficientFunds', cause: 'short' },
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-01-01T00:00:01.000Z',
+      },
+    });
+    const at = (second: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, second));
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        {
+          id: 1,
+          timestamp: at(0),
+          type: 'TaskStateEntered',
+          stateEnteredEventDetails: { name: 'ReserveInventory' },
+        },
+        { id: 2, timestamp: at(0), type: 'LambdaFunctionScheduled' },
+        {
+          id: 3,
+          timestamp: at(1),
+          type: 'LambdaFunctionSucceeded',
+          lambdaFunctionSucceededEventDetails: { output: '{"totalCents":2598}' },
+        },
+        {
+          id: 4,
+          timestamp: at(1),
+          type: 'TaskStateEntered',
+          stateEnteredEventDetails: { name: 'ChargePayment' },
+        },
+        { id: 5, timestamp: at(1), type: 'LambdaFunctionScheduled' },
+        {
+          id: 6,
+          timestamp: at(2),
+          type: 'LambdaFunctionFailed',
+          lambdaFunctionFailedEventDetails: {
+            error: 'InsufficientFunds',
+            cause: '{"errorMessage":"short","trace":["x"]}',
+          },
+        },
+      ],
+    });
+
+    const response = await handler(get(ORDER_ID));
+    const body = parse(response.body);
+
+    expect(response.statusCode).toBe(200);
+    expect(body).toMatchObject({
+      orderId: ORDER_ID,
+      status: 'CANCELLED',
+      totalCents: 2598,
+      failure: { step: 'ChargePayment' },
+    });
+    expect(body.steps).toEqual([
+      {
+        step: 'ReserveInventory',
+        outcome: 'succeeded',
+        attempts: 1,
+        startedAt: at(0).toISOString(),
+        endedAt: at(1).toISOString(),
+      },
+      {
+        step: 'ChargePayment',
+        outcome: 'failed',
+        attempts: 1,
+        startedAt: at(1).toISOString(),
+        endedAt: at(2).toISOString(),
+        error: { error: 'InsufficientFunds', cause: 'short' },
+      },
+    ]);
+    expect(sfn).toHaveReceivedCommandWith(GetExecutionHistoryCommand, {
+      executionArn: `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`,
+    });
+  });
+});
+
+describe('order identity', () => {
+  it('derives the same id for the same customer and key, and different ones otherwise', () => {
+    expect(deriveOrderId('c-1', 'k')).toBe(deriveOrderId('c-1', 'k'));
+    expect(deriveOrderId('c-1', 'k')).not.toBe(deriveOrderId('c-2', 'k'));
+    expect(deriveOrderId('c-1', 'k')).toMatch(/^ord_[0-9a-f]{32}$/);
+  });
+
+  it('hashes a request by meaning, not by key order', () => {
+    expect(requestHash({ a: 1, b: [{ x: 1, y: 2 }] })).toBe(requestHash({ b: [{ y: 2, x: 1 }], a: 1 }));
+    expect(requestHash({ a: 1 })).not.toBe(requestHash({ a: 2 }));
+  });
+});
