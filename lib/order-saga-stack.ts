@@ -4,8 +4,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { OrdersApi } from './api/orders-api.js';
 import { StateMachineGuardrails } from './saga/guardrails.js';
-import { invokeFunction, resultPathOf, Saga } from './saga/saga.js';
+import { invokeFunction, resultPathOf, Saga, sendToQueueAndWait } from './saga/saga.js';
 import { InventoryService } from './services/inventory.js';
+import { NotificationsService } from './services/notifications.js';
 import { OrdersService } from './services/orders.js';
 import { PaymentsService } from './services/payments.js';
 import { ShippingService } from './services/shipping.js';
@@ -47,7 +48,11 @@ export class OrderSagaStack extends Stack {
     // A barrier row must outlive every execution that could still touch it, redriven ones included; twice that is margin.
     const barrierTtl = Duration.seconds(2 * (sagaTimeout.toSeconds() + REDRIVE_WINDOW.toSeconds()));
 
-    const orders = new OrdersService(this, 'Orders', { barrierTtl });
+    const notifications = new NotificationsService(this, 'Notifications');
+    const orders = new OrdersService(this, 'Orders', {
+      barrierTtl,
+      orderEventsQueue: notifications.orderEvents.queue,
+    });
     const inventory = new InventoryService(this, 'Inventory', { barrierTtl });
     const payments = new PaymentsService(this, 'Payments', { barrierTtl });
     const shipping = new ShippingService(this, 'Shipping', {
@@ -101,13 +106,15 @@ export class OrderSagaStack extends Stack {
         },
         {
           name: 'CreateShipment',
-          task: invokeFunction(shipping.create),
+          task: sendToQueueAndWait(shipping.requests.queue),
           payload: sfn.TaskInput.fromObject({
             ...identity,
             items: sfn.JsonPath.listAt('$.items'),
             shippingAddress: sfn.JsonPath.objectAt('$.shippingAddress'),
           }),
-          timeout: stepTimeout,
+          // The carrier integration answers through the worker; the heartbeat bounds the wait for pickup.
+          timeout: Duration.minutes(5),
+          heartbeat: Duration.minutes(1),
           pivot: true,
           businessErrors: STEP_BUSINESS_ERRORS.CreateShipment,
           compensation: {
@@ -145,6 +152,8 @@ export class OrderSagaStack extends Stack {
       escalatedStateName: 'CompensationFailed',
     });
 
+    this.saga.stateMachine.grantTaskResponse(shipping.worker);
+
     // Every escalation is an order a person must settle: one is enough to page.
     new cloudwatch.Alarm(this, 'CompensationFailedAlarm', {
       alarmDescription: 'A saga could neither complete nor compensate; see the order failure and runbook',
@@ -169,5 +178,8 @@ export class OrderSagaStack extends Stack {
     new CfnOutput(this, 'InventoryTableName', { value: inventory.table.tableName });
     new CfnOutput(this, 'PaymentsTableName', { value: payments.table.tableName });
     new CfnOutput(this, 'ShippingTableName', { value: shipping.table.tableName });
+    new CfnOutput(this, 'NotificationsTableName', { value: notifications.table.tableName });
+    new CfnOutput(this, 'OrderEventsQueueUrl', { value: notifications.orderEvents.queue.queueUrl });
+    new CfnOutput(this, 'ShippingRequestsQueueUrl', { value: shipping.requests.queue.queueUrl });
   }
 }

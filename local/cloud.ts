@@ -1,18 +1,24 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { LocalRestApi } from './api-gateway.js';
 import { type CloudAssembly, ensureCloudAssembly } from './assembly.js';
 import { createTablesFromTemplate, startDynamoDbLocal, tableAttributes } from './dynamodb.js';
+import { LOCAL_ENDPOINTS_FILE } from './endpoints-file.js';
+import { startEventSources } from './event-sources.js';
 import { FaultRegistry, FaultValidationError } from './faults.js';
 import { FaultInjectingInvoker } from './invoker.js';
 import { createLambdaRunner, emulatorEnvironment, lambdaFunctionsFromTemplate } from './lambda-runner.js';
 import { findFreePort } from './net.js';
+import { type LocalSchedules, startSchedules, UnknownScheduleError } from './schedules.js';
 import { type Seed, seedRows } from './seed.js';
 import { StepFunctionsApi } from './sfn-api.js';
 import { type Snapshot, takeSnapshot } from './snapshot.js';
-import { createQueuesFromTemplate, startSqsLocal } from './sqs.js';
+import { createQueuesFromTemplate, createSqsClient, startSqsLocal } from './sqs.js';
+import { startSqsMoveTaskProxy } from './sqs-move-tasks.js';
 import {
   createLocalStateMachine,
   type LocalExecution,
@@ -24,6 +30,7 @@ import {
   type CfnTemplate,
   createResolveContext,
   loadTemplate,
+  type PhysicalNames,
   physicalNames,
   type ResolveContext,
   resolveIntrinsics,
@@ -142,20 +149,27 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       () => dynamodb.stop(),
       () => sqs.stop(),
     );
+    // Everything SQS goes through the proxy, which adds the DLQ redrive API fauxqs lacks; queue URLs carry
+    // its address, so the SDK sees one endpoint.
+    const sqsProxy = await startSqsMoveTaskProxy({ sqsEndpoint: sqs.endpoint, client: sqs.client });
+    stack.push(() => sqsProxy.stop());
+    const sqsClient = createSqsClient(sqsProxy.endpoint);
     const template = loadTemplate(assembly.templatePath);
-    const nameOptions = { stackName: assembly.stackName, sqsEndpoint: sqs.endpoint };
+    const nameOptions = { stackName: assembly.stackName, sqsEndpoint: sqsProxy.endpoint };
     let names = physicalNames(template, nameOptions);
     const bootstrapContext = createResolveContext(names, { ...nameOptions, template });
     const [tables] = await Promise.all([
       createTablesFromTemplate(dynamodb.client, template, names, bootstrapContext),
-      createQueuesFromTemplate(sqs.client, template, names, bootstrapContext),
+      createQueuesFromTemplate(sqsClient, template, names, bootstrapContext, {
+        timeScale: options.timeScale,
+      }),
     ]);
     names = withAttributes(names, tableAttributes(tables));
     const ctx = createResolveContext(names, { ...nameOptions, template });
     const outputs = resolvedOutputs(template, ctx);
 
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
-    const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint, sfn: sfnEndpoint };
+    const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqsProxy.endpoint, sfn: sfnEndpoint };
     const runner = createLambdaRunner({
       timeScale: options.timeScale,
       baseEnvironment: emulatorEnvironment(endpoints),
@@ -169,10 +183,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       runner.register(config);
 
     const faults = new FaultRegistry();
-    const invoker = new FaultInjectingInvoker(runner, faults, tracer);
+    const invoker = new FaultInjectingInvoker(
+      runner,
+      faults,
+      tracer,
+      options.timeScale,
+      functionConstructIds(template, names),
+    );
     const taskTokens = new TaskTokenRegistry();
     const sfnApi = new StepFunctionsApi(taskTokens, {
       onStart: (execution) => traceOutcome(tracer, execution),
+      onRedrive: (execution) => traceOutcome(tracer, execution),
     });
     for (const [logicalId] of resourcesOfType(template, 'AWS::StepFunctions::StateMachine')) {
       const arn = names[logicalId]?.ref;
@@ -187,7 +208,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           stateMachineArn: arn,
           timeScale: options.timeScale,
           lambda: invoker,
-          integrations: { 'arn:aws:states:::sqs:sendMessage': sqsSendMessageIntegration(sqs.client) },
+          integrations: { 'arn:aws:states:::sqs:sendMessage': sqsSendMessageIntegration(sqsClient) },
           taskTokens,
         }),
       );
@@ -210,8 +231,18 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     const restApi = new LocalRestApi(template, ctx, invoker);
     const snapshot = () =>
-      takeSnapshot({ dynamodb: dynamodb.client, sqs: sqs.client, outputs, queues: names });
+      takeSnapshot({ dynamodb: dynamodb.client, sqs: sqsClient, outputs, queues: names });
+    const schedules = startSchedules({
+      template,
+      ctx,
+      invoker,
+      timeScale: options.timeScale,
+      onTrace: tracer.info,
+    });
+    stack.push(async () => schedules.stop());
+
     const localRoutes: Record<string, RouteHandler> = {
+      'GET /_local/schedules': async () => ({ status: 200, body: { schedules: schedules.list() } }),
       'GET /_local/snapshot': async () => ({ status: 200, body: await snapshot() }),
       'POST /_local/faults': async (_request, body) => {
         try {
@@ -232,10 +263,31 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     await Promise.all(runner.functions().map((config) => runner.prewarm(config.functionName)));
 
+    const eventSources = await startEventSources({
+      template,
+      ctx,
+      invoker,
+      sqsClient,
+      dynamodbEndpoint: dynamodb.endpoint,
+      timeScale: options.timeScale,
+      onTrace: tracer.info,
+      // Asked before a batch is delivered: a duplicate-delivery fault on the function or the queue repeats it.
+      duplicateDelivery: (targets, orderId) => {
+        const hit = faults.take(targets, orderId, ['duplicate-delivery']) !== undefined;
+        if (hit) tracer.fault(orderId, targets[1] ?? targets[0] ?? 'event source', 'duplicate-delivery');
+        return hit;
+      },
+    });
+    stack.push(() => eventSources.stop());
+
     const apiServer = createServer((request, response) => {
       void (async () => {
         const path = new URL(request.url ?? '/', 'http://local').pathname;
-        const route = localRoutes[`${request.method} ${path}`];
+        const scheduleToRun =
+          request.method === 'POST' ? path.match(/^\/_local\/schedules\/([^/]+)\/run$/)?.[1] : undefined;
+        const route = scheduleToRun
+          ? () => runSchedule(schedules, decodeURIComponent(scheduleToRun))
+          : localRoutes[`${request.method} ${path}`];
         try {
           const body = await readBody(request);
           if (route) {
@@ -263,10 +315,18 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     stack.push(() => closeServer(apiServer));
     const apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
+    // Other processes cannot resolve sqs.<region>.localhost; the loopback address reaches the same proxy.
+    const publicEndpoints = { ...endpoints, sqs: loopbackUrl(endpoints.sqs) };
+    const endpointsFile = await publishEndpoints(options.projectRoot, {
+      api: apiUrl,
+      ...publicEndpoints,
+      region: ctx.region,
+    });
+    stack.push(() => rm(endpointsFile, { force: true }));
 
     return {
       apiUrl,
-      endpoints,
+      endpoints: publicEndpoints,
       assembly,
       outputs,
       faults,
@@ -278,6 +338,43 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await stopAll();
     throw error;
   }
+}
+
+/** Each function's construct id, from the path CDK records in the template ('OrderSaga/Shipping/ShippingWorker/Resource'). */
+function functionConstructIds(template: CfnTemplate, names: PhysicalNames): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const [logicalId, resource] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const cdkPath = resource.Metadata?.['aws:cdk:path'];
+    const functionName = names[logicalId]?.ref;
+    const constructId = typeof cdkPath === 'string' ? cdkPath.split('/').at(-2) : undefined;
+    if (functionName && constructId) ids.set(functionName, constructId);
+  }
+  return ids;
+}
+
+async function runSchedule(schedules: LocalSchedules, name: string): ReturnType<RouteHandler> {
+  try {
+    return { status: 200, body: await schedules.runNow(name) };
+  } catch (error) {
+    if (error instanceof UnknownScheduleError) {
+      return { status: 404, body: { error: { code: 'UnknownSchedule', message: error.message } } };
+    }
+    throw error;
+  }
+}
+
+function loopbackUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.hostname = '127.0.0.1';
+  return parsed.origin;
+}
+
+/** Where scripts (npm run redrive -- --local) find the running local cloud. */
+async function publishEndpoints(projectRoot: string, endpoints: Record<string, string>): Promise<string> {
+  const file = path.join(projectRoot, LOCAL_ENDPOINTS_FILE);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(endpoints, null, 2)}\n`);
+  return file;
 }
 
 function closeServer(server: Server): Promise<void> {

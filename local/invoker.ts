@@ -1,20 +1,41 @@
 import type { FaultMode, FaultRegistry } from './faults.js';
 import type { LambdaFunctionConfig, LambdaInvocationResult, LambdaRunner } from './lambda-runner.js';
+import { sleep } from './net.js';
 import type { LambdaInvokeOutcome, LambdaInvoker, TaskInvocation } from './stepfunctions-engine.js';
 import type { Tracer } from './trace.js';
 
+function stringAt(value: unknown, ...path: string[]): string | undefined {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return typeof current === 'string' ? current : undefined;
+}
+
+/** The order an invocation is about, wherever its event carries it: step input, queue message, stream image, API path. */
 function orderIdOf(payload: unknown): string | undefined {
-  if (typeof payload !== 'object' || payload === null) return undefined;
-  const orderId = (payload as { orderId?: unknown }).orderId;
-  return typeof orderId === 'string' ? orderId : undefined;
+  const direct = stringAt(payload, 'orderId') ?? stringAt(payload, 'pathParameters', 'orderId');
+  if (direct) return direct;
+  const records = (payload as { Records?: unknown } | null)?.Records;
+  const [first] = Array.isArray(records) ? records : [];
+  const streamOrderId = stringAt(first, 'dynamodb', 'NewImage', 'orderId', 'S');
+  if (streamOrderId) return streamOrderId;
+  const body = stringAt(first, 'body');
+  if (!body) return undefined;
+  try {
+    const message: unknown = JSON.parse(body);
+    return stringAt(message, 'orderId') ?? stringAt(message, 'request', 'orderId');
+  } catch {
+    return undefined;
+  }
 }
 
 function failure(errorType: string, errorMessage: string): LambdaInvokeOutcome {
   return { ok: false, error: { errorType, errorMessage, trace: [] } };
 }
 
-function waitForAbort(signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return new Promise(() => undefined);
+function waitForAbort(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
@@ -30,6 +51,9 @@ export class FaultInjectingInvoker implements LambdaInvoker {
     private readonly runner: LambdaRunner,
     private readonly faults: FaultRegistry,
     private readonly tracer: Tracer,
+    private readonly timeScale = 1,
+    /** Construct ids by function name ('ShippingWorker'): stable across deploys, unlike hashed logical ids. */
+    private readonly constructIds: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   private configOf(functionNameOrArn: string): LambdaFunctionConfig | undefined {
@@ -43,7 +67,8 @@ export class FaultInjectingInvoker implements LambdaInvoker {
   /** Names a fault may target for this invocation: the state, the function name, the logical id. */
   targetsOf(functionNameOrArn: string, stateName?: string): string[] {
     const config = this.configOf(functionNameOrArn);
-    return [stateName, config?.functionName, config?.logicalId, functionNameOrArn].filter(
+    const constructId = config ? this.constructIds.get(config.functionName) : undefined;
+    return [stateName, constructId, config?.functionName, config?.logicalId, functionNameOrArn].filter(
       (name): name is string => typeof name === 'string',
     );
   }
@@ -53,7 +78,7 @@ export class FaultInjectingInvoker implements LambdaInvoker {
     payload: unknown,
     task?: TaskInvocation,
   ): Promise<LambdaInvokeOutcome> {
-    const label = task?.stateName ?? this.configOf(functionNameOrArn)?.logicalId ?? functionNameOrArn;
+    const [label = functionNameOrArn] = this.targetsOf(functionNameOrArn, task?.stateName);
     const orderId = orderIdOf(payload);
     const mode = this.faults.take(this.targetsOf(functionNameOrArn, task?.stateName), orderId);
     if (mode) this.tracer.fault(orderId, label, mode);
@@ -78,11 +103,13 @@ export class FaultInjectingInvoker implements LambdaInvoker {
         return failure('InjectedError', `Fault injected into ${functionNameOrArn}`);
       case 'transient':
         return failure('TransientError', `Transient fault injected into ${functionNameOrArn}`);
-      case 'timeout':
+      case 'timeout': {
         await run();
-        // The answer is lost; only the state's timeout (or the end of the execution) moves things on.
-        await waitForAbort(task?.signal);
+        // The answer is lost: a state's own timeout moves the saga on; any other caller sees the function time out.
+        if (task) await waitForAbort(task.signal);
+        else await sleep((this.configOf(functionNameOrArn)?.timeoutSeconds ?? 3) * 1000 * this.timeScale);
         return failure('Sandbox.Timedout', 'Task timed out (injected)');
+      }
       case 'lost-response':
         await run();
         return failure('Lambda.ServiceException', 'The function ran but its response was lost (injected)');

@@ -1,7 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
+  type ExecutionStatus,
   type HistoryEvent,
+  isRedrivable,
   type JsonValue,
   type LocalExecution,
   type LocalStateMachine,
@@ -73,6 +77,12 @@ export function toAwsHistoryEvent(event: HistoryEvent): Record<string, unknown> 
         type: event.type,
         executionAbortedEventDetails: { error: event.error, cause: event.cause },
       };
+    case 'ExecutionRedriven':
+      return {
+        ...base,
+        type: event.type,
+        executionRedrivenEventDetails: { redriveCount: event.redriveCount },
+      };
     case 'TaskScheduled':
       return lambda
         ? {
@@ -139,6 +149,15 @@ interface ExecutionRecord {
   stopDate?: Date;
 }
 
+function redriveStatusOf(status: ExecutionStatus) {
+  return isRedrivable(status)
+    ? { redriveStatus: 'REDRIVABLE' }
+    : {
+        redriveStatus: 'NOT_REDRIVABLE',
+        redriveStatusReason: `Execution is ${status} and cannot be redriven`,
+      };
+}
+
 type Operation = (input: Record<string, unknown>) => Promise<unknown> | unknown;
 
 function requiredString(input: Record<string, unknown>, field: string): string {
@@ -159,7 +178,11 @@ export class StepFunctionsApi {
 
   constructor(
     private readonly taskTokens: TaskTokenRegistry,
-    private readonly hooks: { onStart?: (execution: LocalExecution) => void } = {},
+    private readonly hooks: {
+      onStart?: (execution: LocalExecution) => void;
+      // After RedriveExecution; `execution.result` is by then the redriven attempt's outcome.
+      onRedrive?: (execution: LocalExecution) => void;
+    } = {},
   ) {
     this.operations = {
       StartExecution: (input) => this.startExecution(input),
@@ -167,6 +190,7 @@ export class StepFunctionsApi {
       ListExecutions: (input) => this.listExecutions(input),
       GetExecutionHistory: (input) => this.history(input),
       StopExecution: (input) => this.stopExecution(input),
+      RedriveExecution: (input) => this.redriveExecution(input),
       SendTaskSuccess: (input) =>
         this.tokenCall(() =>
           this.taskTokens.sendTaskSuccess(
@@ -241,12 +265,34 @@ export class StepFunctionsApi {
     if (!this.executions.has(execution.executionArn)) {
       const record: ExecutionRecord = { machine, execution };
       this.executions.set(execution.executionArn, record);
-      void execution.result.then((outcome) => {
-        record.stopDate = outcome.stopDate;
-      });
+      this.watchStop(record);
       this.hooks.onStart?.(execution);
     }
     return { executionArn: execution.executionArn, startDate: epochSeconds(execution.startDate) };
+  }
+
+  private watchStop(record: ExecutionRecord): void {
+    const attempt = record.execution.result;
+    void attempt.then((outcome) => {
+      // A redrive may have started a newer attempt meanwhile.
+      if (record.execution.result === attempt) record.stopDate = outcome.stopDate;
+    });
+  }
+
+  /** Redrives through the machine that owns the execution; the HTTP reply carries only the date. */
+  redriveExecution(input: Record<string, unknown>) {
+    const record = this.record(requiredString(input, 'executionArn'));
+    try {
+      record.machine.redrive(record.execution.executionArn);
+    } catch (error) {
+      if (error instanceof ExecutionNotRedrivable || error instanceof ExecutionDoesNotExist)
+        throw new SfnApiError(error.name, error.message);
+      throw error;
+    }
+    record.stopDate = undefined;
+    this.watchStop(record);
+    this.hooks.onRedrive?.(record.execution);
+    return { redriveDate: epochSeconds(record.execution.redriveDate ?? new Date()) };
   }
 
   private describe(record: ExecutionRecord) {
@@ -263,8 +309,9 @@ export class StepFunctionsApi {
       input: JSON.stringify(execution.input),
       ...(done && last?.type === 'ExecutionSucceeded' ? { output: jsonText(last.output) } : {}),
       ...(done && last?.error ? { error: last.error, cause: last.cause } : {}),
-      redriveCount: 0,
-      redriveStatus: 'NOT_REDRIVABLE',
+      redriveCount: execution.redriveCount,
+      ...(execution.redriveDate ? { redriveDate: epochSeconds(execution.redriveDate) } : {}),
+      ...redriveStatusOf(execution.status()),
     };
   }
 
@@ -277,7 +324,8 @@ export class StepFunctionsApi {
       .filter((record) => !statusFilter || record.execution.status() === statusFilter)
       .reverse()
       .map((record) => {
-        const { executionArn, name, status, startDate, stopDate } = this.describe(record);
+        const { executionArn, name, status, startDate, stopDate, redriveCount, redriveDate } =
+          this.describe(record);
         return {
           executionArn,
           stateMachineArn: arn,
@@ -285,6 +333,8 @@ export class StepFunctionsApi {
           status,
           startDate,
           ...(stopDate ? { stopDate } : {}),
+          redriveCount,
+          ...(redriveDate ? { redriveDate } : {}),
         };
       });
     const maxResults = typeof input.maxResults === 'number' && input.maxResults > 0 ? input.maxResults : 100;

@@ -101,6 +101,15 @@ export function queueAttributes(properties: Record<string, unknown>): Record<str
   return attributes;
 }
 
+function scaledVisibility(attributes: Record<string, string>, timeScale: number): Record<string, string> {
+  if (attributes.VisibilityTimeout === undefined || timeScale === 1) return attributes;
+  // SQS takes whole seconds; a visibility of zero would redeliver a message while it is being handled.
+  return {
+    ...attributes,
+    VisibilityTimeout: String(Math.max(1, Math.ceil(Number(attributes.VisibilityTimeout) * timeScale))),
+  };
+}
+
 function deadLetterTargetArn(properties: Record<string, unknown>): string | undefined {
   const policy = properties.RedrivePolicy;
   const parsed: unknown = typeof policy === 'string' ? JSON.parse(policy) : policy;
@@ -125,6 +134,8 @@ export async function createQueuesFromTemplate(
   template: CfnTemplate,
   names: PhysicalNames,
   ctx?: ResolveContext,
+  // Visibility timeouts are waits like any other: the local cloud's time scale shortens them too.
+  options: { timeScale?: number } = {},
 ): Promise<CreatedQueue[]> {
   const context = ctx ?? createResolveContext(names, { stackName: 'local', template });
   const pending = resourcesOfType(template, 'AWS::SQS::Queue').map(([logicalId]) => ({
@@ -154,7 +165,10 @@ export async function createQueuesFromTemplate(
     }
     const queueName = physical.attributes.QueueName ?? physical.ref;
     const response = await client.send(
-      new CreateQueueCommand({ QueueName: queueName, Attributes: queueAttributes(next.properties) }),
+      new CreateQueueCommand({
+        QueueName: queueName,
+        Attributes: scaledVisibility(queueAttributes(next.properties), options.timeScale ?? 1),
+      }),
     );
     const queueUrl = response.QueueUrl ?? '';
     if (queueUrl !== physical.ref) {

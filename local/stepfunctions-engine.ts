@@ -382,6 +382,8 @@ export interface HistoryEvent {
   cause?: string;
   attempt?: number;
   taskToken?: string;
+  // ExecutionRedriven only.
+  redriveCount?: number;
 }
 
 export interface ExecutionOutcome {
@@ -401,9 +403,12 @@ export interface LocalExecution {
   status(): ExecutionStatus;
   // Grows while the execution runs.
   history: HistoryEvent[];
-  // Never rejects: failures are in the outcome.
+  // Never rejects: failures are in the outcome. Replaced by a new promise when the execution is redriven.
   result: Promise<ExecutionOutcome>;
   stop(error?: string, cause?: string): void;
+  // How many times RedriveExecution restarted it, and when it last did.
+  redriveCount: number;
+  redriveDate?: Date;
 }
 
 export interface LocalStateMachineOptions {
@@ -426,12 +431,32 @@ export interface LocalStateMachine {
   definition: Record<string, unknown>;
   // Standard-workflow semantics: same name and input while running returns the running execution.
   start(input: JsonValue, options?: { name?: string }): LocalExecution;
+  /**
+   * RedriveExecution: restarts a FAILED, TIMED_OUT or ABORTED execution at the top-level state that did not
+   * complete, with that state's input. Same LocalExecution object, history appended, `result` replaced.
+   */
+  redrive(executionArn: string): LocalExecution;
   executions(): LocalExecution[];
   taskTokens: TaskTokenRegistry;
 }
 
 export class ExecutionAlreadyExists extends Error {
   override name = 'ExecutionAlreadyExists';
+}
+
+export class ExecutionNotRedrivable extends Error {
+  override name = 'ExecutionNotRedrivable';
+}
+
+export class ExecutionDoesNotExist extends Error {
+  override name = 'ExecutionDoesNotExist';
+}
+
+const REDRIVABLE_STATUSES: ReadonlySet<ExecutionStatus> = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
+
+/** Whether RedriveExecution would accept this status (AWS also checks age and history size; not locally). */
+export function isRedrivable(status: ExecutionStatus): boolean {
+  return REDRIVABLE_STATUSES.has(status);
 }
 
 function errorText(error: unknown): { error: string; cause: string } {
@@ -532,6 +557,24 @@ function rejectionOnAbort(signal: AbortSignal): Promise<never> {
   return rejection;
 }
 
+interface ResumePoint {
+  stateName: string;
+  input: JsonValue;
+  exited: boolean;
+  output?: JsonValue;
+}
+
+interface ExecutionInternals {
+  execution: LocalExecution;
+  status: ExecutionStatus;
+  stopReason?: { error: string; cause: string };
+  // Of the current attempt; stop() aborts it.
+  abortController: AbortController;
+  // Where a redrive restarts: the last top-level state the latest attempt entered.
+  resumePoint?: ResumePoint;
+  record(event: Omit<HistoryEvent, 'id' | 'timestamp'>, timestamp?: number): void;
+}
+
 /**
  * Builds the engine's StateMachine once (validation costs ~100 ms) and runs executions on it, each Task state
  * served locally: lambda ARNs through `lambda`, service ARNs through `integrations`, anything through
@@ -587,27 +630,37 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
     throw new Error(`No local handler for Task state(s): ${missing.join(', ')}`);
   }
 
-  const executions = new Map<string, LocalExecution>();
-
-  const start = (input: JsonValue, startOptions: { name?: string } = {}): LocalExecution => {
-    const name = startOptions.name ?? randomUUID();
-    const existing = executions.get(name);
-    if (existing) {
-      if (existing.status() === 'RUNNING' && JSON.stringify(existing.input) === JSON.stringify(input)) {
-        return existing;
-      }
-      throw new ExecutionAlreadyExists(`Execution Already Exists: '${existing.executionArn}'`);
+  // Engines that start at another state, for redrives; each costs a StateMachine build, so they are kept.
+  const enginesByStartAt = new Map<string, EngineStateMachine>([[String(prepared.StartAt), engine]]);
+  const engineStartingAt = (stateName: string): EngineStateMachine => {
+    const cached = enginesByStartAt.get(stateName);
+    if (cached) {
+      return cached;
     }
-    const executionArn = `arn:aws:states:${region}:${accountId}:execution:${machineName}:${name}`;
-    const startDate = new Date();
-    const history: HistoryEvent[] = [];
-    const record = (event: Omit<HistoryEvent, 'id' | 'timestamp'>, timestamp = Date.now()): void => {
-      history.push({ id: history.length + 1, timestamp: new Date(timestamp).toISOString(), ...event });
-    };
+    const built: EngineStateMachine = new StateMachine(
+      { ...prepared, StartAt: stateName } as unknown as StateMachineDefinition,
+      { validationOptions: { noValidate: true } },
+    );
+    enginesByStartAt.set(stateName, built);
+    return built;
+  };
+  const topLevelStates = isRecord(prepared.States) ? prepared.States : {};
+
+  const executions = new Map<string, ExecutionInternals>();
+
+  /** One attempt of an execution: the first run, or a redrive continuing the same history. */
+  const runAttempt = (
+    internals: ExecutionInternals,
+    startingEngine: EngineStateMachine,
+    input: JsonValue,
+    redriven: boolean,
+  ): Promise<ExecutionOutcome> => {
+    const { execution, record } = internals;
+    const { executionArn, name } = execution;
     const abortController = new AbortController();
+    internals.abortController = abortController;
+    internals.stopReason = undefined;
     const stopped = rejectionOnAbort(abortController.signal);
-    let status: ExecutionStatus = 'RUNNING';
-    let stopReason: { error: string; cause: string } | undefined;
 
     const handlerFor = (stateName: string, info: TaskStateInfo) => async (effectiveInput: JsonValue) => {
       // Lets the event-log reader record StateEntered before this task's own events.
@@ -665,23 +718,60 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
     const taskResourceLocalHandlers = Object.fromEntries(
       [...taskStates.entries()].map(([stateName, info]) => [stateName, handlerFor(stateName, info)]),
     );
-    const run = engine.run(input, {
+    const run = startingEngine.run(input, {
       overrides: { taskResourceLocalHandlers },
       context: {
-        Execution: { Id: executionArn, Name: name, RoleArn: options.roleArn ?? '', RedriveCount: 0 },
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          RoleArn: options.roleArn ?? '',
+          RedriveCount: execution.redriveCount,
+        },
         StateMachine: { Id: options.stateMachineArn, Name: machineName },
       },
     });
     abortController.signal.addEventListener('abort', () => run.abort(), { once: true });
+
+    // Parallel branches and Map iterations report their states through the same log; only top-level
+    // states outside an open Parallel or Map are places a redrive can restart at.
+    let openContainer: string | undefined;
+    const trackResumePoint = (
+      kind: 'entered' | 'exited',
+      state: { name: string; type: string; input: unknown; output?: unknown },
+      mapIndex: number | undefined,
+    ): void => {
+      if (mapIndex !== undefined || !(state.name in topLevelStates)) {
+        return;
+      }
+      const isContainer = state.type === 'Parallel' || state.type === 'Map';
+      if (kind === 'entered') {
+        if (openContainer === undefined) {
+          internals.resumePoint = { stateName: state.name, input: state.input as JsonValue, exited: false };
+          openContainer = isContainer ? state.name : undefined;
+        }
+        return;
+      }
+      if (openContainer !== undefined && (openContainer !== state.name || !isContainer)) {
+        return;
+      }
+      openContainer = undefined;
+      if (internals.resumePoint?.stateName === state.name) {
+        internals.resumePoint = { ...internals.resumePoint, exited: true, output: state.output as JsonValue };
+      }
+    };
 
     const historyDone = (async () => {
       for await (const event of run.eventLogs) {
         const at = event.timestamp;
         switch (event.type) {
           case 'ExecutionStarted':
-            record({ type: 'ExecutionStarted', input: event.input }, at);
+            // A redrive is recorded as ExecutionRedriven instead, as on AWS.
+            if (!redriven) {
+              record({ type: 'ExecutionStarted', input: event.input }, at);
+            }
             break;
           case 'StateEntered':
+            trackResumePoint('entered', event.state, event.index);
             record(
               {
                 type: `${event.state.type}StateEntered`,
@@ -692,6 +782,7 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
             );
             break;
           case 'StateExited':
+            trackResumePoint('exited', event.state, event.index);
             record(
               {
                 type: `${event.state.type}StateExited`,
@@ -731,7 +822,7 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
             record({ type: 'ExecutionTimedOut', error: 'States.Timeout' }, at);
             break;
           case 'ExecutionAborted':
-            record({ type: 'ExecutionAborted', ...stopReason }, at);
+            record({ type: 'ExecutionAborted', ...internals.stopReason }, at);
             break;
           default:
             record({ type: event.type }, at);
@@ -739,14 +830,14 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
       }
     })();
 
-    const result = (async (): Promise<ExecutionOutcome> => {
+    return (async (): Promise<ExecutionOutcome> => {
       let outcome: Omit<ExecutionOutcome, 'startDate' | 'stopDate'>;
       try {
         const output = (await run.result) as JsonValue;
         outcome = { status: 'SUCCEEDED', output };
       } catch (error) {
         if (error instanceof Error && error.name === 'ExecutionAbortedError') {
-          outcome = { status: 'ABORTED', ...stopReason };
+          outcome = { status: 'ABORTED', ...internals.stopReason };
         } else if (error instanceof Error && error.name === 'ExecutionTimeoutError') {
           outcome = { status: 'TIMED_OUT', error: 'States.Timeout', cause: 'The execution timed out' };
         } else {
@@ -754,29 +845,86 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
           outcome = { status: 'FAILED', ...errorText(cause ?? error) };
         }
       }
-      status = outcome.status;
+      internals.status = outcome.status;
       abortController.abort();
       taskTokens.closeAllOf(executionArn);
       await historyDone;
-      return { ...outcome, startDate, stopDate: new Date() };
+      return { ...outcome, startDate: execution.startDate, stopDate: new Date() };
     })();
+  };
 
-    const execution: LocalExecution = {
-      executionArn,
-      name,
-      input,
-      startDate,
-      status: () => status,
-      history,
-      result,
-      stop: (error = '', cause = '') => {
-        if (status === 'RUNNING') {
-          stopReason = { error, cause };
-          abortController.abort();
-        }
+  const start = (input: JsonValue, startOptions: { name?: string } = {}): LocalExecution => {
+    const name = startOptions.name ?? randomUUID();
+    const existing = executions.get(name)?.execution;
+    if (existing) {
+      if (existing.status() === 'RUNNING' && JSON.stringify(existing.input) === JSON.stringify(input)) {
+        return existing;
+      }
+      throw new ExecutionAlreadyExists(`Execution Already Exists: '${existing.executionArn}'`);
+    }
+    const executionArn = `arn:aws:states:${region}:${accountId}:execution:${machineName}:${name}`;
+    const history: HistoryEvent[] = [];
+    const internals: ExecutionInternals = {
+      status: 'RUNNING',
+      abortController: new AbortController(),
+      record: (event, timestamp = Date.now()) => {
+        history.push({ id: history.length + 1, timestamp: new Date(timestamp).toISOString(), ...event });
+      },
+      execution: {
+        executionArn,
+        name,
+        input,
+        startDate: new Date(),
+        status: () => internals.status,
+        history,
+        // Replaced below, before the execution is visible to anyone: the attempt needs this object first.
+        result: new Promise<ExecutionOutcome>(() => undefined),
+        stop: (error = '', cause = '') => {
+          if (internals.status === 'RUNNING') {
+            internals.stopReason = { error, cause };
+            internals.abortController.abort();
+          }
+        },
+        redriveCount: 0,
       },
     };
-    executions.set(name, execution);
+    internals.execution.result = runAttempt(internals, engine, input, false);
+    executions.set(name, internals);
+    return internals.execution;
+  };
+
+  const redrive = (executionArn: string): LocalExecution => {
+    const internals = [...executions.values()].find(
+      (candidate) => candidate.execution.executionArn === executionArn,
+    );
+    if (!internals) {
+      throw new ExecutionDoesNotExist(`Execution Does Not Exist: '${executionArn}'`);
+    }
+    const { execution } = internals;
+    if (!isRedrivable(internals.status)) {
+      throw new ExecutionNotRedrivable(`Execution is ${internals.status} and cannot be redriven.`);
+    }
+    // Stopped before entering any state: nothing ran, so start over.
+    const resumePoint = internals.resumePoint ?? {
+      stateName: String(prepared.StartAt),
+      input: execution.input,
+      exited: false,
+    };
+    let stateName = resumePoint.stateName;
+    let input = resumePoint.input;
+    // Aborted between two states: the last one completed, so go on with the next.
+    const next = topLevelStates[stateName];
+    if (resumePoint.exited && isRecord(next) && typeof next.Next === 'string') {
+      stateName = next.Next;
+      input = resumePoint.output ?? null;
+    }
+    const startingEngine = engineStartingAt(stateName);
+    execution.redriveCount += 1;
+    execution.redriveDate = new Date();
+    internals.status = 'RUNNING';
+    internals.resumePoint = undefined;
+    internals.record({ type: 'ExecutionRedriven', redriveCount: execution.redriveCount });
+    execution.result = runAttempt(internals, startingEngine, input, true);
     return execution;
   };
 
@@ -785,7 +933,8 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
     name: machineName,
     definition: options.definition,
     start,
-    executions: () => [...executions.values()],
+    redrive,
+    executions: () => [...executions.values()].map((internals) => internals.execution),
     taskTokens,
   };
 }

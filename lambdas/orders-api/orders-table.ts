@@ -1,7 +1,14 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type NewOrder, type OrderStatus, orderKey, pendingOrderRow } from '../orders/orders.js';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  EVENT_OF_STATUS,
+  type NewOrder,
+  type OrderStatus,
+  orderKey,
+  pendingOrderRow,
+} from '../orders/orders.js';
 import { cancellationReasons } from '../shared/barrier.js';
+import { orderEvent, outboxKey, outboxPut } from '../shared/outbox.js';
 
 export interface StoredOrder extends NewOrder {
   status: OrderStatus;
@@ -39,6 +46,13 @@ export class OrdersTable {
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
+            outboxPut(
+              this.tableName,
+              orderEvent(order.orderId, 'OrderPlaced', at, {
+                customerId: order.customerId,
+                items: order.items,
+              }),
+            ),
           ],
         }),
       );
@@ -57,22 +71,43 @@ export class OrdersTable {
     return Item as StoredOrder | undefined;
   }
 
-  /** Moves an order from the status it was read in; false when it changed meanwhile. */
-  async setStatus(orderId: string, from: OrderStatus, to: OrderStatus, at: string): Promise<boolean> {
+  /**
+   * Moves an order from the status it was read in, announcing the change through the outbox in the same
+   * commit unless that event was already announced (a record that drifted after its saga ended); false
+   * when the order changed meanwhile.
+   */
+  async setStatus(
+    orderId: string,
+    from: OrderStatus,
+    to: Exclude<OrderStatus, 'PENDING'>,
+    at: string,
+  ): Promise<boolean> {
+    const event = orderEvent(orderId, EVENT_OF_STATUS[to], at, { reconciled: true });
+    const { Item: announced } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: outboxKey(event), ConsistentRead: true }),
+    );
     try {
       await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: orderKey(orderId),
-          UpdateExpression: 'SET #status = :to, updatedAt = :at, reconciledAt = :at',
-          ConditionExpression: '#status = :from',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':to': to, ':from': from, ':at': at },
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: orderKey(orderId),
+                UpdateExpression: 'SET #status = :to, updatedAt = :at, reconciledAt = :at',
+                ConditionExpression: '#status = :from',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':to': to, ':from': from, ':at': at },
+              },
+            },
+            ...(announced ? [] : [outboxPut(this.tableName, event)]),
+          ],
         }),
       );
       return true;
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      if (cancellationReasons(error)?.some((reason) => reason.Code === 'ConditionalCheckFailed'))
+        return false;
       throw error;
     }
   }

@@ -4,7 +4,7 @@ import type { ExecutionView } from './saga-client.js';
 export type Repair =
   | { action: 'start-execution' }
   | { action: 'redrive-execution' }
-  | { action: 'set-status'; to: OrderStatus }
+  | { action: 'set-status'; to: Exclude<OrderStatus, 'PENDING'> }
   | { action: 'none' };
 
 export interface ReconcilePlan {
@@ -14,7 +14,7 @@ export interface ReconcilePlan {
 }
 
 /** What the order record should say once its execution ended this way; undefined while the saga can still move. */
-function expectedStatus(execution: ExecutionView): OrderStatus | undefined {
+function expectedStatus(execution: ExecutionView): Exclude<OrderStatus, 'PENDING'> | undefined {
   if (execution.status === 'SUCCEEDED') return 'CONFIRMED';
   if (execution.status === 'FAILED' && execution.error === 'OrderCancelled') return 'CANCELLED';
   if (execution.status === 'FAILED' && execution.error === 'CompensationFailed') return 'COMPENSATION_FAILED';

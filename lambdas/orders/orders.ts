@@ -1,5 +1,6 @@
 import type { ActionPlan } from '../shared/barrier.js';
 import { OrderStateConflict } from '../shared/errors.js';
+import { type OrderEventType, orderEvent, outboxPut } from '../shared/outbox.js';
 import type { OrderLine, ShippingAddress, StepFailure } from '../shared/step-input.js';
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED' | 'COMPENSATION_FAILED';
@@ -73,8 +74,15 @@ function readableCause(cause: string | undefined): string {
   return cause;
 }
 
+/** The event each status change announces. */
+export const EVENT_OF_STATUS: Record<Exclude<OrderStatus, 'PENDING'>, OrderEventType> = {
+  CONFIRMED: 'OrderConfirmed',
+  CANCELLED: 'OrderCancelled',
+  COMPENSATION_FAILED: 'OrderCompensationFailed',
+};
+
 interface Transition {
-  to: OrderStatus;
+  to: Exclude<OrderStatus, 'PENDING'>;
   /** Only these statuses may move to `to`; anything else is a saga bug or a race with a person. */
   from: readonly OrderStatus[];
   set: Record<string, unknown>;
@@ -110,12 +118,15 @@ function planTransition(
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
+      outboxPut(tableName, orderEvent(orderId, EVENT_OF_STATUS[transition.to], at, transition.set)),
     ],
-    explainConditionFailure: (_index, item) =>
+    explainConditionFailure: (index, item) =>
       new OrderStateConflict(
-        item
-          ? `Order ${orderId} is ${String(item.status)}, cannot become ${transition.to}`
-          : `Order ${orderId} does not exist`,
+        index === 1
+          ? `Order ${orderId} already announced ${EVENT_OF_STATUS[transition.to]}`
+          : item
+            ? `Order ${orderId} is ${String(item.status)}, cannot become ${transition.to}`
+            : `Order ${orderId} does not exist`,
       ),
   };
 }

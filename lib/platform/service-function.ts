@@ -82,7 +82,8 @@ export class ServiceFunction extends NodejsFunction {
 
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.',
+      reason:
+        'Only actions without resource-level permissions use "*": X-Ray PutTraceSegments/PutTelemetryRecords (every function) and dynamodb:ListStreams (stream consumers).',
     });
   }
 

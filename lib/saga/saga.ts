@@ -1,17 +1,19 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from '../platform/nag.js';
 
 /**
- * Transient failures worth retrying: Lambda's own service and throttling errors, `Lambda.Unknown`
+ * Transient failures worth retrying: a callback step's SQS client errors, Lambda's own service and throttling errors, `Lambda.Unknown`
  * (function timeout or out of memory, which CDK's default retry misses), and the handlers'
  * `TransientError` (DynamoDB throttling and transaction conflicts are mapped to it).
  */
 export const DEFAULT_TRANSIENT_ERRORS: readonly string[] = [
+  'SQS.SdkClientException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
@@ -56,6 +58,7 @@ export const DEFAULT_COMPENSATION_RETRY: SagaRetryPolicy = {
 export interface SagaTaskOptions {
   readonly stateName: string;
   readonly timeout: Duration;
+  readonly heartbeat?: Duration;
   readonly payload: sfn.TaskInput;
   readonly resultPath: string;
 }
@@ -83,6 +86,26 @@ export function invokeFunction(fn: lambda.IFunction): SagaTaskFactory {
   };
 }
 
+/**
+ * A callback step: sends the payload with a task token to a queue and waits until a worker answers with
+ * SendTaskSuccess or SendTaskFailure. The message is `{ taskToken, request: <payload> }`. Give the step a
+ * heartbeat so a request nobody picks up fails fast instead of holding the saga until its timeout.
+ */
+export function sendToQueueAndWait(queue: sqs.IQueue): SagaTaskFactory {
+  return (scope, options) =>
+    new tasks.SqsSendMessage(scope, options.stateName, {
+      queue,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      messageBody: sfn.TaskInput.fromObject({
+        taskToken: sfn.JsonPath.taskToken,
+        request: options.payload.value,
+      }),
+      resultPath: options.resultPath,
+      taskTimeout: sfn.Timeout.duration(options.timeout),
+      ...(options.heartbeat ? { heartbeatTimeout: sfn.Timeout.duration(options.heartbeat) } : {}),
+    });
+}
+
 export interface SagaTaskSpec {
   /** The state's name; dashboards, docs and tests refer to it. */
   readonly name: string;
@@ -97,6 +120,11 @@ export interface SagaTaskSpec {
    * @default Duration.seconds(30)
    */
   readonly timeout?: Duration;
+  /**
+   * For callback tasks: the longest silence between heartbeats before States.HeartbeatTimeout.
+   * @default no heartbeat
+   */
+  readonly heartbeat?: Duration;
 }
 
 export interface SagaStep extends SagaTaskSpec {
@@ -272,6 +300,7 @@ export class Saga extends Construct {
     return spec.task(this, {
       stateName: spec.name,
       timeout: spec.timeout ?? DEFAULT_TASK_TIMEOUT,
+      heartbeat: spec.heartbeat,
       payload: spec.payload ?? sfn.TaskInput.fromJsonPathAt('$'),
       // Compensations and the escalation keep the state as it was: their results matter only for the history.
       resultPath: role === 'forward' ? resultPathOf(spec.name) : sfn.JsonPath.DISCARD,

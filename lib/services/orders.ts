@@ -1,7 +1,13 @@
-import type { Duration } from 'aws-cdk-lib';
+import { type Duration, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { ServiceFunction } from '../platform/service-function.js';
+import { OUTBOX_KIND } from '../../lambdas/shared/outbox.js';
+import { lambdaEntry } from '../platform/paths.js';
+import { DeadLetterQueue } from '../platform/queue-with-dlq.js';
+import { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
 import { sagaStepFunction } from './step-functions.js';
 
@@ -11,18 +17,25 @@ export const ORDERS_BY_STATUS_INDEX = 'byStatus';
 export interface OrdersServiceProps {
   /** How long barrier rows live. */
   readonly barrierTtl: Duration;
+  /** Where the outbox relay publishes order events. */
+  readonly orderEventsQueue: sqs.IQueue;
 }
 
-/** The order record and its lifecycle: PENDING, then CONFIRMED, CANCELLED or COMPENSATION_FAILED. */
+/**
+ * The order record and its lifecycle: PENDING, then CONFIRMED, CANCELLED or COMPENSATION_FAILED. Every
+ * change writes its event to an outbox row in the same transaction; the table's stream feeds the relay.
+ */
 export class OrdersService extends Construct {
   readonly table: ServiceTable;
   readonly confirm: ServiceFunction;
   readonly cancel: ServiceFunction;
   readonly markCompensationFailed: ServiceFunction;
+  readonly relay: ServiceFunction;
+  readonly relayFailures: DeadLetterQueue;
 
   constructor(scope: Construct, id: string, props: OrdersServiceProps) {
     super(scope, id);
-    this.table = new ServiceTable(this, 'Table');
+    this.table = new ServiceTable(this, 'Table', { stream: dynamodb.StreamViewType.NEW_IMAGE });
     this.table.addGlobalSecondaryIndex({
       indexName: ORDERS_BY_STATUS_INDEX,
       partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
@@ -37,5 +50,34 @@ export class OrdersService extends Construct {
       ...common,
       entry: 'orders/mark-compensation-failed-handler.ts',
     });
+
+    this.relayFailures = new DeadLetterQueue(this, 'RelayFailures', { name: 'outbox-relay' });
+    Validations.of(this.relayFailures.queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is itself a dead-letter destination: the outbox relay's on-failure destination for poison stream records.",
+    });
+    this.relay = new ServiceFunction(this, 'OutboxRelay', {
+      entry: lambdaEntry('outbox-relay/handler.ts'),
+      environment: { ORDER_EVENTS_QUEUE_URL: props.orderEventsQueue.queueUrl },
+    }).useTable('TABLE_NAME', this.table, ['dynamodb:UpdateItem']);
+    props.orderEventsQueue.grantSendMessages(this.relay);
+    this.relay.addEventSource(
+      new DynamoEventSource(this.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 10,
+        bisectBatchOnError: true,
+        retryAttempts: 5,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(this.relayFailures.queue),
+        // Only new outbox rows: order updates, barrier rows and TTL deletions never wake the relay.
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('INSERT'),
+            dynamodb: { NewImage: { kind: { S: lambda.FilterRule.isEqual(OUTBOX_KIND) } } },
+          }),
+        ],
+      }),
+    );
   }
 }

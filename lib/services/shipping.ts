@@ -1,5 +1,7 @@
-import type { Duration } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import { QueueWithDlq } from '../platform/queue-with-dlq.js';
 import type { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
 import { sagaStepFunction } from './step-functions.js';
@@ -28,6 +30,8 @@ export const DEFAULT_SERVED_COUNTRIES: readonly string[] = [
   'JP',
 ];
 
+const WORKER_TIMEOUT = Duration.seconds(10);
+
 export interface ShippingServiceProps {
   /** How long barrier rows live. */
   readonly barrierTtl: Duration;
@@ -38,10 +42,14 @@ export interface ShippingServiceProps {
   readonly servedCountries?: readonly string[];
 }
 
-/** Shipments per order: created once, cancellable while not yet handed to a carrier. */
+/**
+ * Shipments per order. CreateShipment reaches it through the `shipping-requests` queue: the worker creates
+ * the shipment once (barrier) and answers the waiting saga with its task token.
+ */
 export class ShippingService extends Construct {
   readonly table: ServiceTable;
-  readonly create: ServiceFunction;
+  readonly requests: QueueWithDlq;
+  readonly worker: ServiceFunction;
   readonly cancel: ServiceFunction;
 
   constructor(scope: Construct, id: string, props: ShippingServiceProps) {
@@ -55,11 +63,19 @@ export class ShippingService extends Construct {
     }
     this.table = new ServiceTable(this, 'Table');
     const common = { table: this.table, barrierTtl: props.barrierTtl };
-    this.create = sagaStepFunction(this, 'CreateShipment', {
+    this.requests = new QueueWithDlq(this, 'Requests', {
+      name: 'shipping-requests',
+      consumerTimeout: WORKER_TIMEOUT,
+    });
+    this.worker = sagaStepFunction(this, 'ShippingWorker', {
       ...common,
-      entry: 'shipping/create-handler.ts',
+      entry: 'shipping/worker-handler.ts',
+      timeout: WORKER_TIMEOUT,
       environment: { SERVED_COUNTRIES: servedCountries.join(',') },
     });
+    this.worker.addEventSource(
+      new SqsEventSource(this.requests.queue, { batchSize: 5, reportBatchItemFailures: true }),
+    );
     this.cancel = sagaStepFunction(this, 'CancelShipment', {
       ...common,
       entry: 'shipping/cancel-handler.ts',

@@ -14,6 +14,11 @@ export interface SagaStepFunctionOptions {
   /** Actions beyond what every step needs. */
   readonly extraActions?: readonly TableAction[];
   readonly environment?: Record<string, string>;
+  /**
+   * The function's timeout.
+   * @default the ServiceFunction default
+   */
+  readonly timeout?: Duration;
 }
 
 /** A saga step's function: its service table bound under TABLE_NAME and the barrier TTL in its environment. */
@@ -24,6 +29,7 @@ export function sagaStepFunction(
 ): ServiceFunction {
   return new ServiceFunction(scope, id, {
     entry: lambdaEntry(options.entry),
+    ...(options.timeout ? { timeout: options.timeout } : {}),
     environment: {
       BARRIER_TTL_SECONDS: String(options.barrierTtl.toSeconds()),
       ...options.environment,

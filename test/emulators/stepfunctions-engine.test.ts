@@ -1,10 +1,21 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  RedriveExecutionCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLambdaRunner } from '../../local/lambda-runner.js';
+import { DUMMY_CREDENTIALS } from '../../local/net.js';
+import { StepFunctionsApi } from '../../local/sfn-api.js';
 import { type SqsLocal, startSqsLocal } from '../../local/sqs.js';
 import {
   createLocalStateMachine,
   type JsonValue,
+  type LambdaInvoker,
   sqsSendMessageIntegration,
   TaskFailure,
   TaskTokenRegistry,
@@ -300,5 +311,212 @@ describe('local Step Functions engine', () => {
       error: 'DynamoDB.ConditionalCheckFailedException',
       cause: '{"TableName":"t"}',
     });
+  });
+});
+
+describe('RedriveExecution', () => {
+  const reserve = 'arn:aws:lambda:us-east-1:000000000000:function:reserve';
+  const charge = 'arn:aws:lambda:us-east-1:000000000000:function:charge';
+  const twoTasks = {
+    StartAt: 'Reserve',
+    States: {
+      Reserve: { Type: 'Task', Resource: reserve, ResultPath: '$.reservation', Next: 'Charge' },
+      Charge: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { FunctionName: charge, 'Payload.$': '$' },
+        OutputPath: '$.Payload',
+        End: true,
+      },
+    },
+  };
+
+  // Reserve always works; Charge fails on its first call only, like a dependency that was briefly down.
+  function countingLambda(): LambdaInvoker & { calls: Record<string, number> } {
+    const calls: Record<string, number> = {};
+    return {
+      calls,
+      async invoke(name, payload) {
+        calls[name] = (calls[name] ?? 0) + 1;
+        if (name === charge && calls[name] === 1) {
+          return { ok: false, error: { errorType: 'PaymentDown', errorMessage: 'gateway unavailable' } };
+        }
+        return { ok: true, payload: name === reserve ? { reserved: true } : { charged: payload } };
+      },
+    };
+  }
+
+  it('restarts a failed execution at the failed state, keeping its identity and history', async () => {
+    const lambda = countingLambda();
+    const saga = await createLocalStateMachine({ definition: twoTasks, stateMachineArn: machineArn, lambda });
+    const execution = saga.start({ orderId: 'r-1' }, { name: 'redrive-1' });
+    expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'PaymentDown' });
+    expect(() => saga.redrive(`${execution.executionArn}-nope`)).toThrow(
+      expect.objectContaining({ name: 'ExecutionDoesNotExist' }),
+    );
+
+    const started = performance.now();
+    expect(saga.redrive(execution.executionArn)).toBe(execution);
+    expect(execution.status()).toBe('RUNNING');
+    const outcome = await execution.result;
+    console.log(`redrive to SUCCEEDED in ${(performance.now() - started).toFixed(1)} ms`);
+    expect(outcome).toMatchObject({
+      status: 'SUCCEEDED',
+      output: { charged: { orderId: 'r-1', reservation: { reserved: true } } },
+    });
+    expect(execution.redriveCount).toBe(1);
+    expect(lambda.calls).toEqual({ [reserve]: 1, [charge]: 2 });
+    const types = execution.history.map(
+      (event) => `${event.type}${event.stateName ? `:${event.stateName}` : ''}`,
+    );
+    expect(types).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered:Reserve',
+      'TaskScheduled:Reserve',
+      'TaskSucceeded:Reserve',
+      'TaskStateExited:Reserve',
+      'TaskStateEntered:Charge',
+      'TaskScheduled:Charge',
+      'TaskFailed:Charge',
+      'ExecutionFailed',
+      'ExecutionRedriven',
+      'TaskStateEntered:Charge',
+      'TaskScheduled:Charge',
+      'TaskSucceeded:Charge',
+      'TaskStateExited:Charge',
+      'ExecutionSucceeded',
+    ]);
+    expect(execution.history.map((event) => event.id)).toEqual(types.map((_, index) => index + 1));
+    // The retried state gets the input it had the first time, not the execution input.
+    expect(execution.history[10]?.input).toEqual({ orderId: 'r-1', reservation: { reserved: true } });
+
+    expect(() => saga.redrive(execution.executionArn)).toThrow(
+      expect.objectContaining({ name: 'ExecutionNotRedrivable' }),
+    );
+  });
+
+  it('restarts a failed Parallel state as a whole, not the branch state inside it', async () => {
+    let attempts = 0;
+    const saga = await createLocalStateMachine({
+      stateMachineArn: machineArn,
+      definition: {
+        StartAt: 'Prepare',
+        States: {
+          Prepare: { Type: 'Pass', Result: { prepared: true }, ResultPath: '$.prep', Next: 'FanOut' },
+          FanOut: {
+            Type: 'Parallel',
+            Branches: [
+              { StartAt: 'Notify', States: { Notify: { Type: 'Pass', End: true } } },
+              {
+                StartAt: 'Ship',
+                States: { Ship: { Type: 'Task', Resource: 'arn:aws:states:::dynamodb:putItem', End: true } },
+              },
+            ],
+            End: true,
+          },
+        },
+      },
+      taskHandlers: {
+        Ship: () => {
+          attempts += 1;
+          if (attempts === 1) throw new TaskFailure('CarrierDown', 'try later');
+          return { shipped: true };
+        },
+      },
+    });
+    const execution = saga.start({ orderId: 'r-4' });
+    expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'CarrierDown' });
+    saga.redrive(execution.executionArn);
+    expect(await execution.result).toMatchObject({
+      status: 'SUCCEEDED',
+      output: [{ orderId: 'r-4', prep: { prepared: true } }, { shipped: true }],
+    });
+    const redriven = execution.history.slice(
+      execution.history.findIndex((event) => event.type === 'ExecutionRedriven'),
+    );
+    expect(redriven[1]).toMatchObject({ type: 'ParallelStateEntered', stateName: 'FanOut' });
+    expect(redriven.some((event) => event.stateName === 'Prepare')).toBe(false);
+  });
+
+  it('redrives a stopped execution, and refuses a running one', async () => {
+    let release: () => void = () => undefined;
+    const saga = await createLocalStateMachine({
+      definition: twoTasks,
+      stateMachineArn: machineArn,
+      lambda: countingLambda(),
+      taskHandlers: {
+        // Hangs the first time so that the execution can be caught RUNNING and stopped.
+        Reserve: () => new Promise((resolve) => (release = () => resolve({ reserved: 'late' }))),
+      },
+    });
+    const execution = saga.start({ orderId: 'r-2' });
+    await vi.waitFor(() =>
+      expect(execution.history.some((event) => event.type === 'TaskScheduled')).toBe(true),
+    );
+    expect(() => saga.redrive(execution.executionArn)).toThrow(/RUNNING and cannot be redriven/);
+    execution.stop('Operator', 'paused');
+    expect(await execution.result).toMatchObject({ status: 'ABORTED', error: 'Operator' });
+    saga.redrive(execution.executionArn);
+    await vi.waitFor(() => expect(execution.history.at(-1)?.type).toBe('TaskScheduled'));
+    release();
+    // Charge fails on its first call: FAILED again, redriven a second time, then through.
+    expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'PaymentDown' });
+    saga.redrive(execution.executionArn);
+    expect(await execution.result).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.redriveCount).toBe(2);
+  });
+
+  it('speaks RedriveExecution and the redrive fields of DescribeExecution over the SDK', async () => {
+    const taskTokens = new TaskTokenRegistry();
+    const redriven: string[] = [];
+    const api = new StepFunctionsApi(taskTokens, { onRedrive: (execution) => redriven.push(execution.name) });
+    api.addStateMachine(
+      await createLocalStateMachine({
+        definition: twoTasks,
+        stateMachineArn: machineArn,
+        lambda: countingLambda(),
+        taskTokens,
+      }),
+    );
+    const server = createServer((request, response) => void api.handle(request, response));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const sfn = new SFNClient({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      region: 'us-east-1',
+      credentials: DUMMY_CREDENTIALS,
+    });
+    try {
+      const { executionArn } = api.startExecution({
+        stateMachineArn: machineArn,
+        input: '{"orderId":"r-3"}',
+      });
+      const [execution] = api.allExecutions();
+      await execution?.result;
+      const failed = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      expect(failed).toMatchObject({ status: 'FAILED', redriveCount: 0, redriveStatus: 'REDRIVABLE' });
+
+      const { redriveDate } = await sfn.send(new RedriveExecutionCommand({ executionArn }));
+      expect(redriveDate).toBeInstanceOf(Date);
+      expect(redriven).toHaveLength(1);
+      await execution?.result;
+      const succeeded = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      expect(succeeded).toMatchObject({
+        status: 'SUCCEEDED',
+        redriveCount: 1,
+        redriveStatus: 'NOT_REDRIVABLE',
+        output: JSON.stringify({ charged: { orderId: 'r-3', reservation: { reserved: true } } }),
+      });
+      expect(succeeded.stopDate?.getTime()).toBeGreaterThanOrEqual(redriveDate?.getTime() ?? Infinity);
+      const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn }));
+      expect(events.find((event) => event.type === 'ExecutionRedriven')).toMatchObject({
+        executionRedrivenEventDetails: { redriveCount: 1 },
+      });
+      await expect(sfn.send(new RedriveExecutionCommand({ executionArn }))).rejects.toMatchObject({
+        name: 'ExecutionNotRedrivable',
+      });
+    } finally {
+      sfn.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

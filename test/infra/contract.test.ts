@@ -13,6 +13,7 @@ interface Operation {
 interface SagaStepContract {
   state: string;
   timeoutSeconds: number;
+  heartbeatSeconds?: number;
   retry: {
     maxAttempts: number;
     intervalSeconds: number;
@@ -141,6 +142,7 @@ describe('contract/openapi.yaml', () => {
       const state = definition.States[step.state];
       const [retrier] = state?.Retry ?? [];
       expect(state?.TimeoutSeconds, step.state).toBe(step.timeoutSeconds);
+      expect(state?.HeartbeatSeconds, step.state).toBe(step.heartbeatSeconds);
       expect(retrier, step.state).toMatchObject({
         MaxAttempts: step.retry.maxAttempts,
         IntervalSeconds: step.retry.intervalSeconds,

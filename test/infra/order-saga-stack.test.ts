@@ -35,7 +35,7 @@ function policyStatementsOf(functionId: string): Array<{ Action: string | string
 
 describe('order saga stack', () => {
   it('gives each service its own on-demand, encrypted, recoverable table that outlives the stack', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 4);
+    template.resourceCountIs('AWS::DynamoDB::Table', 5);
     template.allResourcesProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -68,8 +68,8 @@ describe('order saga stack', () => {
   });
 
   it('runs every function on arm64 with the newest Node.js runtime, tracing and JSON logs', () => {
-    // Nine saga steps and the two API functions.
-    template.resourceCountIs('AWS::Lambda::Function', 11);
+    // Eight Lambda saga steps, the shipping worker, two API functions, the outbox relay and the notifications consumer.
+    template.resourceCountIs('AWS::Lambda::Function', 13);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Architectures: ['arm64'],
       Runtime: 'nodejs24.x',
@@ -83,7 +83,7 @@ describe('order saga stack', () => {
     ['ReleaseInventory', 'Inventory'],
     ['ChargePayment', 'Payments'],
     ['RefundPayment', 'Payments'],
-    ['CreateShipment', 'Shipping'],
+    ['ShippingWorker', 'Shipping'],
     ['CancelShipment', 'Shipping'],
     ['ConfirmOrder', 'Orders'],
     ['CancelOrder', 'Orders'],
@@ -142,7 +142,7 @@ describe('order saga stack', () => {
   });
 
   it('configures shipping with the served countries', () => {
-    const [, fn] = functionNamed('CreateShipment');
+    const [, fn] = functionNamed('ShippingWorker');
     const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
     expect(variables.SERVED_COUNTRIES?.split(',')).toEqual(expect.arrayContaining(['US', 'GB', 'DE']));
   });
@@ -162,6 +162,102 @@ describe('order saga stack', () => {
       Threshold: 1,
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionNamed('MarkCompensationFailed')[0] } }],
     });
+  });
+
+  it('gives every queue a DLQ after 5 receives, SSE, TLS only, and a visibility of six consumer timeouts', () => {
+    const queues = template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
+    const mappings = Object.values(
+      template.findResources('AWS::Lambda::EventSourceMapping') as Record<string, Resource>,
+    );
+    const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+    const withDlq = Object.entries(queues).filter(([, queue]) => queue.Properties.RedrivePolicy);
+    expect(withDlq.map(([id]) => id).sort()).toEqual(
+      [expect.stringContaining('OrderEvents'), expect.stringContaining('Requests')].sort(),
+    );
+    for (const [id, queue] of withDlq) {
+      expect(
+        (queue.Properties.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount,
+        id,
+      ).toBeGreaterThanOrEqual(5);
+      const consumer = mappings.find((mapping) =>
+        JSON.stringify(mapping.Properties.EventSourceArn).includes(id),
+      );
+      const functionId = (consumer?.Properties.FunctionName as { Ref?: string } | undefined)?.Ref ?? '';
+      const timeout = Number(functions[functionId]?.Properties.Timeout);
+      expect(Number(queue.Properties.VisibilityTimeout), id).toBeGreaterThanOrEqual(6 * timeout);
+      expect(consumer?.Properties.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
+    }
+    for (const [id, queue] of Object.entries(queues))
+      expect(queue.Properties.SqsManagedSseEnabled, id).toBe(true);
+    const policies = Object.values(
+      template.findResources('AWS::SQS::QueuePolicy') as Record<string, Resource>,
+    );
+    expect(policies).toHaveLength(Object.keys(queues).length);
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyDocument).toMatchObject({
+        Statement: expect.arrayContaining([
+          expect.objectContaining({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      });
+    }
+  });
+
+  it('alarms on every dead-letter queue as soon as one message lands', () => {
+    const queues = Object.keys(template.findResources('AWS::SQS::Queue'));
+    const dlqs = queues.filter(
+      (id) => !(template.findResources('AWS::SQS::Queue')[id] as Resource).Properties.RedrivePolicy,
+    );
+    expect(dlqs).toHaveLength(3);
+    for (const dlq of dlqs) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+      });
+    }
+  });
+
+  it('feeds the relay only new outbox rows, with retries, bisection and an on-failure destination', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OrdersTable'), 'StreamArn'] },
+      FilterCriteria: {
+        Filters: [
+          {
+            Pattern: JSON.stringify({
+              eventName: ['INSERT'],
+              dynamodb: { NewImage: { kind: { S: ['outbox'] } } },
+            }),
+          },
+        ],
+      },
+      MaximumRetryAttempts: 5,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('RelayFailures'), 'Arn'] } },
+      },
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.anyValue(),
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+    });
+  });
+
+  it('lets the shipping worker answer task tokens of this state machine only', () => {
+    const [workerId] = functionNamed('ShippingWorker');
+    const statement = policyStatementsOf(workerId).find((candidate) =>
+      [candidate.Action].flat().includes('states:SendTaskSuccess'),
+    );
+    expect([statement?.Action].flat().sort()).toEqual([
+      'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
+      'states:SendTaskSuccess',
+    ]);
+    expect(statement?.Resource).toEqual(resolve(stack.saga.stateMachine.stateMachineArn));
   });
 
   it('exports the state machine ARN', () => {

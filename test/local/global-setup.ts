@@ -9,6 +9,7 @@ declare module 'vitest' {
     apiUrl: string;
     sfnEndpoint: string;
     dynamodbEndpoint: string;
+    sqsEndpoint: string;
     outputs: Record<string, string>;
     timeScale: number;
   }
@@ -29,6 +30,7 @@ export default async function setup(project: TestProject) {
   project.provide('apiUrl', cloud.apiUrl);
   project.provide('sfnEndpoint', cloud.endpoints.sfn);
   project.provide('dynamodbEndpoint', cloud.endpoints.dynamodb);
+  project.provide('sqsEndpoint', cloud.endpoints.sqs);
   project.provide('outputs', cloud.outputs);
   project.provide('timeScale', TEST_TIME_SCALE);
   return () => cloud.stop();

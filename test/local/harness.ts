@@ -9,7 +9,8 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import { pendingOrderRow, sagaInputOf } from '../../lambdas/orders/orders.js';
 import type { Snapshot } from '../../local/snapshot.js';
@@ -19,6 +20,7 @@ export const sfn = new SFNClient({ endpoint: inject('sfnEndpoint'), region: 'us-
 const documents = DynamoDBDocumentClient.from(
   new DynamoDBClient({ endpoint: inject('dynamodbEndpoint'), region: 'us-east-1', credentials }),
 );
+export const sqs = new SQSClient({ endpoint: inject('sqsEndpoint'), region: 'us-east-1', credentials });
 export const apiUrl = inject('apiUrl');
 const outputs = inject('outputs');
 
@@ -194,4 +196,38 @@ export async function executionCount(): Promise<number> {
 
 export async function writeOrderRecord(row: Record<string, unknown>): Promise<void> {
   await documents.send(new PutCommand({ TableName: output('OrdersTableName'), Item: row }));
+}
+
+/** Rows of a service table under one partition key. */
+export async function rowsOf(tableOutput: string, pk: string): Promise<Record<string, unknown>[]> {
+  const { Items = [] } = await documents.send(
+    new QueryCommand({
+      TableName: output(tableOutput),
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ConsistentRead: true,
+    }),
+  );
+  return Items;
+}
+
+/** Polls until `probe` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function listFaults(): Promise<{ target: string; mode: string; remaining: number }[]> {
+  const response = await fetch(`${apiUrl}/_local/faults`);
+  return ((await response.json()) as { faults: { target: string; mode: string; remaining: number }[] })
+    .faults;
 }

@@ -6,6 +6,7 @@ import {
   balanceOf,
   clearFaults,
   historyOf,
+  listFaults,
   orderStatusOf,
   output,
   placeOrderDirectly,
@@ -209,16 +210,18 @@ describe('the saga under injected faults', () => {
   it('refunds once when the compensation itself runs twice', async () => {
     const before = await snapshot();
     await armFault({ target: 'RefundPayment', mode: 'duplicate-delivery', count: 1 });
-    await armFault({ target: 'CreateShipment', mode: 'error', count: 1 });
+    // An address outside the served countries fails CreateShipment, so the charge must be refunded.
     const { executionArn } = await placeOrderDirectly({
       customerId: 'faults',
       items: [{ sku: 'FAULTS', quantity: 2 }],
+      country: 'BR',
     });
 
     const execution = await waitForExecution(executionArn);
     const after = await snapshot();
 
     expect(execution.error).toBe('OrderCancelled');
+    expect(await listFaults()).toEqual([]);
     expect(balanceOf(after, 'faults')).toBe(balanceOf(before, 'faults'));
     expect(stockOf(after, 'FAULTS')).toEqual(stockOf(before, 'FAULTS'));
   });

@@ -67,7 +67,7 @@ describe('POST /orders', () => {
       links: { self: `/orders/${ORDER_ID}` },
     });
     expect(response.headers?.location).toBe(`/orders/${ORDER_ID}`);
-    const [put] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    const [put, outbox] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
     expect(put?.Put).toMatchObject({
       TableName: 'service-table',
       Item: {
@@ -79,6 +79,15 @@ describe('POST /orders', () => {
       },
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(outbox?.Put).toMatchObject({
+      Item: {
+        pk: `OUTBOX#${ORDER_ID}`,
+        sk: 'OrderPlaced',
+        kind: 'outbox',
+        eventId: `${ORDER_ID}#OrderPlaced`,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
     });
     const start = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
     expect(start?.name).toBe(ORDER_ID);

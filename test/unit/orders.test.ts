@@ -42,6 +42,23 @@ describe('ConfirmOrder', () => {
     });
   });
 
+  it('announces the confirmation through an outbox row in the same transaction', async () => {
+    await confirmOrder({ orderId: 'ord-1', traceId: 't', shipmentId: 'shp_ord-1' });
+
+    const outbox = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[2]?.Put;
+    expect(outbox).toMatchObject({
+      Item: {
+        pk: 'OUTBOX#ord-1',
+        sk: 'OrderConfirmed',
+        kind: 'outbox',
+        eventId: 'ord-1#OrderConfirmed',
+        eventType: 'OrderConfirmed',
+        detail: { shipmentId: 'shp_ord-1' },
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+  });
+
   it('raises OrderStateConflict naming the current status when the order is not PENDING', async () => {
     ddb
       .on(TransactWriteCommand)

@@ -5,13 +5,14 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { planReconcile } from '../../lambdas/orders-api/reconcile.js';
 import { handler } from '../../lambdas/orders-api/reconcile-handler.js';
+import { CONDITION_FAILED, cancelled, NONE } from './dynamo-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
@@ -99,21 +100,39 @@ describe('POST /orders/{orderId}/reconcile', () => {
 
   it('aligns a PENDING record with a succeeded execution, conditionally on what it read', async () => {
     ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
-    ddb.on(UpdateCommand).resolves({});
+    ddb.on(GetCommand, { Key: { pk: `OUTBOX#${ORDER_ID}`, sk: 'OrderConfirmed' } }).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
 
     expect(JSON.parse((await reconcile()).body).action).toBe('set-status-CONFIRMED');
-    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+    const [update, outbox] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(update?.Update).toMatchObject({
       ConditionExpression: '#status = :from',
       ExpressionAttributeValues: expect.objectContaining({ ':from': 'PENDING', ':to': 'CONFIRMED' }),
     });
+    // The change is announced like any other: its event commits with it.
+    expect(outbox?.Put?.Item).toMatchObject({
+      pk: `OUTBOX#${ORDER_ID}`,
+      sk: 'OrderConfirmed',
+      kind: 'outbox',
+    });
+  });
+
+  it('does not announce again an event the saga already announced', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
+    ddb
+      .on(GetCommand, { Key: { pk: `OUTBOX#${ORDER_ID}`, sk: 'OrderConfirmed' } })
+      .resolves({ Item: { pk: `OUTBOX#${ORDER_ID}` } });
+    ddb.on(TransactWriteCommand).resolves({});
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+
+    expect(JSON.parse((await reconcile()).body).action).toBe('set-status-CONFIRMED');
+    expect(ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems).toHaveLength(1);
   });
 
   it('answers 409 when the order changed while reconciling', async () => {
     ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
-    ddb
-      .on(UpdateCommand)
-      .rejects(Object.assign(new Error('changed'), { name: 'ConditionalCheckFailedException' }));
+    ddb.on(TransactWriteCommand).rejects(cancelled(CONDITION_FAILED, NONE));
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
 
     const response = await reconcile();
@@ -126,7 +145,7 @@ describe('POST /orders/{orderId}/reconcile', () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
 
     expect(JSON.parse((await reconcile()).body)).toMatchObject({ consistent: true, action: 'none' });
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('answers 404 for an unknown order', async () => {

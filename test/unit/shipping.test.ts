@@ -2,48 +2,13 @@ import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-s
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler as cancelShipment } from '../../lambdas/shipping/cancel-handler.js';
-import { handler as createShipment } from '../../lambdas/shipping/create-handler.js';
 import { parseServedCountries } from '../../lambdas/shipping/shipping.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
-const address = { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' };
-const input = {
-  orderId: 'ord-1',
-  traceId: 'trace-1',
-  items: [{ sku: 'SKU-1', quantity: 3 }],
-  shippingAddress: address,
-};
-
 beforeEach(() => {
   ddb.reset();
   ddb.on(GetCommand).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
-});
-
-describe('CreateShipment', () => {
-  it('creates one shipment per order for a served country', async () => {
-    await expect(createShipment(input)).resolves.toEqual({ shipmentId: 'shp_ord-1', country: 'US' });
-    const [, put] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(put?.Put).toMatchObject({
-      Item: { pk: 'ORDER#ord-1', sk: 'SHIPMENT', status: 'CREATED', parcels: 3, address },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    });
-  });
-
-  it('raises ShippingRejected for a country outside SERVED_COUNTRIES, writing nothing', async () => {
-    await expect(
-      createShipment({ ...input, shippingAddress: { ...address, country: 'BR' } }),
-    ).rejects.toMatchObject({
-      name: 'ShippingRejected',
-      message: 'We do not ship to BR',
-    });
-    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
-  });
-
-  it('rejects a payload without an address as InvalidStepInput', async () => {
-    const { shippingAddress: _omitted, ...withoutAddress } = input;
-    await expect(createShipment(withoutAddress)).rejects.toMatchObject({ name: 'InvalidStepInput' });
-  });
 });
 
 describe('CancelShipment', () => {

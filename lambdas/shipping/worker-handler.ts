@@ -1,0 +1,103 @@
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { runAction } from '../shared/barrier.js';
+import { requireEnv } from '../shared/env.js';
+import { BusinessError, toStepError } from '../shared/errors.js';
+import { log } from '../shared/logger.js';
+import { barrierDepsFromEnv } from '../shared/service-env.js';
+import {
+  asObject,
+  orderLinesField,
+  sagaRef,
+  shippingAddressField,
+  stringField,
+} from '../shared/step-input.js';
+import { parseServedCountries, planShipment, SHIPMENT_STEP } from './shipping.js';
+
+const deps = barrierDepsFromEnv();
+const servedCountries = parseServedCountries(requireEnv('SERVED_COUNTRIES'));
+const sfn = new SFNClient({});
+
+/** Answers that mean the saga no longer waits for this token: it timed out, or already moved on. */
+const TASK_GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
+
+async function answer(send: () => Promise<unknown>, orderId: string): Promise<'answered' | 'saga-moved-on'> {
+  try {
+    await send();
+    return 'answered';
+  } catch (error) {
+    if (error instanceof Error && TASK_GONE.has(error.name)) {
+      log('warn', 'the saga no longer waits for this shipment', { orderId, reason: error.name });
+      return 'saga-moved-on';
+    }
+    throw error;
+  }
+}
+
+async function fulfil(record: SQSRecord): Promise<void> {
+  // Without a token there is no saga to answer: the message is poison and ends in the DLQ.
+  const message = asObject(JSON.parse(record.body), 'message');
+  const taskToken = stringField(message, 'taskToken');
+  let orderId = 'unknown';
+  try {
+    const request = sagaRef(message.request);
+    orderId = request.orderId;
+    // Proves the request was picked up; a token that is already dead means compensation is under way.
+    if (
+      (await answer(() => sfn.send(new SendTaskHeartbeatCommand({ taskToken })), orderId)) === 'saga-moved-on'
+    )
+      return;
+    const order = {
+      orderId,
+      address: shippingAddressField(request.payload, 'shippingAddress'),
+      items: orderLinesField(request.payload, 'items'),
+    };
+    const { result } = await runAction(deps, { sagaId: orderId, step: SHIPMENT_STEP }, async () =>
+      planShipment(deps.tableName, order, servedCountries, new Date().toISOString()),
+    );
+    await answer(
+      () => sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(result) })),
+      orderId,
+    );
+  } catch (error) {
+    const stepError = toStepError(error);
+    // A business outcome (a malformed request included) is an answer; anything else is retried by redelivery.
+    if (!(stepError instanceof BusinessError)) throw stepError;
+    await answer(
+      () =>
+        sfn.send(
+          new SendTaskFailureCommand({
+            taskToken,
+            error: stepError.name,
+            cause: stepError.message.slice(0, 32_000),
+          }),
+        ),
+      orderId,
+    );
+  }
+}
+
+/**
+ * The carrier integration behind CreateShipment: consumes shipping requests, creates each shipment once
+ * through the barrier, and answers the waiting saga with the shipment or a named business error.
+ */
+export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const record of event.Records) {
+    try {
+      await fulfil(record);
+    } catch (error) {
+      log('warn', 'shipping request failed', {
+        messageId: record.messageId,
+        errorMessage: error instanceof Error ? error.message : String(error),
+      });
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures };
+};

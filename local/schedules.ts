@@ -1,0 +1,420 @@
+import { randomUUID } from 'node:crypto';
+import type { LambdaInvokeOutcome, LambdaInvoker } from './stepfunctions-engine.js';
+import {
+  type CfnTemplate,
+  isRecord,
+  type ResolveContext,
+  resolveProperties,
+  resourcesOfType,
+} from './template.js';
+
+/** What a schedule expression means locally: a period to fire on, or (cron) only a manual run. */
+export type ParsedScheduleExpression =
+  | { kind: 'rate'; periodMs: number }
+  | { kind: 'cron'; fields: string[] }
+  | { kind: 'at'; at: Date };
+
+export class ScheduleExpressionError extends Error {
+  override name = 'ScheduleExpressionError';
+}
+
+/** Raised by runNow for a name that matches no schedule; the HTTP layer answers 404. */
+export class UnknownScheduleError extends Error {
+  override name = 'UnknownSchedule';
+}
+
+const UNIT_MS: Record<string, number> = {
+  minute: 60_000,
+  minutes: 60_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  day: 86_400_000,
+  days: 86_400_000,
+};
+
+/**
+ * rate(), cron() and at() as EventBridge and EventBridge Scheduler write them. rate insists on the singular
+ * for 1 and the plural otherwise, as AWS does, so that a template that deploys also runs here and vice versa.
+ */
+export function parseScheduleExpression(expression: string): ParsedScheduleExpression {
+  const trimmed = expression.trim();
+  const rate = /^rate\(\s*(\d+)\s+([a-z]+)\s*\)$/.exec(trimmed);
+  if (rate) {
+    const value = Number(rate[1]);
+    const unit = rate[2] ?? '';
+    const unitMs = UNIT_MS[unit];
+    if (unitMs === undefined) {
+      throw new ScheduleExpressionError(`${expression}: unit must be minute(s), hour(s) or day(s)`);
+    }
+    if (value < 1) {
+      throw new ScheduleExpressionError(`${expression}: the value must be a positive integer`);
+    }
+    if ((value === 1) !== !unit.endsWith('s')) {
+      throw new ScheduleExpressionError(
+        `${expression}: use the singular unit for 1 and the plural otherwise`,
+      );
+    }
+    return { kind: 'rate', periodMs: value * unitMs };
+  }
+  const cron = /^cron\((.*)\)$/.exec(trimmed);
+  if (cron) {
+    const fields = (cron[1] ?? '').trim().split(/\s+/);
+    if (fields.length !== 6) {
+      throw new ScheduleExpressionError(
+        `${expression}: cron needs 6 fields (minutes hours day-of-month month day-of-week year)`,
+      );
+    }
+    if (fields[2] !== '?' && fields[4] !== '?') {
+      throw new ScheduleExpressionError(`${expression}: day-of-month or day-of-week must be '?'`);
+    }
+    return { kind: 'cron', fields };
+  }
+  const at = /^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/.exec(trimmed);
+  if (at) {
+    return { kind: 'at', at: new Date(`${at[1]}Z`) };
+  }
+  throw new ScheduleExpressionError(`${expression}: expected rate(...), cron(...) or at(...)`);
+}
+
+export interface ScheduleTarget {
+  id: string;
+  functionArn: string;
+  // How the payload is made from the scheduled event.
+  input: { kind: 'constant'; value: unknown } | { kind: 'path'; path: string } | { kind: 'event' };
+}
+
+export interface ScheduleDefinition {
+  // The physical name: Name, or the local generated one.
+  name: string;
+  logicalId: string;
+  arn: string;
+  type: 'AWS::Events::Rule' | 'AWS::Scheduler::Schedule';
+  expression: string;
+  schedule: ParsedScheduleExpression;
+  enabled: boolean;
+  targets: ScheduleTarget[];
+  // Targets left out, with why (not a Lambda function, InputTransformer, ...).
+  unsupportedTargets: string[];
+}
+
+const LAMBDA_ARN = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$/;
+
+function inputText(value: unknown): unknown {
+  if (typeof value !== 'string') {
+    return value;
+  }
+  try {
+    return JSON.parse(value);
+  } catch {
+    // Scheduler accepts plain text; Lambda then receives a JSON string.
+    return value;
+  }
+}
+
+function eventRuleTargets(
+  logicalId: string,
+  properties: Record<string, unknown>,
+): Pick<ScheduleDefinition, 'targets' | 'unsupportedTargets'> {
+  const targets: ScheduleTarget[] = [];
+  const unsupportedTargets: string[] = [];
+  const rawTargets = Array.isArray(properties.Targets) ? properties.Targets : [];
+  for (const [index, raw] of rawTargets.entries()) {
+    if (!isRecord(raw)) continue;
+    const id = typeof raw.Id === 'string' ? raw.Id : `Target${index}`;
+    const arn = typeof raw.Arn === 'string' ? raw.Arn : '';
+    if (!LAMBDA_ARN.test(arn)) {
+      unsupportedTargets.push(`${logicalId}/${id}: ${arn || 'no Arn'} is not a Lambda function`);
+    } else if (raw.InputTransformer !== undefined) {
+      unsupportedTargets.push(`${logicalId}/${id}: InputTransformer is not emulated`);
+    } else if (raw.Input !== undefined) {
+      targets.push({ id, functionArn: arn, input: { kind: 'constant', value: inputText(raw.Input) } });
+    } else if (typeof raw.InputPath === 'string') {
+      targets.push({ id, functionArn: arn, input: { kind: 'path', path: raw.InputPath } });
+    } else {
+      targets.push({ id, functionArn: arn, input: { kind: 'event' } });
+    }
+  }
+  return { targets, unsupportedTargets };
+}
+
+function schedulerTargets(
+  logicalId: string,
+  properties: Record<string, unknown>,
+): Pick<ScheduleDefinition, 'targets' | 'unsupportedTargets'> {
+  const target = isRecord(properties.Target) ? properties.Target : {};
+  const arn = typeof target.Arn === 'string' ? target.Arn : '';
+  if (!LAMBDA_ARN.test(arn)) {
+    return {
+      targets: [],
+      unsupportedTargets: [
+        `${logicalId}: ${arn || 'no Arn'} is not a Lambda function (universal targets are not emulated)`,
+      ],
+    };
+  }
+  // Scheduler sends its Input verbatim; without one the function gets an empty object.
+  const value = target.Input === undefined ? {} : inputText(target.Input);
+  return {
+    targets: [{ id: 'Target', functionArn: arn, input: { kind: 'constant', value } }],
+    unsupportedTargets: [],
+  };
+}
+
+/**
+ * Every EventBridge rule with a ScheduleExpression and every EventBridge Scheduler schedule of the template.
+ * Rules with an EventPattern are event-driven, not scheduled, and are left out. Throws on a malformed
+ * expression, as CloudFormation would refuse the stack.
+ */
+export function schedulesFromTemplate(template: CfnTemplate, ctx: ResolveContext): ScheduleDefinition[] {
+  const schedules: ScheduleDefinition[] = [];
+  for (const [logicalId, resource] of resourcesOfType(
+    template,
+    'AWS::Events::Rule',
+    'AWS::Scheduler::Schedule',
+  )) {
+    if (resource.Properties?.ScheduleExpression === undefined) continue;
+    const physical = ctx.resources[logicalId];
+    if (!physical) {
+      throw new Error(`No physical name for schedule ${logicalId}`);
+    }
+    const properties = resolveProperties(template, logicalId, ctx);
+    const expression = String(properties.ScheduleExpression);
+    const type = resource.Type === 'AWS::Events::Rule' ? 'AWS::Events::Rule' : 'AWS::Scheduler::Schedule';
+    let schedule: ParsedScheduleExpression;
+    try {
+      schedule = parseScheduleExpression(expression);
+    } catch (error) {
+      throw new ScheduleExpressionError(`${logicalId}: ${(error as Error).message}`);
+    }
+    if (type === 'AWS::Events::Rule' && schedule.kind === 'at') {
+      throw new ScheduleExpressionError(`${logicalId}: at() is for EventBridge Scheduler, not rules`);
+    }
+    schedules.push({
+      name: physical.ref,
+      logicalId,
+      arn: physical.attributes.Arn ?? physical.ref,
+      type,
+      expression,
+      schedule,
+      // Both resource types default to ENABLED when State is left out.
+      enabled: properties.State === undefined || properties.State === 'ENABLED',
+      ...(type === 'AWS::Events::Rule'
+        ? eventRuleTargets(logicalId, properties)
+        : schedulerTargets(logicalId, properties)),
+    });
+  }
+  return schedules;
+}
+
+export interface ScheduledEvent {
+  version: '0';
+  id: string;
+  'detail-type': 'Scheduled Event';
+  source: 'aws.events';
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Record<string, never>;
+}
+
+/** The event EventBridge sends for a scheduled rule; time is whole seconds, as on AWS. */
+export function scheduledEvent(ruleArn: string, ctx: ResolveContext, now = new Date()): ScheduledEvent {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: ctx.accountId,
+    time: `${now.toISOString().slice(0, 19)}Z`,
+    region: ctx.region,
+    resources: [ruleArn],
+    detail: {},
+  };
+}
+
+// InputPath locally: $ or a dotted path ($.detail.x), enough for the scheduled event's flat shape.
+function selectPath(value: unknown, path: string): unknown {
+  if (!/^\$(\.[A-Za-z0-9_-]+)*$/.test(path)) {
+    throw new Error(`InputPath ${path}: only $ and $.a.b paths are emulated`);
+  }
+  let current = value;
+  for (const key of path.split('.').slice(1)) {
+    current = isRecord(current) ? current[key] : undefined;
+  }
+  return current;
+}
+
+export function targetPayload(target: ScheduleTarget, event: ScheduledEvent): unknown {
+  switch (target.input.kind) {
+    case 'constant':
+      return target.input.value;
+    case 'path':
+      return selectPath(event, target.input.path);
+    default:
+      return event;
+  }
+}
+
+export interface ScheduleTargetOutcome {
+  targetId: string;
+  functionArn: string;
+  durationMs: number;
+  outcome: LambdaInvokeOutcome;
+}
+
+export interface ScheduleRunOutcome {
+  name: string;
+  logicalId: string;
+  trigger: 'timer' | 'manual';
+  targets: ScheduleTargetOutcome[];
+}
+
+export interface ScheduleInfo {
+  name: string;
+  logicalId: string;
+  arn: string;
+  expression: string;
+  enabled: boolean;
+  // Local firing period after timeScale; undefined when the schedule only runs on demand.
+  localPeriodMs?: number;
+  fired: number;
+  unsupportedTargets: string[];
+}
+
+export interface LocalSchedules {
+  names(): string[];
+  list(): ScheduleInfo[];
+  /** Fires a schedule now, whatever its timer, and resolves once every target has answered. */
+  runNow(nameOrLogicalId: string): Promise<ScheduleRunOutcome>;
+  stop(): void;
+}
+
+export interface StartSchedulesOptions {
+  template: CfnTemplate;
+  ctx: ResolveContext;
+  invoker: LambdaInvoker;
+  // Multiplies every period: 0.01 fires rate(5 minutes) every 3 s.
+  timeScale: number;
+  // One line per notable event: fired, skipped, target failed, schedules not timed.
+  onTrace?: (line: string) => void;
+  // Floor for a scaled period, so that a tiny timeScale cannot turn a schedule into a busy loop.
+  minPeriodMs?: number;
+}
+
+/**
+ * Fires the template's schedules on scaled timers through the given invoker (so faults and tracing apply).
+ * cron() schedules are not timed locally: a scaled cron has no sensible meaning; run them with runNow.
+ * A fire is skipped while the previous fire of the same schedule is still running, so slow handlers
+ * cannot pile up invocations at small time scales.
+ */
+export function startSchedules(options: StartSchedulesOptions): LocalSchedules {
+  const trace = options.onTrace ?? (() => undefined);
+  const minPeriodMs = options.minPeriodMs ?? 100;
+  const schedules = schedulesFromTemplate(options.template, options.ctx);
+  const timers: NodeJS.Timeout[] = [];
+  // Counts, not flags: a manual run may overlap a timer fire of the same schedule.
+  const inFlight = new Map<string, number>();
+  const fired = new Map<string, number>();
+
+  const localPeriodOf = (definition: ScheduleDefinition): number | undefined =>
+    definition.enabled && definition.schedule.kind === 'rate'
+      ? Math.max(minPeriodMs, definition.schedule.periodMs * options.timeScale)
+      : undefined;
+
+  const run = async (
+    definition: ScheduleDefinition,
+    trigger: 'timer' | 'manual',
+  ): Promise<ScheduleRunOutcome> => {
+    fired.set(definition.name, (fired.get(definition.name) ?? 0) + 1);
+    inFlight.set(definition.name, (inFlight.get(definition.name) ?? 0) + 1);
+    try {
+      const event = scheduledEvent(definition.arn, options.ctx);
+      const targets = await Promise.all(
+        definition.targets.map(async (target): Promise<ScheduleTargetOutcome> => {
+          const started = performance.now();
+          let outcome: LambdaInvokeOutcome;
+          try {
+            outcome = await options.invoker.invoke(target.functionArn, targetPayload(target, event));
+          } catch (error) {
+            // An unknown function or a bad InputPath: report it like a failed invocation, keep the timer.
+            outcome = {
+              ok: false,
+              error: { errorType: 'LocalScheduleError', errorMessage: (error as Error).message },
+            };
+          }
+          if (!outcome.ok) {
+            trace(
+              `schedule ${definition.logicalId} -> ${target.id} failed: ${outcome.error.errorType}: ${outcome.error.errorMessage}`,
+            );
+          }
+          return {
+            targetId: target.id,
+            functionArn: target.functionArn,
+            durationMs: performance.now() - started,
+            outcome,
+          };
+        }),
+      );
+      return { name: definition.name, logicalId: definition.logicalId, trigger, targets };
+    } finally {
+      inFlight.set(definition.name, (inFlight.get(definition.name) ?? 1) - 1);
+    }
+  };
+
+  for (const definition of schedules) {
+    for (const reason of definition.unsupportedTargets) trace(`schedule target skipped: ${reason}`);
+    const periodMs = localPeriodOf(definition);
+    if (periodMs === undefined) {
+      if (definition.enabled) {
+        trace(`schedule ${definition.logicalId} (${definition.expression}) is not timed locally: use runNow`);
+      }
+      continue;
+    }
+    // Like a new rate rule on AWS, the first fire comes one period after start.
+    const timer = setInterval(() => {
+      if ((inFlight.get(definition.name) ?? 0) > 0) {
+        trace(`schedule ${definition.logicalId} skipped: the previous fire is still running`);
+        return;
+      }
+      trace(`schedule ${definition.logicalId} fired`);
+      void run(definition, 'timer');
+    }, periodMs);
+    // The local cloud's servers keep the process alive; a timer alone must not.
+    timer.unref();
+    timers.push(timer);
+  }
+
+  const find = (nameOrLogicalId: string): ScheduleDefinition => {
+    const definition = schedules.find(
+      (candidate) =>
+        candidate.name === nameOrLogicalId ||
+        candidate.logicalId === nameOrLogicalId ||
+        candidate.arn === nameOrLogicalId,
+    );
+    if (!definition) {
+      throw new UnknownScheduleError(
+        `No schedule named ${nameOrLogicalId}; known: ${schedules.map((schedule) => schedule.name).join(', ') || 'none'}`,
+      );
+    }
+    return definition;
+  };
+
+  return {
+    names: () => schedules.map((definition) => definition.name),
+    list: () =>
+      schedules.map((definition) => ({
+        name: definition.name,
+        logicalId: definition.logicalId,
+        arn: definition.arn,
+        expression: definition.expression,
+        enabled: definition.enabled,
+        localPeriodMs: localPeriodOf(definition),
+        fired: fired.get(definition.name) ?? 0,
+        unsupportedTargets: definition.unsupportedTargets,
+      })),
+    runNow: async (nameOrLogicalId) => run(find(nameOrLogicalId), 'manual'),
+    stop: () => {
+      for (const timer of timers.splice(0)) clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { orderEvent } from '../../lambdas/shared/outbox.js';
+import { VALID_ORDER } from './bad-input-cases.js';
+import {
+  address,
+  armFault,
+  balanceOf,
+  clearFaults,
+  eventually,
+  listFaults,
+  postOrder,
+  rowsOf,
+  shipmentStatusOf,
+  snapshot,
+  sqs,
+  stockOf,
+  waitForOrder,
+} from './harness.js';
+
+const run = promisify(execFile);
+const queueDepth = async (name: string) => {
+  const queue = (await snapshot()).queues.find((candidate) => candidate.name === name);
+  return (queue?.visible ?? 0) + (queue?.inFlight ?? 0);
+};
+
+afterEach(async () => {
+  await clearFaults();
+});
+
+describe('delivery guarantees on the local cloud', () => {
+  it('notifies each event of a saga once even when every message is delivered twice', async () => {
+    await armFault({ target: 'OrderSaga-order-events', mode: 'duplicate-delivery', count: 100 });
+    await armFault({ target: 'OrderSaga-shipping-requests', mode: 'duplicate-delivery', count: 100 });
+    const { orderId } = (await postOrder(VALID_ORDER, `k-${randomUUID()}`)).body as { orderId: string };
+
+    expect((await waitForOrder(orderId)).status).toBe('CONFIRMED');
+    const notifications = await eventually('both notifications', async () => {
+      const rows = await rowsOf('NotificationsTableName', `NOTIFICATION#${orderId}`);
+      return rows.length >= 2 ? rows : undefined;
+    });
+    await eventually('the queues to drain', async () =>
+      (await queueDepth('OrderSaga-order-events')) === 0 ? true : undefined,
+    );
+
+    expect(notifications.map((row) => row.eventType).sort()).toEqual(['OrderConfirmed', 'OrderPlaced']);
+    expect(await rowsOf('NotificationsTableName', `NOTIFICATION#${orderId}`)).toHaveLength(2);
+    expect(await rowsOf('NotificationsTableName', `INBOX#${orderId}#OrderPlaced`)).toHaveLength(1);
+    expect(shipmentStatusOf(await snapshot(), orderId)).toBe('CREATED');
+    // Both queues really did deliver twice.
+    for (const fault of await listFaults()) expect(fault.remaining, fault.target).toBeLessThan(100);
+  });
+
+  it('sends a message that keeps failing to the DLQ, and npm run redrive brings it back to be handled', async () => {
+    const orderId = `ord-redrive-${randomUUID()}`;
+    await armFault({ target: 'NotificationsConsumer', mode: 'error', count: 5, orderId });
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'OrderSaga-order-events' }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl,
+        MessageBody: JSON.stringify(orderEvent(orderId, 'OrderPlaced', new Date().toISOString())),
+      }),
+    );
+
+    await eventually(
+      'the message in the DLQ',
+      async () => ((await queueDepth('OrderSaga-order-events-dlq')) === 1 ? true : undefined),
+      45_000,
+    );
+    expect(await rowsOf('NotificationsTableName', `NOTIFICATION#${orderId}`)).toEqual([]);
+
+    const { stdout } = await run('node', [
+      '--import',
+      'tsx',
+      'scripts/redrive.ts',
+      'order-events',
+      '--local',
+    ]);
+
+    expect(stdout).toContain('moved 1 message(s) from OrderSaga-order-events-dlq to OrderSaga-order-events');
+    const notifications = await eventually('the redriven notification', async () => {
+      const rows = await rowsOf('NotificationsTableName', `NOTIFICATION#${orderId}`);
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(notifications).toHaveLength(1);
+    expect(await queueDepth('OrderSaga-order-events-dlq')).toBe(0);
+  });
+
+  it('compensates an order whose shipping worker never answers, and the late worker changes nothing', async () => {
+    const before = await snapshot();
+    await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000 });
+    const order = { ...VALID_ORDER, shippingAddress: address('GB') };
+    const { orderId } = (await postOrder(order, `k-${randomUUID()}`)).body as { orderId: string };
+
+    const cancelled = await waitForOrder(orderId, 30_000);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(cancelled.failure).toMatchObject({ step: 'CreateShipment', error: 'States.HeartbeatTimeout' });
+
+    await clearFaults();
+    await eventually('the late worker to consume the request', async () =>
+      (await queueDepth('OrderSaga-shipping-requests')) === 0 ? true : undefined,
+    );
+    const after = await snapshot();
+    expect(shipmentStatusOf(after, orderId)).toBeUndefined();
+    expect(balanceOf(after, 'api')).toBe(balanceOf(before, 'api'));
+    expect(stockOf(after, 'API-1')).toEqual(stockOf(before, 'API-1'));
+  });
+});
