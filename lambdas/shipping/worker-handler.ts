@@ -4,12 +4,13 @@ import {
   SendTaskSuccessCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import { runAction } from '../shared/barrier.js';
 import { requireEnv } from '../shared/env.js';
 import { BusinessError, toStepError } from '../shared/errors.js';
 import { log } from '../shared/logger.js';
 import { barrierDepsFromEnv } from '../shared/service-env.js';
+import { sqsBatchHandler } from '../shared/sqs-batch.js';
 import {
   asObject,
   orderLinesField,
@@ -86,18 +87,4 @@ async function fulfil(record: SQSRecord): Promise<void> {
  * The carrier integration behind CreateShipment: consumes shipping requests, creates each shipment once
  * through the barrier, and answers the waiting saga with the shipment or a named business error.
  */
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-  for (const record of event.Records) {
-    try {
-      await fulfil(record);
-    } catch (error) {
-      log('warn', 'shipping request failed', {
-        messageId: record.messageId,
-        errorMessage: error instanceof Error ? error.message : String(error),
-      });
-      batchItemFailures.push({ itemIdentifier: record.messageId });
-    }
-  }
-  return { batchItemFailures };
-};
+export const handler = sqsBatchHandler('shipping worker', fulfil);

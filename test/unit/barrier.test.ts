@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type BusinessWrites, runAction, runCompensation } from '../../lambdas/shared/barrier.js';
 import { InsufficientStock, OrderCancelled, TransientError } from '../../lambdas/shared/errors.js';
-import { CONDITION_FAILED, cancelled, NONE } from './dynamo-fakes.js';
+import { CONDITION_FAILED, cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));

@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler as release } from '../../lambdas/inventory/release-handler.js';
 import { handler as reserve } from '../../lambdas/inventory/reserve-handler.js';
-import { cancelled, NONE } from './dynamo-fakes.js';
+import { cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const input = {

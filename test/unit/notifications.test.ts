@@ -1,22 +1,12 @@
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../lambdas/notifications/handler.js';
 import { orderEvent } from '../../lambdas/shared/outbox.js';
-import { CONDITION_FAILED, cancelled, NONE } from './dynamo-fakes.js';
+import { CONDITION_FAILED, cancelled, NONE, sqsEvent } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const confirmed = orderEvent('ord-1', 'OrderConfirmed', '2026-01-01T00:00:00.000Z');
-
-function delivery(...bodies: unknown[]): SQSEvent {
-  return {
-    Records: bodies.map((body, index) => ({
-      messageId: `m-${index}`,
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    })),
-  } as unknown as SQSEvent;
-}
 
 beforeEach(() => {
   ddb.reset();
@@ -25,7 +15,7 @@ beforeEach(() => {
 
 describe('notifications consumer', () => {
   it('records the inbox row and the notification in one transaction', async () => {
-    const response = await handler(delivery(confirmed));
+    const response = await handler(sqsEvent(confirmed));
 
     expect(response.batchItemFailures).toEqual([]);
     const [inbox, notification] =
@@ -44,7 +34,7 @@ describe('notifications consumer', () => {
   it('acknowledges a duplicate without doing anything twice', async () => {
     ddb.on(TransactWriteCommand).rejects(cancelled(CONDITION_FAILED, NONE));
 
-    expect((await handler(delivery(confirmed))).batchItemFailures).toEqual([]);
+    expect((await handler(sqsEvent(confirmed))).batchItemFailures).toEqual([]);
   });
 
   it('reports only the messages that failed, and never throws for the batch', async () => {
@@ -55,7 +45,7 @@ describe('notifications consumer', () => {
       .resolves({});
 
     const response = await handler(
-      delivery(
+      sqsEvent(
         confirmed,
         orderEvent('ord-2', 'OrderPlaced', confirmed.occurredAt),
         'not json',

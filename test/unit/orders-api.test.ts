@@ -10,7 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../lambdas/orders-api/handler.js';
 import { deriveOrderId, requestHash } from '../../lambdas/orders-api/identity.js';
-import { cancelled } from './dynamo-fakes.js';
+import { cancelled } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);

@@ -5,7 +5,7 @@ import { handler as cancelOrder } from '../../lambdas/orders/cancel-handler.js';
 import { handler as confirmOrder } from '../../lambdas/orders/confirm-handler.js';
 import { handler as markCompensationFailed } from '../../lambdas/orders/mark-compensation-failed-handler.js';
 import { summarizeFailures } from '../../lambdas/orders/orders.js';
-import { cancelled, NONE } from './dynamo-fakes.js';
+import { cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const lambdaCause = JSON.stringify({

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler as charge } from '../../lambdas/payments/charge-handler.js';
 import { handler as refund } from '../../lambdas/payments/refund-handler.js';
-import { cancelled, NONE } from './dynamo-fakes.js';
+import { cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const input = { orderId: 'ord-1', traceId: 'trace-1', customerId: 'c-1', amountCents: 2500 };

@@ -12,7 +12,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { planReconcile } from '../../lambdas/orders-api/reconcile.js';
 import { handler } from '../../lambdas/orders-api/reconcile-handler.js';
-import { CONDITION_FAILED, cancelled, NONE } from './dynamo-fakes.js';
+import { CONDITION_FAILED, cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);

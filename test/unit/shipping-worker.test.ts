@@ -6,10 +6,10 @@ import {
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../lambdas/shipping/worker-handler.js';
+import { sqsEvent } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
@@ -20,15 +20,6 @@ const request = {
   items: [{ sku: 'SKU-1', quantity: 3 }],
   shippingAddress: address,
 };
-
-function delivery(...bodies: unknown[]): SQSEvent {
-  return {
-    Records: bodies.map((body, index) => ({
-      messageId: `m-${index}`,
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    })),
-  } as unknown as SQSEvent;
-}
 
 const timedOut = () => new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} });
 
@@ -44,7 +35,7 @@ beforeEach(() => {
 
 describe('shipping worker', () => {
   it('heartbeats, creates the shipment once and answers the saga with it', async () => {
-    const response = await handler(delivery({ taskToken: 'token-1', request }));
+    const response = await handler(sqsEvent({ taskToken: 'token-1', request }));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(sfn).toHaveReceivedCommandWith(SendTaskHeartbeatCommand, { taskToken: 'token-1' });
@@ -62,7 +53,7 @@ describe('shipping worker', () => {
 
   it('answers ShippingRejected for a country it does not serve, writing nothing', async () => {
     const response = await handler(
-      delivery({ taskToken: 't', request: { ...request, shippingAddress: { ...address, country: 'BR' } } }),
+      sqsEvent({ taskToken: 't', request: { ...request, shippingAddress: { ...address, country: 'BR' } } }),
     );
 
     expect(response.batchItemFailures).toEqual([]);
@@ -77,7 +68,7 @@ describe('shipping worker', () => {
   it('does nothing when the saga already gave up on the request', async () => {
     sfn.on(SendTaskHeartbeatCommand).rejects(timedOut());
 
-    const response = await handler(delivery({ taskToken: 't', request }));
+    const response = await handler(sqsEvent({ taskToken: 't', request }));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
@@ -90,7 +81,7 @@ describe('shipping worker', () => {
       .resolves({ Item: { pk: 'BARRIER#ord-1', sk: 'CreateShipment#action', tombstone: true } });
     sfn.on(SendTaskFailureCommand).rejects(timedOut());
 
-    const response = await handler(delivery({ taskToken: 't', request }));
+    const response = await handler(sqsEvent({ taskToken: 't', request }));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
@@ -99,7 +90,7 @@ describe('shipping worker', () => {
 
   it('answers InvalidStepInput for a malformed request that carries a token', async () => {
     const { shippingAddress: _dropped, ...withoutAddress } = request;
-    await handler(delivery({ taskToken: 't', request: withoutAddress }));
+    await handler(sqsEvent({ taskToken: 't', request: withoutAddress }));
 
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, {
       taskToken: 't',
@@ -110,7 +101,7 @@ describe('shipping worker', () => {
   it('leaves a message for redelivery on a transient failure, without answering', async () => {
     ddb.on(TransactWriteCommand).rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
 
-    const response = await handler(delivery({ taskToken: 't', request }));
+    const response = await handler(sqsEvent({ taskToken: 't', request }));
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
     expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 0);
@@ -118,7 +109,7 @@ describe('shipping worker', () => {
   });
 
   it('reports poison messages alone and goes on with the batch', async () => {
-    const response = await handler(delivery('not json', { request }, { taskToken: 't', request }));
+    const response = await handler(sqsEvent('not json', { request }, { taskToken: 't', request }));
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }, { itemIdentifier: 'm-1' }]);
     expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);

@@ -1,5 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { SQSEvent } from 'aws-lambda';
 
 export type ReasonSpec = {
   code: 'None' | 'ConditionalCheckFailed' | 'TransactionConflict';
@@ -20,3 +21,13 @@ export function cancelled(...reasons: ReasonSpec[]): TransactionCanceledExceptio
 
 export const NONE: ReasonSpec = { code: 'None' };
 export const CONDITION_FAILED: ReasonSpec = { code: 'ConditionalCheckFailed' };
+
+/** An SQS delivery to a Lambda consumer; bodies that are not strings are sent as JSON. */
+export function sqsEvent(...bodies: unknown[]): SQSEvent {
+  return {
+    Records: bodies.map((body, index) => ({
+      messageId: `m-${index}`,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    })),
+  } as unknown as SQSEvent;
+}
