@@ -1,14 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import { pendingOrderRow } from '../../lambdas/orders/orders.js';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
+import { executionArnOf } from '../../lambdas/orders-api/saga-client.js';
 import { badRequests, VALID_ORDER } from './bad-input-cases.js';
 import {
   address,
+  armFault,
   callApi,
+  clearFaults,
+  eventually,
   executionCount,
   executionsNamed,
+  output,
   postOrder,
+  sfn,
   snapshot,
   waitForOrder,
   writeOrderRecord,
@@ -168,6 +175,38 @@ describe('reconcile on the local cloud', () => {
     expect(((await callApi('GET', `/orders/${orderId}`)).body as { status: string }).status).toBe(
       'CONFIRMED',
     );
+  });
+});
+
+describe('reconcile redrives a saga that stopped midway', () => {
+  it('resumes it from the state where it stopped, under the same execution', async () => {
+    await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000 });
+    const { orderId } = (await postOrder(VALID_ORDER, key())).body as { orderId: string };
+    await eventually('the saga to wait on CreateShipment', async () => {
+      const { steps } = (await callApi('GET', `/orders/${orderId}`)).body as { steps: { step: string }[] };
+      return steps.some((step) => step.step === 'CreateShipment') ? true : undefined;
+    });
+    await sfn.send(
+      new StopExecutionCommand({
+        executionArn: executionArnOf(output('StateMachineArn'), orderId),
+        error: 'OperatorStopped',
+      }),
+    );
+    await clearFaults();
+
+    const answer = await callApi('POST', `/orders/${orderId}/reconcile`);
+
+    expect(answer.body).toMatchObject({
+      found: { orderStatus: 'PENDING', executionStatus: 'ABORTED' },
+      action: 'redrove-execution',
+    });
+    const order = await waitForOrder(orderId);
+    expect(order.status).toBe('CONFIRMED');
+    // Resumed, not restarted: stock was reserved and money taken once.
+    expect(
+      (order.steps as { step: string }[]).filter((step) => step.step === 'ReserveInventory'),
+    ).toHaveLength(1);
+    expect(await executionsNamed(orderId)).toBe(1);
   });
 });
 
