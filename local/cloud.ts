@@ -61,6 +61,8 @@ export interface LocalCloud {
   /** Stack outputs, resolved to local names and ARNs. */
   outputs: Record<string, string>;
   faults: FaultRegistry;
+  /** DynamoDB Local's Java process, for measuring what the local cloud costs. */
+  dynamodbPid: number;
   snapshot(): Promise<Snapshot>;
   executions(): LocalExecution[];
   stop(): Promise<void>;
@@ -330,6 +332,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       assembly,
       outputs,
       faults,
+      dynamodbPid: dynamodb.pid,
       snapshot,
       executions: () => sfnApi.allExecutions(),
       stop: stopAll,
