@@ -112,9 +112,10 @@ export class OrderSagaStack extends Stack {
             items: sfn.JsonPath.listAt('$.items'),
             shippingAddress: sfn.JsonPath.objectAt('$.shippingAddress'),
           }),
-          // The carrier integration answers through the worker; the heartbeat bounds the wait for pickup.
+          // The worker heartbeats on pickup. The heartbeat bounds the wait for a pickup and leaves room for
+          // three redeliveries (the queue's visibility is 30 s); the timeout bounds the whole exchange.
           timeout: Duration.minutes(5),
-          heartbeat: Duration.minutes(1),
+          heartbeat: Duration.seconds(90),
           pivot: true,
           businessErrors: STEP_BUSINESS_ERRORS.CreateShipment,
           compensation: {

@@ -136,25 +136,27 @@ function traceOutcome(tracer: Tracer, execution: LocalExecution): void {
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const tracer = createTracer(options.trace ?? (() => undefined), options.color ?? false);
   const stack: Array<() => Promise<void>> = [];
+  // Stops run newest first; splice empties the list so a second stop() does nothing.
   const stopAll = async () => {
-    for (const stop of stack.reverse()) await stop().catch(() => undefined);
+    for (const stop of stack.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  /** Registers a started service's stop as soon as it is up, so a failed start stops what did start. */
+  const started = async <T extends { stop(): Promise<void> }>(service: Promise<T>): Promise<T> => {
+    const running = await service;
+    stack.push(() => running.stop());
+    return running;
   };
 
   try {
     const [assembly, dynamodb, sqs, sfnPort] = await Promise.all([
       ensureCloudAssembly(options.projectRoot, { force: options.forceSynth, log: tracer.info }),
-      startDynamoDbLocal(),
-      startSqsLocal(),
+      started(startDynamoDbLocal()),
+      started(startSqsLocal()),
       findFreePort(),
     ]);
-    stack.push(
-      () => dynamodb.stop(),
-      () => sqs.stop(),
-    );
     // Everything SQS goes through the proxy, which adds the DLQ redrive API fauxqs lacks; queue URLs carry
     // its address, so the SDK sees one endpoint.
-    const sqsProxy = await startSqsMoveTaskProxy({ sqsEndpoint: sqs.endpoint, client: sqs.client });
-    stack.push(() => sqsProxy.stop());
+    const sqsProxy = await started(startSqsMoveTaskProxy({ sqsEndpoint: sqs.endpoint, client: sqs.client }));
     const sqsClient = createSqsClient(sqsProxy.endpoint);
     const template = loadTemplate(assembly.templatePath);
     const nameOptions = { stackName: assembly.stackName, sqsEndpoint: sqsProxy.endpoint };
@@ -196,6 +198,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const sfnApi = new StepFunctionsApi(taskTokens, {
       onStart: (execution) => traceOutcome(tracer, execution),
       onRedrive: (execution) => traceOutcome(tracer, execution),
+    });
+    // Runs before the functions stop: no saga keeps retrying into a runner that is gone.
+    stack.push(async () => {
+      for (const execution of sfnApi.allExecutions())
+        execution.stop('LocalCloudStopped', 'The local cloud stopped');
     });
     for (const [logicalId] of resourcesOfType(template, 'AWS::StepFunctions::StateMachine')) {
       const arn = names[logicalId]?.ref;

@@ -28,6 +28,7 @@ import type {
   StreamRecord,
 } from 'aws-lambda';
 import { DUMMY_CREDENTIALS } from './net.js';
+import { orderIdOf } from './order-id.js';
 import type { LambdaInvokeOutcome, LambdaInvoker } from './stepfunctions-engine.js';
 import {
   type CfnTemplate,
@@ -367,15 +368,6 @@ async function pause(milliseconds: number, signal: AbortSignal): Promise<void> {
   }
 }
 
-function orderIdInJson(text: string): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return isRecord(parsed) && typeof parsed.orderId === 'string' ? parsed.orderId : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Asks the hook once per distinct orderId of the batch (then without one), stopping at the first yes. */
 function wantsDuplicate(
   hook: DuplicateDeliveryHook | undefined,
@@ -568,7 +560,7 @@ class SqsPoller {
     const duplicate = wantsDuplicate(
       runtime.options.duplicateDelivery,
       targetsOf(mapping, this.queueName),
-      records.map((record) => orderIdInJson(record.body)),
+      records.map((record) => orderIdOf({ Records: [record] })),
     );
     let outcome = await this.invoke(event);
     if (duplicate) {
@@ -664,12 +656,6 @@ export function dynamodbRecordOf(record: SdkStreamRecord, streamArn: string, reg
     eventSourceARN: streamArn,
     ...(record.userIdentity ? { userIdentity: { ...record.userIdentity } } : {}),
   };
-}
-
-function orderIdOfStreamRecord(record: DynamoDBRecord): string | undefined {
-  const image = record.dynamodb?.NewImage ?? record.dynamodb?.OldImage;
-  const value = image?.orderId?.S;
-  return typeof value === 'string' ? value : undefined;
 }
 
 function arrivalOf(record: DynamoDBRecord | undefined): string | undefined {
@@ -907,7 +893,7 @@ class StreamPoller {
     const duplicate = wantsDuplicate(
       runtime.options.duplicateDelivery,
       targetsOf(mapping, mapping.eventSourceArn.split('/')[1]),
-      records.map(orderIdOfStreamRecord),
+      records.map((record) => orderIdOf({ Records: [record] })),
     );
     stats.invocations += 1;
     let outcome = await invokeSafely(runtime.options.invoker, mapping.functionName, event);

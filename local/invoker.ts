@@ -1,35 +1,9 @@
 import type { FaultMode, FaultRegistry } from './faults.js';
 import type { LambdaFunctionConfig, LambdaInvocationResult, LambdaRunner } from './lambda-runner.js';
 import { sleep } from './net.js';
+import { orderIdOf } from './order-id.js';
 import type { LambdaInvokeOutcome, LambdaInvoker, TaskInvocation } from './stepfunctions-engine.js';
 import type { Tracer } from './trace.js';
-
-function stringAt(value: unknown, ...path: string[]): string | undefined {
-  let current = value;
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null) return undefined;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return typeof current === 'string' ? current : undefined;
-}
-
-/** The order an invocation is about, wherever its event carries it: step input, queue message, stream image, API path. */
-function orderIdOf(payload: unknown): string | undefined {
-  const direct = stringAt(payload, 'orderId') ?? stringAt(payload, 'pathParameters', 'orderId');
-  if (direct) return direct;
-  const records = (payload as { Records?: unknown } | null)?.Records;
-  const [first] = Array.isArray(records) ? records : [];
-  const streamOrderId = stringAt(first, 'dynamodb', 'NewImage', 'orderId', 'S');
-  if (streamOrderId) return streamOrderId;
-  const body = stringAt(first, 'body');
-  if (!body) return undefined;
-  try {
-    const message: unknown = JSON.parse(body);
-    return stringAt(message, 'orderId') ?? stringAt(message, 'request', 'orderId');
-  } catch {
-    return undefined;
-  }
-}
 
 function failure(errorType: string, errorMessage: string): LambdaInvokeOutcome {
   return { ok: false, error: { errorType, errorMessage, trace: [] } };
@@ -78,9 +52,10 @@ export class FaultInjectingInvoker implements LambdaInvoker {
     payload: unknown,
     task?: TaskInvocation,
   ): Promise<LambdaInvokeOutcome> {
-    const [label = functionNameOrArn] = this.targetsOf(functionNameOrArn, task?.stateName);
+    const targets = this.targetsOf(functionNameOrArn, task?.stateName);
+    const [label = functionNameOrArn] = targets;
     const orderId = orderIdOf(payload);
-    const mode = this.faults.take(this.targetsOf(functionNameOrArn, task?.stateName), orderId);
+    const mode = this.faults.take(targets, orderId);
     if (mode) this.tracer.fault(orderId, label, mode);
     const started = Date.now();
     const outcome = await this.invokeWith(mode, functionNameOrArn, payload, task);

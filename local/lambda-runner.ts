@@ -371,7 +371,11 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
     _HANDLER: config.handler,
   });
 
+  let stopped = false;
+
   const drain = (pool: FunctionPool): void => {
+    // After stop() a finishing invocation must not start a fresh sandbox for what is still queued.
+    if (stopped) return;
     pool.sandboxes = pool.sandboxes.filter((sandbox) => !sandbox.dead);
     while (pool.queue.length > 0) {
       let sandbox = pool.sandboxes.find((candidate) => !candidate.busy);
@@ -432,7 +436,23 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
       );
     },
     async stop() {
+      stopped = true;
       const sandboxes = [...pools.values()].flatMap((pool) => pool.sandboxes);
+      for (const pool of pools.values()) {
+        for (const pending of pool.queue.splice(0)) {
+          pending.resolve({
+            ok: false,
+            functionName: pool.config.functionName,
+            requestId: randomUUID(),
+            durationMs: 0,
+            error: {
+              errorType: LAMBDA_CRASH_ERROR_TYPE,
+              errorMessage: 'The local Lambda runner stopped',
+              trace: [],
+            },
+          });
+        }
+      }
       await Promise.all(sandboxes.map((sandbox) => sandbox.kill()));
       pools.clear();
       byArn.clear();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { stockRow } from '../lambdas/inventory/inventory.js';
 import { accountRow } from '../lambdas/payments/payments.js';
+import { isRecord } from './template.js';
 
 export interface Seed {
   inventory: { sku: string; stock: number; priceCents: number }[];
@@ -21,10 +22,6 @@ export const DEMO_SEED: Seed = {
     { customerId: 'c-broke', balanceCents: 0 },
   ],
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function nonNegativeInt(value: unknown, where: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {

@@ -1,16 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import {
-  DeleteItemCommand,
-  type DeleteItemCommandInput,
-  type DynamoDBClient,
-  GetItemCommand,
-  type GetItemCommandInput,
-  PutItemCommand,
-  type PutItemCommandInput,
-  UpdateItemCommand,
-  type UpdateItemCommandInput,
-} from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { StateMachine as EngineStateMachine, StateMachineDefinition } from 'aws-local-stepfunctions';
 import { isRecord } from './template.js';
@@ -166,6 +155,8 @@ export class TaskTokenRegistry {
       this.close(token, 'timed-out');
       task.reject(new TaskFailure('States.HeartbeatTimeout', `No heartbeat within ${task.heartbeatMs} ms`));
     }, task.heartbeatMs);
+    // A pending token must not keep a process alive on its own, as the expiry timer does not.
+    task.heartbeatTimer.unref();
   }
 
   private take(token: string): PendingTask {
@@ -471,11 +462,6 @@ function awsErrorName(prefix: string, error: unknown): TaskFailure {
   return new TaskFailure(`${prefix}.${name}`, cause);
 }
 
-function withoutMetadata(response: object): JsonValue {
-  const { $metadata: _metadata, ...rest } = response as Record<string, unknown>;
-  return JSON.parse(JSON.stringify(rest)) as JsonValue;
-}
-
 /** sqs:sendMessage as Step Functions calls it: an object MessageBody is sent as JSON text. */
 export function sqsSendMessageIntegration(client: SQSClient): ServiceIntegration {
   return async (parameters) => {
@@ -495,34 +481,6 @@ export function sqsSendMessageIntegration(client: SQSClient): ServiceIntegration
     } catch (error) {
       throw awsErrorName('SQS', error);
     }
-  };
-}
-
-/** dynamodb:getItem/putItem/updateItem/deleteItem; errors are named DynamoDB.<Exception> as on AWS. */
-export function dynamoDbIntegrations(client: DynamoDBClient): Record<string, ServiceIntegration> {
-  const call =
-    (send: (input: never) => Promise<object>): ServiceIntegration =>
-    async (parameters) => {
-      try {
-        // Step Functions passes the low-level API shape (AttributeValue maps), the same as the SDK input.
-        return withoutMetadata(await send((isRecord(parameters) ? parameters : {}) as never));
-      } catch (error) {
-        throw awsErrorName('DynamoDB', error);
-      }
-    };
-  return {
-    'arn:aws:states:::dynamodb:getItem': call((input: GetItemCommandInput) =>
-      client.send(new GetItemCommand(input)),
-    ),
-    'arn:aws:states:::dynamodb:putItem': call((input: PutItemCommandInput) =>
-      client.send(new PutItemCommand(input)),
-    ),
-    'arn:aws:states:::dynamodb:updateItem': call((input: UpdateItemCommandInput) =>
-      client.send(new UpdateItemCommand(input)),
-    ),
-    'arn:aws:states:::dynamodb:deleteItem': call((input: DeleteItemCommandInput) =>
-      client.send(new DeleteItemCommand(input)),
-    ),
   };
 }
 

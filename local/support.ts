@@ -1,3 +1,5 @@
+import { isRecord } from './template.js';
+
 /**
  * What the local engine cannot run, or runs differently from AWS without saying so. The local cloud
  * refuses such a definition at start, and a test keeps the real one clear of them.
@@ -10,13 +12,10 @@ const SUPPORTED_INTEGRATIONS = [
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 function contextReferences(value: unknown): string[] {
   if (typeof value === 'string') return value.match(/\$\$\.[A-Za-z.]+/g) ?? [];
   if (Array.isArray(value)) return value.flatMap(contextReferences);
-  if (isObject(value)) return Object.values(value).flatMap(contextReferences);
+  if (isRecord(value)) return Object.values(value).flatMap(contextReferences);
   return [];
 }
 
@@ -25,9 +24,9 @@ export function findLocallyUnsupported(definition: Json, scope = ''): string[] {
   const where = (name: string) => (scope ? `${scope}/${name}` : name);
   if (definition.QueryLanguage === 'JSONata')
     problems.push(`${scope || 'definition'}: JSONata is silently mis-run by the local engine`);
-  const states = isObject(definition.States) ? definition.States : {};
+  const states = isRecord(definition.States) ? definition.States : {};
   for (const [name, state] of Object.entries(states)) {
-    if (!isObject(state)) continue;
+    if (!isRecord(state)) continue;
     if (state.QueryLanguage === 'JSONata')
       problems.push(`${where(name)}: JSONata is silently mis-run by the local engine`);
     if (state.Assign !== undefined)
@@ -64,7 +63,7 @@ export function findLocallyUnsupported(definition: Json, scope = ''): string[] {
       state.Iterator,
     ];
     for (const child of children)
-      if (isObject(child)) problems.push(...findLocallyUnsupported(child, where(name)));
+      if (isRecord(child)) problems.push(...findLocallyUnsupported(child, where(name)));
   }
   return problems;
 }

@@ -4,6 +4,7 @@ import type { OrderLine } from '../shared/step-input.js';
 
 /** The barrier key of the reservation; ReleaseInventory compensates this step. */
 export const RESERVE_STEP = 'ReserveInventory';
+export const RELEASE_STEP = 'ReleaseInventory';
 
 /** Stock lives on one row per SKU so a reservation is a conditional decrement, never a read-modify-write. */
 export function skuKey(sku: string): { pk: string; sk: string } {

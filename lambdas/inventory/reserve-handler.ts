@@ -21,7 +21,7 @@ async function loadStock(skus: string[]): Promise<Map<string, StockItem>> {
   return new Map(items.map((item) => [item.sku, item]));
 }
 
-export const handler = sagaStepHandler('ReserveInventory', async ({ orderId, payload }) => {
+export const handler = sagaStepHandler(RESERVE_STEP, async ({ orderId, payload }) => {
   const lines = orderLinesField(payload, 'items');
   const { result } = await runAction(deps, { sagaId: orderId, step: RESERVE_STEP }, async () =>
     planReservation(deps.tableName, lines, await loadStock(lines.map((line) => line.sku))),

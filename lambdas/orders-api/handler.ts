@@ -27,7 +27,7 @@ function accepted(order: Pick<StoredOrder, 'orderId' | 'status'>) {
 }
 
 /** The write is what makes an order exist; if the start fails after it, the sweeper starts the saga. */
-async function startSaga(order: StoredOrder | Parameters<SagaClient['start']>[0]): Promise<void> {
+async function startSaga(order: Parameters<SagaClient['start']>[0]): Promise<void> {
   try {
     await saga.start(order);
   } catch (error) {

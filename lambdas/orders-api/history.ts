@@ -1,4 +1,5 @@
 import { RESERVE_STEP } from '../inventory/inventory.js';
+import { readableCause } from '../orders/orders.js';
 
 /**
  * Turns a Step Functions execution history into the step list GET /orders/{id} shows. Works on the
@@ -49,18 +50,6 @@ function resultOf(event: HistoryEventLike): { outcome: StepOutcome; details: Det
   ];
   const found = candidates.find(([details]) => details !== undefined);
   return found ? { outcome: found[1], details: found[0] ?? {} } : undefined;
-}
-
-/** Lambda causes are JSON with a stack trace: keep the message, never the trace. */
-function readableCause(cause: string | undefined): string {
-  if (!cause) return '';
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
-  } catch {
-    // plain text cause
-  }
-  return cause.slice(0, 1000);
 }
 
 export function stepsFromHistory(events: readonly HistoryEventLike[]): {

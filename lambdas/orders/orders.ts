@@ -47,6 +47,7 @@ export interface FailureSummary {
   cause: string;
 }
 
+/** Causes are shown to people and stored on orders: long enough to read, short enough to keep. */
 const MAX_CAUSE_LENGTH = 1000;
 
 /**
@@ -57,21 +58,23 @@ export function summarizeFailures(failures: Record<string, StepFailure>): Failur
   return Object.entries(failures).map(([step, failure]) => ({
     step,
     error: failure.Error ?? 'Unknown',
-    cause: readableCause(failure.Cause).slice(0, MAX_CAUSE_LENGTH),
+    cause: readableCause(failure.Cause),
   }));
 }
 
-function readableCause(cause: string | undefined): string {
+/** Lambda causes are JSON with a stack trace: keep the message, never the trace, and never too much of it. */
+export function readableCause(cause: string | undefined): string {
   if (!cause) return '';
+  let message = cause;
   try {
     const parsed: unknown = JSON.parse(cause);
     if (typeof parsed === 'object' && parsed !== null && 'errorMessage' in parsed) {
-      return String((parsed as { errorMessage: unknown }).errorMessage);
+      message = String((parsed as { errorMessage: unknown }).errorMessage);
     }
   } catch {
     // Not JSON: Step Functions' own causes (timeouts, heartbeats) are plain text.
   }
-  return cause;
+  return message.slice(0, MAX_CAUSE_LENGTH);
 }
 
 /** The event each status change announces. */
@@ -95,10 +98,13 @@ function planTransition(
   transition: Transition,
 ): ActionPlan<{ status: OrderStatus }> {
   const values: Record<string, unknown> = { ':to': transition.to, ':at': at };
+  // Every attribute goes through a name placeholder: DynamoDB reserves hundreds of words.
+  const names: Record<string, string> = { '#status': 'status' };
   const setClauses = ['#status = :to', 'updatedAt = :at'];
   for (const [name, value] of Object.entries(transition.set)) {
+    names[`#${name}`] = name;
     values[`:${name}`] = value;
-    setClauses.push(`${name} = :${name}`);
+    setClauses.push(`#${name} = :${name}`);
   }
   const fromPlaceholders = transition.from.map((status, index) => {
     values[`:from${index}`] = status;
@@ -113,7 +119,7 @@ function planTransition(
           Key: orderKey(orderId),
           UpdateExpression: `SET ${setClauses.join(', ')}`,
           ConditionExpression: `#status IN (${fromPlaceholders.join(', ')})`,
-          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },

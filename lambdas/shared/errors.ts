@@ -45,7 +45,7 @@ export class TransientError extends Error {
   readonly retryable = true;
 }
 
-/** Error names the saga never retries; the contract and the state machine are built from this list. */
+/** Every business error name a handler can raise; tests check each step's declared errors against it. */
 export const BUSINESS_ERROR_NAMES = [
   'InsufficientStock',
   'InsufficientFunds',

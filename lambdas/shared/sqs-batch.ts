@@ -15,7 +15,13 @@ export function sqsBatchHandler(consumer: string, handle: (record: SQSRecord) =>
         log('warn', `${consumer}: message failed`, {
           messageId: record.messageId,
           receiveCount: record.attributes?.ApproximateReceiveCount,
-          errorMessage: error instanceof Error ? error.message : String(error),
+          // A JSON parse error quotes the body, which may hold an address: its name is enough.
+          errorMessage:
+            error instanceof SyntaxError
+              ? 'the body is not JSON'
+              : error instanceof Error
+                ? error.message
+                : String(error),
         });
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }

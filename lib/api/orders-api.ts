@@ -78,7 +78,12 @@ export class OrdersApi extends Construct {
     this.reconcileFunction = new ServiceFunction(this, 'ReconcileFunction', {
       entry: lambdaEntry('orders-api/reconcile-handler.ts'),
       environment,
-    }).useTable('TABLE_NAME', props.ordersTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    }).useTable('TABLE_NAME', props.ordersTable, [
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      // A status it aligns is announced like any other change: the outbox row commits with it.
+      'dynamodb:PutItem',
+    ]);
     props.stateMachine.grantStartExecution(this.reconcileFunction);
 
     const executionArns = Stack.of(this).formatArn({

@@ -15,11 +15,12 @@ export type TableAction =
   | 'dynamodb:UpdateItem'
   | 'dynamodb:ConditionCheckItem';
 
-/** What a saga step needs on its own table: read its barrier, write the barrier and business rows in one transaction. */
-export const STEP_TABLE_ACTIONS: readonly TableAction[] = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
+/** What the barrier needs for a forward action: read its row, put it (with the business writes). */
+export const ACTION_BARRIER_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:PutItem'];
+
+/** What the barrier needs for a compensation: also check the action's row inside the transaction. */
+export const COMPENSATION_BARRIER_ACTIONS: readonly TableAction[] = [
+  ...ACTION_BARRIER_ACTIONS,
   'dynamodb:ConditionCheckItem',
 ];
 

@@ -22,11 +22,15 @@ export class InventoryService extends Construct {
     this.reserve = sagaStepFunction(this, 'ReserveInventory', {
       ...common,
       entry: 'inventory/reserve-handler.ts',
-      extraActions: ['dynamodb:BatchGetItem'],
+      role: 'action',
+      // Prices and stock are read in one batch; the reservation is a conditional decrement.
+      businessActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
     });
     this.release = sagaStepFunction(this, 'ReleaseInventory', {
       ...common,
       entry: 'inventory/release-handler.ts',
+      role: 'compensation',
+      businessActions: ['dynamodb:UpdateItem'],
     });
   }
 }

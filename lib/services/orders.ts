@@ -44,10 +44,19 @@ export class OrdersService extends Construct {
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
     const common = { table: this.table, barrierTtl: props.barrierTtl };
-    this.confirm = sagaStepFunction(this, 'ConfirmOrder', { ...common, entry: 'orders/confirm-handler.ts' });
-    this.cancel = sagaStepFunction(this, 'CancelOrder', { ...common, entry: 'orders/cancel-handler.ts' });
-    this.markCompensationFailed = sagaStepFunction(this, 'MarkCompensationFailed', {
+    // Each moves the order's status (UpdateItem) and announces it in the outbox (PutItem).
+    const transition = {
       ...common,
+      role: 'action',
+      businessActions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
+    } as const;
+    this.confirm = sagaStepFunction(this, 'ConfirmOrder', {
+      ...transition,
+      entry: 'orders/confirm-handler.ts',
+    });
+    this.cancel = sagaStepFunction(this, 'CancelOrder', { ...transition, entry: 'orders/cancel-handler.ts' });
+    this.markCompensationFailed = sagaStepFunction(this, 'MarkCompensationFailed', {
+      ...transition,
       entry: 'orders/mark-compensation-failed-handler.ts',
     });
 

@@ -19,7 +19,18 @@ export class PaymentsService extends Construct {
     super(scope, id);
     this.table = new ServiceTable(this, 'Table');
     const common = { table: this.table, barrierTtl: props.barrierTtl };
-    this.charge = sagaStepFunction(this, 'ChargePayment', { ...common, entry: 'payments/charge-handler.ts' });
-    this.refund = sagaStepFunction(this, 'RefundPayment', { ...common, entry: 'payments/refund-handler.ts' });
+    // A charge debits the account and records the charge row; a refund credits and marks it.
+    this.charge = sagaStepFunction(this, 'ChargePayment', {
+      ...common,
+      entry: 'payments/charge-handler.ts',
+      role: 'action',
+      businessActions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
+    });
+    this.refund = sagaStepFunction(this, 'RefundPayment', {
+      ...common,
+      entry: 'payments/refund-handler.ts',
+      role: 'compensation',
+      businessActions: ['dynamodb:UpdateItem'],
+    });
   }
 }

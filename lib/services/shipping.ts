@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import { parseServedCountries } from '../../lambdas/shipping/shipping.js';
 import { QueueWithDlq } from '../platform/queue-with-dlq.js';
 import type { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
@@ -30,7 +31,8 @@ export const DEFAULT_SERVED_COUNTRIES: readonly string[] = [
   'JP',
 ];
 
-const WORKER_TIMEOUT = Duration.seconds(10);
+/** Short, so a failed attempt is redelivered (after six times this) well inside CreateShipment's heartbeat. */
+export const WORKER_TIMEOUT = Duration.seconds(5);
 
 export interface ShippingServiceProps {
   /** How long barrier rows live. */
@@ -54,13 +56,10 @@ export class ShippingService extends Construct {
 
   constructor(scope: Construct, id: string, props: ShippingServiceProps) {
     super(scope, id);
-    const servedCountries = props.servedCountries ?? DEFAULT_SERVED_COUNTRIES;
-    const invalid = servedCountries.filter((code) => !/^[A-Z]{2}$/.test(code));
-    if (servedCountries.length === 0 || invalid.length > 0) {
-      throw new Error(
-        `servedCountries must be two upper-case letters each, got: ${invalid.join(', ') || 'none'}`,
-      );
-    }
+    // The worker parses the same list at cold start: a bad one fails synth instead.
+    const servedCountries = [
+      ...parseServedCountries((props.servedCountries ?? DEFAULT_SERVED_COUNTRIES).join(',')),
+    ];
     this.table = new ServiceTable(this, 'Table');
     const common = { table: this.table, barrierTtl: props.barrierTtl };
     this.requests = new QueueWithDlq(this, 'Requests', {
@@ -70,6 +69,8 @@ export class ShippingService extends Construct {
     this.worker = sagaStepFunction(this, 'ShippingWorker', {
       ...common,
       entry: 'shipping/worker-handler.ts',
+      role: 'action',
+      businessActions: ['dynamodb:PutItem'],
       timeout: WORKER_TIMEOUT,
       environment: { SERVED_COUNTRIES: servedCountries.join(',') },
     });
@@ -79,6 +80,8 @@ export class ShippingService extends Construct {
     this.cancel = sagaStepFunction(this, 'CancelShipment', {
       ...common,
       entry: 'shipping/cancel-handler.ts',
+      role: 'compensation',
+      businessActions: ['dynamodb:UpdateItem'],
     });
   }
 }

@@ -2,7 +2,12 @@ import type { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { lambdaEntry } from '../platform/paths.js';
-import { ServiceFunction, STEP_TABLE_ACTIONS, type TableAction } from '../platform/service-function.js';
+import {
+  ACTION_BARRIER_ACTIONS,
+  COMPENSATION_BARRIER_ACTIONS,
+  ServiceFunction,
+  type TableAction,
+} from '../platform/service-function.js';
 
 export interface SagaStepFunctionOptions {
   /** Handler file under lambdas/. */
@@ -11,8 +16,10 @@ export interface SagaStepFunctionOptions {
   readonly table: dynamodb.ITable;
   /** Barrier rows' lifetime. */
   readonly barrierTtl: Duration;
-  /** Actions beyond what every step needs. */
-  readonly extraActions?: readonly TableAction[];
+  /** A forward action or a compensation: they need different barrier operations. */
+  readonly role: 'action' | 'compensation';
+  /** The step's business writes and reads, beyond the barrier's. */
+  readonly businessActions: readonly TableAction[];
   readonly environment?: Record<string, string>;
   /**
    * The function's timeout.
@@ -34,5 +41,10 @@ export function sagaStepFunction(
       BARRIER_TTL_SECONDS: String(options.barrierTtl.toSeconds()),
       ...options.environment,
     },
-  }).useTable('TABLE_NAME', options.table, [...STEP_TABLE_ACTIONS, ...(options.extraActions ?? [])]);
+  }).useTable('TABLE_NAME', options.table, [
+    ...new Set([
+      ...(options.role === 'action' ? ACTION_BARRIER_ACTIONS : COMPENSATION_BARRIER_ACTIONS),
+      ...options.businessActions,
+    ]),
+  ]);
 }

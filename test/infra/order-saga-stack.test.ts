@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { synthOrderSaga } from './synth.js';
+import { definitionOf, synthOrderSaga } from './synth.js';
 
 const { stack, template } = synthOrderSaga();
 const resolve = (value: unknown) => stack.resolve(value);
@@ -79,16 +79,32 @@ describe('order saga stack', () => {
   });
 
   it.each([
-    ['ReserveInventory', 'Inventory'],
-    ['ReleaseInventory', 'Inventory'],
-    ['ChargePayment', 'Payments'],
-    ['RefundPayment', 'Payments'],
-    ['ShippingWorker', 'Shipping'],
-    ['CancelShipment', 'Shipping'],
-    ['ConfirmOrder', 'Orders'],
-    ['CancelOrder', 'Orders'],
-    ['MarkCompensationFailed', 'Orders'],
-  ])('%s is bound to the %s table and may touch no other', (step, service) => {
+    [
+      'ReserveInventory',
+      'Inventory',
+      ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    ],
+    [
+      'ReleaseInventory',
+      'Inventory',
+      ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    ],
+    ['ChargePayment', 'Payments', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    [
+      'RefundPayment',
+      'Payments',
+      ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    ],
+    ['ShippingWorker', 'Shipping', ['dynamodb:GetItem', 'dynamodb:PutItem']],
+    [
+      'CancelShipment',
+      'Shipping',
+      ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    ],
+    ['ConfirmOrder', 'Orders', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['CancelOrder', 'Orders', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['MarkCompensationFailed', 'Orders', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+  ])('%s is bound to the %s table with exactly %j', (step, service, expectedActions) => {
     const [id, fn] = functionNamed(step);
     const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(variables.TABLE_NAME).toEqual(tableRef(service));
@@ -102,22 +118,12 @@ describe('order saga stack', () => {
     expect(statement?.Resource).toEqual({
       'Fn::GetAtt': [(tableRef(service) as { Ref: string }).Ref, 'Arn'],
     });
-    const actions = [statement?.Action ?? []].flat();
-    expect(actions).toEqual(
-      expect.arrayContaining([
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:ConditionCheckItem',
-      ]),
-    );
-    expect(actions).not.toEqual(expect.arrayContaining(['dynamodb:DeleteItem']));
-    expect(actions.some((action) => action.includes('*') || action === 'dynamodb:Scan')).toBe(false);
+    expect([statement?.Action ?? []].flat().sort()).toEqual(expectedActions);
   });
 
   it.each([
     ['OrdersApiFunction', ['dynamodb:GetItem', 'dynamodb:PutItem']],
-    ['ReconcileFunction', ['dynamodb:GetItem', 'dynamodb:UpdateItem']],
+    ['ReconcileFunction', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
   ])('gives the API function %s only %j on the orders table', (name, expected) => {
     const [id, fn] = functionNamed(name);
     const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
@@ -130,15 +136,6 @@ describe('order saga stack', () => {
     expect(dynamoStatements[0]?.Resource).toEqual({
       'Fn::GetAtt': [(tableRef('Orders') as { Ref: string }).Ref, 'Arn'],
     });
-  });
-
-  it('lets only ReserveInventory batch-read stock', () => {
-    const [reserveId] = functionNamed('ReserveInventory');
-    const [releaseId] = functionNamed('ReleaseInventory');
-    const actionsOf = (id: string) =>
-      policyStatementsOf(id).flatMap((statement) => [statement.Action].flat());
-    expect(actionsOf(reserveId)).toContain('dynamodb:BatchGetItem');
-    expect(actionsOf(releaseId)).not.toContain('dynamodb:BatchGetItem');
   });
 
   it('configures shipping with the served countries', () => {
@@ -258,6 +255,13 @@ describe('order saga stack', () => {
       'states:SendTaskSuccess',
     ]);
     expect(statement?.Resource).toEqual(resolve(stack.saga.stateMachine.stateMachineArn));
+  });
+
+  it('gives a failed shipping attempt time to be redelivered before CreateShipment gives up on its heartbeat', () => {
+    const queues = template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
+    const [, requests] = Object.entries(queues).find(([id]) => id.startsWith('ShippingRequestsQueue')) ?? [];
+    const heartbeat = definitionOf(stack).States.CreateShipment?.HeartbeatSeconds ?? 0;
+    expect(heartbeat).toBeGreaterThanOrEqual(2 * Number(requests?.Properties.VisibilityTimeout));
   });
 
   it('exports the state machine ARN', () => {

@@ -32,7 +32,8 @@ describe('ConfirmOrder', () => {
     });
     expect(orderUpdate()).toMatchObject({
       Key: { pk: 'ORDER#ord-1', sk: 'ORDER' },
-      UpdateExpression: 'SET #status = :to, updatedAt = :at, shipmentId = :shipmentId',
+      UpdateExpression: 'SET #status = :to, updatedAt = :at, #shipmentId = :shipmentId',
+      ExpressionAttributeNames: { '#status': 'status', '#shipmentId': 'shipmentId' },
       ConditionExpression: '#status IN (:from0)',
       ExpressionAttributeValues: expect.objectContaining({
         ':to': 'CONFIRMED',
