@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { OrdersApi } from './api/orders-api.js';
+import { Sweeper } from './ops/sweeper.js';
 import { StateMachineGuardrails } from './saga/guardrails.js';
 import { invokeFunction, resultPathOf, Saga, sendToQueueAndWait } from './saga/saga.js';
 import { InventoryService } from './services/inventory.js';
@@ -172,6 +173,7 @@ export class OrderSagaStack extends Stack {
       ordersTable: orders.table,
       stateMachine: this.saga.stateMachine,
     });
+    new Sweeper(this, 'Sweeper', { ordersTable: orders.table, stateMachine: this.saga.stateMachine });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
     new CfnOutput(this, 'StateMachineArn', { value: this.saga.stateMachine.stateMachineArn });

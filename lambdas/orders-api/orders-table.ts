@@ -1,8 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
   EVENT_OF_STATUS,
   type NewOrder,
+  ORDERS_BY_STATUS_INDEX,
   type OrderStatus,
   orderKey,
   pendingOrderRow,
@@ -62,6 +63,28 @@ export class OrdersTable {
       if (!existing) throw error;
       return { created: false, existing: existing as unknown as StoredOrder };
     }
+  }
+
+  /** PENDING orders last updated before `cutoff`, oldest first, at most `limit` of them. */
+  async pendingSince(cutoff: string, limit: number): Promise<string[]> {
+    const orderIds: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: ORDERS_BY_STATUS_INDEX,
+          KeyConditionExpression: '#status = :pending AND updatedAt < :cutoff',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pending': 'PENDING', ':cutoff': cutoff },
+          Limit: limit - orderIds.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) orderIds.push(String(item.pk).replace(/^ORDER#/, ''));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && orderIds.length < limit);
+    return orderIds;
   }
 
   async get(orderId: string): Promise<StoredOrder | undefined> {

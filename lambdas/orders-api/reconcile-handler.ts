@@ -4,7 +4,7 @@ import { documentClient } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
 import { ApiError, apiHandler, json } from './http.js';
 import { OrdersTable } from './orders-table.js';
-import { planReconcile } from './reconcile.js';
+import { ReconcileConflict, reconcileOrder } from './reconcile.js';
 import { SagaClient } from './saga-client.js';
 import { ORDER_ID_PATTERN } from './schemas.js';
 
@@ -15,38 +15,13 @@ async function reconcile(event: APIGatewayProxyEvent) {
   const orderId = event.pathParameters?.orderId ?? '';
   const order = ORDER_ID_PATTERN.test(orderId) ? await orders.get(orderId) : undefined;
   if (!order) throw new ApiError(404, 'OrderNotFound', `No order ${orderId}`);
-  const execution = await saga.describe(orderId);
-  const plan = planReconcile(order.status, execution);
-
-  let action: string = plan.repair.action;
-  switch (plan.repair.action) {
-    case 'start-execution':
-      action = (await saga.start(order)) === 'started' ? 'started-execution' : 'none';
-      break;
-    case 'redrive-execution':
-      await saga.redrive(orderId);
-      action = 'redrove-execution';
-      break;
-    case 'set-status':
-      if (!(await orders.setStatus(orderId, order.status, plan.repair.to, new Date().toISOString()))) {
-        throw new ApiError(409, 'ReconcileConflict', 'The order changed while reconciling; retry');
-      }
-      action = `set-status-${plan.repair.to}`;
-      break;
-    default:
-      break;
+  try {
+    return json(200, await reconcileOrder(order, { orders, saga, now: () => new Date() }));
+  } catch (error) {
+    if (error instanceof ReconcileConflict)
+      throw new ApiError(409, 'ReconcileConflict', 'The order changed while reconciling; retry');
+    throw error;
   }
-  return json(200, {
-    orderId,
-    found: {
-      orderStatus: order.status,
-      executionStatus: execution.status,
-      ...('error' in execution && execution.error ? { executionError: execution.error } : {}),
-    },
-    consistent: plan.consistent,
-    finding: plan.finding,
-    action,
-  });
 }
 
 export const handler = apiHandler({ 'POST /orders/{orderId}/reconcile': reconcile });

@@ -1,5 +1,6 @@
 import type { OrderStatus } from '../orders/orders.js';
-import type { ExecutionView } from './saga-client.js';
+import type { OrdersTable, StoredOrder } from './orders-table.js';
+import type { ExecutionView, SagaClient } from './saga-client.js';
 
 export type Repair =
   | { action: 'start-execution' }
@@ -75,5 +76,63 @@ export function planReconcile(orderStatus: OrderStatus, execution: ExecutionView
     consistent: true,
     finding: `the order is ${orderStatus}; its execution ended ${execution.status}`,
     repair: { action: 'none' },
+  };
+}
+
+/** The order changed between reading it and repairing it; reconciling again later sees the new state. */
+export class ReconcileConflict extends Error {
+  override name = 'ReconcileConflict';
+}
+
+export interface ReconcileOutcome {
+  orderId: string;
+  found: { orderStatus: OrderStatus; executionStatus: ExecutionView['status']; executionError?: string };
+  consistent: boolean;
+  finding: string;
+  action: string;
+}
+
+/** The stores reconcile reads and repairs; the API route and the sweeper pass the same ones. */
+export interface ReconcileDeps {
+  orders: Pick<OrdersTable, 'setStatus'>;
+  saga: Pick<SagaClient, 'describe' | 'start' | 'redrive'>;
+  now: () => Date;
+}
+
+/** Compares one order with its execution and applies the repair planReconcile chooses. */
+export async function reconcileOrder(order: StoredOrder, deps: ReconcileDeps): Promise<ReconcileOutcome> {
+  const execution = await deps.saga.describe(order.orderId);
+  const plan = planReconcile(order.status, execution);
+
+  let action: string = plan.repair.action;
+  switch (plan.repair.action) {
+    case 'start-execution':
+      action = (await deps.saga.start(order)) === 'started' ? 'started-execution' : 'none';
+      break;
+    case 'redrive-execution':
+      await deps.saga.redrive(order.orderId);
+      action = 'redrove-execution';
+      break;
+    case 'set-status':
+      if (
+        !(await deps.orders.setStatus(order.orderId, order.status, plan.repair.to, deps.now().toISOString()))
+      ) {
+        throw new ReconcileConflict(`Order ${order.orderId} changed while reconciling; retry`);
+      }
+      action = `set-status-${plan.repair.to}`;
+      break;
+    default:
+      break;
+  }
+  return {
+    orderId: order.orderId,
+    found: {
+      orderStatus: order.status,
+      executionStatus: execution.status,
+      ...('error' in execution && execution.error ? { executionError: execution.error } : {}),
+    },
+    consistent: plan.consistent,
+    finding: plan.finding,
+    action,
   };
 }

@@ -5,6 +5,9 @@ import type { OrderLine, ShippingAddress, StepFailure } from '../shared/step-inp
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED' | 'COMPENSATION_FAILED';
 
+/** Finds orders by status, oldest update first: how the sweeper finds sagas stuck in PENDING. */
+export const ORDERS_BY_STATUS_INDEX = 'byStatus';
+
 export function orderKey(orderId: string): { pk: string; sk: string } {
   return { pk: `ORDER#${orderId}`, sk: 'ORDER' };
 }

@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { createOrderRequestSchema, IDEMPOTENCY_KEY_HEADER } from '../../lambdas/orders-api/schemas.js';
-import { acknowledgeWildcardResource } from '../platform/nag.js';
+import { grantExecutionAccess } from '../platform/executions.js';
 import { lambdaEntry } from '../platform/paths.js';
 import { ServiceFunction } from '../platform/service-function.js';
 import type { ServiceTable } from '../platform/service-table.js';
@@ -86,14 +86,8 @@ export class OrdersApi extends Construct {
     ]);
     props.stateMachine.grantStartExecution(this.reconcileFunction);
 
-    const executionArns = Stack.of(this).formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${props.stateMachine.stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    this.grantExecutions(this.ordersFunction, executionArns, ['states:GetExecutionHistory']);
-    this.grantExecutions(this.reconcileFunction, executionArns, [
+    grantExecutionAccess(this.ordersFunction, props.stateMachine, ['states:GetExecutionHistory']);
+    grantExecutionAccess(this.reconcileFunction, props.stateMachine, [
       'states:DescribeExecution',
       'states:RedriveExecution',
     ]);
@@ -175,15 +169,6 @@ export class OrdersApi extends Construct {
         reason:
           "API Gateway's account-wide logging role needs this AWS-managed policy; it grants only CloudWatch Logs writes.",
       },
-    );
-  }
-
-  private grantExecutions(fn: ServiceFunction, executionArns: string, actions: string[]): void {
-    iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [executionArns] });
-    acknowledgeWildcardResource(
-      fn.role ?? fn,
-      executionArns,
-      'Executions are named after orders, unknown at deploy time: access covers the executions of this one state machine only.',
     );
   }
 }

@@ -4,15 +4,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ORDERS_BY_STATUS_INDEX } from '../../lambdas/orders/orders.js';
 import { OUTBOX_KIND } from '../../lambdas/shared/outbox.js';
 import { lambdaEntry } from '../platform/paths.js';
 import { DeadLetterQueue } from '../platform/queue-with-dlq.js';
 import { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
 import { sagaStepFunction } from './step-functions.js';
-
-/** Finds orders by status, oldest update first: how the sweeper finds sagas stuck in PENDING. */
-export const ORDERS_BY_STATUS_INDEX = 'byStatus';
 
 export interface OrdersServiceProps {
   /** How long barrier rows live. */

@@ -68,8 +68,9 @@ describe('order saga stack', () => {
   });
 
   it('runs every function on arm64 with the newest Node.js runtime, tracing and JSON logs', () => {
-    // Eight Lambda saga steps, the shipping worker, two API functions, the outbox relay and the notifications consumer.
-    template.resourceCountIs('AWS::Lambda::Function', 13);
+    // Eight Lambda saga steps, the shipping worker, two API functions, the outbox relay, the notifications
+    // consumer and the sweeper.
+    template.resourceCountIs('AWS::Lambda::Function', 14);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Architectures: ['arm64'],
       Runtime: 'nodejs24.x',
@@ -262,6 +263,20 @@ describe('order saga stack', () => {
     const [, requests] = Object.entries(queues).find(([id]) => id.startsWith('ShippingRequestsQueue')) ?? [];
     const heartbeat = definitionOf(stack).States.CreateShipment?.HeartbeatSeconds ?? 0;
     expect(heartbeat).toBeGreaterThanOrEqual(2 * Number(requests?.Properties.VisibilityTimeout));
+  });
+
+  it('sweeps stuck orders every five minutes, reading PENDING orders through the status index only', () => {
+    const [sweeperId] = functionNamed('SweeperFunction');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [sweeperId, 'Arn'] } })],
+    });
+    const dynamo = policyStatementsOf(sweeperId).find((statement) =>
+      [statement.Action].flat().includes('dynamodb:Query'),
+    );
+    expect(JSON.stringify(dynamo?.Resource)).toContain('/index/byStatus');
+    expect(JSON.stringify(dynamo?.Resource)).not.toContain('index/*');
   });
 
   it('exports the state machine ARN', () => {

@@ -178,6 +178,38 @@ describe('reconcile on the local cloud', () => {
   });
 });
 
+describe('the sweeper on the local cloud', () => {
+  it('starts the saga of an order left PENDING without an execution', async () => {
+    const orderId = deriveOrderId('api', key());
+    const tenMinutesAgo = new Date(Date.now() - 10 * 60_000).toISOString();
+    await writeOrderRecord(
+      pendingOrderRow(
+        {
+          orderId,
+          customerId: 'api',
+          items: [{ sku: 'API-2', quantity: 1 }],
+          shippingAddress: address(),
+          traceId: randomUUID(),
+          requestHash: 'h',
+        },
+        tenMinutesAgo,
+      ),
+    );
+
+    const run = await callApi('POST', '/_local/schedules/OrderSaga-sweeper/run');
+
+    expect(run.status).toBe(200);
+    expect((await waitForOrder(orderId)).status).toBe('CONFIRMED');
+    expect(await executionsNamed(orderId)).toBe(1);
+  });
+
+  it('answers 404 for a schedule the template does not have', async () => {
+    const run = await callApi('POST', '/_local/schedules/nothing-here/run');
+    expect(run.status).toBe(404);
+    expect(run.body).toMatchObject({ error: { code: 'UnknownSchedule' } });
+  });
+});
+
 describe('reconcile redrives a saga that stopped midway', () => {
   it('resumes it from the state where it stopped, under the same execution', async () => {
     await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000 });

@@ -16,3 +16,5 @@ afterEach(() => {
 process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga';
 process.env.ORDER_EVENTS_QUEUE_URL =
   'https://sqs.us-east-1.amazonaws.com/111111111111/OrderSaga-order-events';
+process.env.STUCK_AFTER_SECONDS = '300';
+process.env.SWEEP_BATCH_LIMIT = '100';
