@@ -12,7 +12,7 @@ import { startEventSources } from './event-sources.js';
 import { FaultRegistry, FaultValidationError } from './faults.js';
 import { FaultInjectingInvoker } from './invoker.js';
 import { createLambdaRunner, emulatorEnvironment, lambdaFunctionsFromTemplate } from './lambda-runner.js';
-import { findFreePort } from './net.js';
+import { findFreePort, readBody } from './net.js';
 import { type LocalSchedules, startSchedules, UnknownScheduleError } from './schedules.js';
 import { type Seed, seedRows } from './seed.js';
 import { StepFunctionsApi } from './sfn-api.js';
@@ -81,12 +81,6 @@ export function jsonReply(
 ): void {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(body === undefined ? '' : JSON.stringify(body));
-}
-
-export async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function resolvedOutputs(template: CfnTemplate, ctx: ResolveContext): Record<string, string> {

@@ -24,6 +24,8 @@ export interface LambdaFunctionConfig {
   environment: Record<string, string>;
   timeoutSeconds: number;
   memoryMb: number;
+  /** The template's runtime (e.g. nodejs24.x); the bundle runs on this machine's Node whatever it says. */
+  runtime?: string;
 }
 
 /** What Lambda returns for a failed invocation (the body of an Invoke response with FunctionError set). */
@@ -132,6 +134,7 @@ export function lambdaFunctionsFromTemplate(
       environment: variables,
       timeoutSeconds: typeof properties.Timeout === 'number' ? properties.Timeout : 3,
       memoryMb: typeof properties.MemorySize === 'number' ? properties.MemorySize : 128,
+      runtime: typeof properties.Runtime === 'string' ? properties.Runtime : undefined,
     });
   }
   return configs;
@@ -366,7 +369,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.memoryMb),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${config.functionName}`,
-    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
+    AWS_EXECUTION_ENV: `AWS_Lambda_${config.runtime ?? 'nodejs'}`,
     LAMBDA_TASK_ROOT: config.bundleDir,
     _HANDLER: config.handler,
   });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody } from './net.js';
 import {
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
@@ -378,9 +379,7 @@ export class StepFunctionsApi {
     try {
       if (!operation)
         throw new SfnApiError('UnknownOperationException', `Operation ${target} is not supported locally`);
-      const chunks: Buffer[] = [];
-      for await (const chunk of request) chunks.push(chunk as Buffer);
-      const raw = Buffer.concat(chunks).toString('utf8');
+      const raw = await readBody(request);
       const input = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
       reply(200, await operation(input));
     } catch (error) {

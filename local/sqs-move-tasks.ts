@@ -12,6 +12,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { readBody } from './net.js';
 import { DEFAULT_REGION, isRecord } from './template.js';
 
 /** An error of the SQS JSON protocol; `code` becomes the SDK exception's name. */
@@ -78,12 +79,6 @@ interface QueueInfo {
   arn: string;
   deadLetterTargetArn?: string;
   approximateMessages: number;
-}
-
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 function taskHandleOf(taskId: number, sourceArn: string): string {
@@ -360,7 +355,7 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
       response.end(JSON.stringify(body));
     };
     try {
-      const raw = (await readBody(request)).toString('utf8');
+      const raw = await readBody(request);
       const parsed: unknown = raw ? JSON.parse(raw) : {};
       const operation = operations[target];
       if (!operation) throw new SqsProtocolError('InvalidAction', `Unknown action ${target}`);

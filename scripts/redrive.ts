@@ -55,6 +55,7 @@ export async function redrive(
     const { Results = [] } = await client.send(
       new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 10 }),
     );
+    // AWS drops the handle from tasks that finished; the newest task of this DLQ is then ours.
     const task = Results.find((result) => result.TaskHandle === TaskHandle) ?? Results[0];
     if (task && task.Status !== 'RUNNING') {
       if (task.Status !== 'COMPLETED')

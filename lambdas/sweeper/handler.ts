@@ -28,7 +28,7 @@ export const handler = async (): Promise<SweepSummary> => {
   const summary: SweepSummary = { examined: 0, actions: {}, conflicts: 0 };
   for (const orderId of await orders.pendingSince(cutoff, batchLimit)) {
     const order = await orders.get(orderId);
-    if (!order || order.status !== 'PENDING') continue;
+    if (order?.status !== 'PENDING') continue;
     summary.examined += 1;
     try {
       const outcome = await reconcileOrder(order, { orders, saga, now: () => now });
