@@ -50,74 +50,43 @@ describe('the saga on the local cloud', () => {
     expect(orderStatusOf(after, orderId)).toBe('CONFIRMED');
   });
 
-  it('cancels on InsufficientStock with a null compensation: nothing to release, nothing charged', async () => {
+  it.each([
+    {
+      failure: 'InsufficientStock, a null compensation: nothing to release, nothing charged',
+      order: { customerId: 'rich', items: [{ sku: 'SCARCE', quantity: 2 }] },
+      path: ['ReserveInventory', 'ReleaseInventory', 'CancelOrder'],
+    },
+    {
+      failure: 'InsufficientFunds: the reserved stock is released',
+      order: { customerId: 'broke', items: [{ sku: 'HAPPY-1', quantity: 1 }] },
+      path: ['ReserveInventory', 'ChargePayment', 'RefundPayment', 'ReleaseInventory', 'CancelOrder'],
+    },
+    {
+      failure: 'ShippingRejected: the charge is refunded and the stock released',
+      order: { customerId: 'rich', items: [{ sku: 'HAPPY-2', quantity: 1 }], country: 'BR' },
+      path: [
+        'ReserveInventory',
+        'ChargePayment',
+        'CreateShipment',
+        'CancelShipment',
+        'RefundPayment',
+        'ReleaseInventory',
+        'CancelOrder',
+      ],
+    },
+  ])('cancels on $failure, compensating in reverse order', async ({ order, path }) => {
+    const [line] = order.items;
     const before = await snapshot();
-    const { orderId, executionArn } = await placeOrderDirectly({
-      customerId: 'rich',
-      items: [{ sku: 'SCARCE', quantity: 2 }],
-    });
+    const { orderId, executionArn } = await placeOrderDirectly(order);
 
     const execution = await waitForExecution(executionArn);
     const after = await snapshot();
 
     expect(execution.status).toBe('FAILED');
     expect(execution.error).toBe('OrderCancelled');
-    expect(taskPath(await historyOf(executionArn))).toEqual([
-      'ReserveInventory',
-      'ReleaseInventory',
-      'CancelOrder',
-    ]);
-    expect(stockOf(after, 'SCARCE')).toEqual(stockOf(before, 'SCARCE'));
-    expect(balanceOf(after, 'rich')).toBe(balanceOf(before, 'rich'));
-    expect(orderStatusOf(after, orderId)).toBe('CANCELLED');
-  });
-
-  it('on InsufficientFunds releases the reserved stock, in reverse order', async () => {
-    const before = await snapshot();
-    const { orderId, executionArn } = await placeOrderDirectly({
-      customerId: 'broke',
-      items: [{ sku: 'HAPPY-1', quantity: 1 }],
-    });
-
-    const execution = await waitForExecution(executionArn);
-    const after = await snapshot();
-
-    expect(execution.error).toBe('OrderCancelled');
-    expect(taskPath(await historyOf(executionArn))).toEqual([
-      'ReserveInventory',
-      'ChargePayment',
-      'RefundPayment',
-      'ReleaseInventory',
-      'CancelOrder',
-    ]);
-    expect(stockOf(after, 'HAPPY-1')).toEqual(stockOf(before, 'HAPPY-1'));
-    expect(balanceOf(after, 'broke')).toBe(balanceOf(before, 'broke'));
-    expect(orderStatusOf(after, orderId)).toBe('CANCELLED');
-  });
-
-  it('on ShippingRejected refunds the charge and releases the stock, in reverse order', async () => {
-    const before = await snapshot();
-    const { orderId, executionArn } = await placeOrderDirectly({
-      customerId: 'rich',
-      items: [{ sku: 'HAPPY-2', quantity: 1 }],
-      country: 'BR',
-    });
-
-    const execution = await waitForExecution(executionArn);
-    const after = await snapshot();
-
-    expect(execution.error).toBe('OrderCancelled');
-    expect(taskPath(await historyOf(executionArn))).toEqual([
-      'ReserveInventory',
-      'ChargePayment',
-      'CreateShipment',
-      'CancelShipment',
-      'RefundPayment',
-      'ReleaseInventory',
-      'CancelOrder',
-    ]);
-    expect(stockOf(after, 'HAPPY-2')).toEqual(stockOf(before, 'HAPPY-2'));
-    expect(balanceOf(after, 'rich')).toBe(balanceOf(before, 'rich'));
+    expect(taskPath(await historyOf(executionArn))).toEqual(path);
+    expect(stockOf(after, line?.sku ?? '')).toEqual(stockOf(before, line?.sku ?? ''));
+    expect(balanceOf(after, order.customerId)).toBe(balanceOf(before, order.customerId));
     expect(shipmentStatusOf(after, orderId)).toBeUndefined();
     expect(orderStatusOf(after, orderId)).toBe('CANCELLED');
   });
