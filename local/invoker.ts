@@ -1,5 +1,10 @@
 import type { FaultMode, FaultRegistry } from './faults.js';
-import type { LambdaFunctionConfig, LambdaInvocationResult, LambdaRunner } from './lambda-runner.js';
+import {
+  type LambdaFunctionConfig,
+  type LambdaInvocationResult,
+  type LambdaRunner,
+  scaledFunctionTimeoutMs,
+} from './lambda-runner.js';
 import { sleep } from './net.js';
 import { orderIdOf } from './order-id.js';
 import type { LambdaInvokeOutcome, LambdaInvoker, TaskInvocation } from './stepfunctions-engine.js';
@@ -82,7 +87,10 @@ export class FaultInjectingInvoker implements LambdaInvoker {
         await run();
         // The answer is lost: a state's own timeout moves the saga on; any other caller sees the function time out.
         if (task) await waitForAbort(task.signal);
-        else await sleep((this.configOf(functionNameOrArn)?.timeoutSeconds ?? 3) * 1000 * this.timeScale);
+        else
+          await sleep(
+            scaledFunctionTimeoutMs(this.configOf(functionNameOrArn)?.timeoutSeconds ?? 3, this.timeScale),
+          );
         return failure('Sandbox.Timedout', 'Task timed out (injected)');
       }
       case 'lost-response':

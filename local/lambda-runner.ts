@@ -345,6 +345,14 @@ export interface LambdaRunner {
   stop(): Promise<void>;
 }
 
+/**
+ * A function's timeout under the time scale, never below Lambda's own minimum of one second: a scaled
+ * timeout shorter than a few emulator round trips would fail healthy invocations on a busy machine.
+ */
+export function scaledFunctionTimeoutMs(timeoutSeconds: number, timeScale: number): number {
+  return Math.max(1000, timeoutSeconds * 1000 * timeScale);
+}
+
 export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRunner {
   const settings = { initTimeoutMs: 10_000, ...options };
   const timeScale = options.timeScale ?? 1;
@@ -398,7 +406,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
       const chosen = sandbox;
       chosen.busy = true;
       void chosen
-        .invoke(next.event, pool.config.timeoutSeconds * 1000 * timeScale, coldStart)
+        .invoke(next.event, scaledFunctionTimeoutMs(pool.config.timeoutSeconds, timeScale), coldStart)
         .then((result) => {
           chosen.busy = false;
           next.resolve(result);

@@ -25,7 +25,8 @@ export interface HistoryEventLike {
   taskTimedOutEventDetails?: Details;
 }
 
-export type StepOutcome = 'succeeded' | 'failed' | 'timed-out' | 'running';
+/** `stopped`: the execution ended (stopped, timed out) while the step ran; a redrive runs it again. */
+export type StepOutcome = 'succeeded' | 'failed' | 'timed-out' | 'stopped' | 'running';
 
 export interface StepRecord {
   step: string;
@@ -38,6 +39,7 @@ export interface StepRecord {
 }
 
 const SCHEDULED = new Set(['LambdaFunctionScheduled', 'TaskScheduled']);
+const EXECUTION_ENDS = new Set(['ExecutionAborted', 'ExecutionTimedOut', 'ExecutionFailed']);
 
 function resultOf(event: HistoryEventLike): { outcome: StepOutcome; details: Details } | undefined {
   const candidates: [Details | undefined, StepOutcome][] = [
@@ -61,6 +63,10 @@ export function stepsFromHistory(events: readonly HistoryEventLike[]): {
   let totalCents: number | undefined;
   for (const event of events) {
     const at = event.timestamp ? new Date(event.timestamp).toISOString() : '';
+    if (event.type && EXECUTION_ENDS.has(event.type)) {
+      if (current?.outcome === 'running') Object.assign(current, { outcome: 'stopped', endedAt: at });
+      continue;
+    }
     if (event.type === 'TaskStateEntered') {
       current = {
         step: event.stateEnteredEventDetails?.name ?? 'unknown',

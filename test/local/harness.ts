@@ -168,13 +168,18 @@ export function postOrder(order: unknown, idempotencyKey: string): Promise<ApiAn
   });
 }
 
-/** Polls GET /orders/{id} until the saga has finished with the order. */
+/**
+ * Polls GET /orders/{id} until the saga has finished with the order: a final status, and no step still
+ * running in the history (the last step commits the status a moment before its execution records it).
+ */
 export async function waitForOrder(orderId: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const answer = await callApi('GET', `/orders/${orderId}`);
-    const body = answer.body as { status?: string };
-    if (answer.status === 200 && body.status !== 'PENDING') return body as Record<string, unknown>;
+    const body = answer.body as { status?: string; steps?: { outcome: string }[] };
+    const stepsSettled = (body.steps ?? []).every((step) => step.outcome !== 'running');
+    if (answer.status === 200 && body.status !== 'PENDING' && stepsSettled)
+      return body as Record<string, unknown>;
     if (Date.now() > deadline) throw new Error(`order ${orderId} still ${body.status} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

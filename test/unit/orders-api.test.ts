@@ -9,6 +9,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../lambdas/orders-api/handler.js';
+import { stepsFromHistory } from '../../lambdas/orders-api/history.js';
 import { deriveOrderId, requestHash } from '../../lambdas/orders-api/identity.js';
 import { cancelled } from './aws-fakes.js';
 
@@ -331,6 +332,24 @@ describe('GET /orders/{orderId}', () => {
     expect(sfn).toHaveReceivedCommandWith(GetExecutionHistoryCommand, {
       executionArn: `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`,
     });
+  });
+});
+
+describe('step history', () => {
+  it('marks a step that was running when the execution stopped, and shows its redriven run after it', () => {
+    const at = (second: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, second));
+    const { steps } = stepsFromHistory([
+      { type: 'TaskStateEntered', timestamp: at(0), stateEnteredEventDetails: { name: 'CreateShipment' } },
+      { type: 'TaskScheduled', timestamp: at(0) },
+      { type: 'ExecutionAborted', timestamp: at(5) },
+      { type: 'TaskStateEntered', timestamp: at(9), stateEnteredEventDetails: { name: 'CreateShipment' } },
+      { type: 'TaskScheduled', timestamp: at(9) },
+      { type: 'TaskSucceeded', timestamp: at(10), taskSucceededEventDetails: { output: '{}' } },
+    ]);
+    expect(steps.map((step) => [step.step, step.outcome, step.endedAt])).toEqual([
+      ['CreateShipment', 'stopped', at(5).toISOString()],
+      ['CreateShipment', 'succeeded', at(10).toISOString()],
+    ]);
   });
 });
 
