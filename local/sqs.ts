@@ -73,6 +73,9 @@ const PASSED_THROUGH_ATTRIBUTES = [
   'ContentBasedDeduplication',
   'DeduplicationScope',
   'FifoThroughputLimit',
+  // Policies arrive as objects from the template; the API takes them as JSON text like any other value.
+  'RedrivePolicy',
+  'RedriveAllowPolicy',
 ] as const;
 
 function attributeText(value: unknown): string {
@@ -91,12 +94,6 @@ export function queueAttributes(properties: Record<string, unknown>): Record<str
   // The API rejects FifoQueue=false on standard queues.
   if (attributes.FifoQueue === 'false') {
     delete attributes.FifoQueue;
-  }
-  for (const policy of ['RedrivePolicy', 'RedriveAllowPolicy'] as const) {
-    const value = properties[policy];
-    if (value !== undefined) {
-      attributes[policy] = attributeText(value);
-    }
   }
   return attributes;
 }
