@@ -44,7 +44,10 @@ export interface LocalCloudOptions {
   projectRoot: string;
   /** Port of the API (and of /_local/); 0 picks a free one. */
   port: number;
-  /** Multiplies every timeout, retry interval, heartbeat and schedule period. */
+  /**
+   * Multiplies every timeout, retry interval, heartbeat and schedule period, and the functions' duration
+   * variables (environment variables named `*_SECONDS`, see scaleDurationVariables).
+   */
   timeScale: number;
   seed: Seed;
   /** Re-synthesize even when cdk.out is fresh. */
@@ -177,7 +180,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
     });
     stack.push(() => runner.stop());
-    for (const config of lambdaFunctionsFromTemplate(template, ctx, { cdkOutDir: assembly.cdkOutDir }))
+    for (const config of lambdaFunctionsFromTemplate(template, ctx, {
+      cdkOutDir: assembly.cdkOutDir,
+      timeScale: options.timeScale,
+    }))
       runner.register(config);
 
     const faults = new FaultRegistry();

@@ -7,8 +7,18 @@ import { randomUUID } from 'node:crypto';
  * - timeout: the function runs (it may commit) but its answer never arrives; the state's TimeoutSeconds fires
  * - lost-response: the function runs, then its result is dropped with a transient `Lambda.ServiceException`
  * - duplicate-delivery: the function runs twice on the same input (for queues: every message is delivered twice)
+ * - hang: the function never runs and never answers, as when it is stuck before its first line of work; the
+ *   runtime ends it at the function's own (time-scaled) timeout with `Sandbox.Timedout`, unless the calling
+ *   state's TimeoutSeconds fires first
  */
-export const FAULT_MODES = ['error', 'transient', 'timeout', 'lost-response', 'duplicate-delivery'] as const;
+export const FAULT_MODES = [
+  'error',
+  'transient',
+  'timeout',
+  'lost-response',
+  'duplicate-delivery',
+  'hang',
+] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
 
 export interface Fault {

@@ -1,5 +1,6 @@
 import type { FaultMode, FaultRegistry } from './faults.js';
 import {
+  LAMBDA_TIMEOUT_ERROR_TYPE,
   type LambdaFunctionConfig,
   type LambdaInvocationResult,
   type LambdaRunner,
@@ -18,6 +19,24 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/** Waits `ms`, or less if `signal` aborts first; the timer goes either way, so nothing outlives the caller. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return sleep(ms);
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -78,6 +97,8 @@ export class FaultInjectingInvoker implements LambdaInvoker {
     task: TaskInvocation | undefined,
   ): Promise<LambdaInvokeOutcome> {
     const run = (): Promise<LambdaInvocationResult> => this.runner.invoke(functionNameOrArn, payload);
+    const functionTimeoutMs = () =>
+      scaledFunctionTimeoutMs(this.configOf(functionNameOrArn)?.timeoutSeconds ?? 3, this.timeScale);
     switch (mode) {
       case 'error':
         return failure('InjectedError', `Fault injected into ${functionNameOrArn}`);
@@ -87,11 +108,18 @@ export class FaultInjectingInvoker implements LambdaInvoker {
         await run();
         // The answer is lost: a state's own timeout moves the saga on; any other caller sees the function time out.
         if (task) await waitForAbort(task.signal);
-        else
-          await sleep(
-            scaledFunctionTimeoutMs(this.configOf(functionNameOrArn)?.timeoutSeconds ?? 3, this.timeScale),
-          );
-        return failure('Sandbox.Timedout', 'Task timed out (injected)');
+        else await sleep(functionTimeoutMs());
+        return failure(LAMBDA_TIMEOUT_ERROR_TYPE, 'Task timed out (injected)');
+      }
+      case 'hang': {
+        // Unlike `timeout`, the function's own timeout ends it even under a Step Functions task; a state
+        // TimeoutSeconds that fires first aborts the signal and the wait with it.
+        const timeoutMs = functionTimeoutMs();
+        await sleepUnlessAborted(timeoutMs, task?.signal);
+        return failure(
+          LAMBDA_TIMEOUT_ERROR_TYPE,
+          `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds (injected hang)`,
+        );
       }
       case 'lost-response':
         await run();

@@ -94,9 +94,40 @@ export function emulatorEnvironment(endpoints: EmulatorEndpoints): Record<string
 export interface LambdaFunctionsFromTemplateOptions {
   // Directory of the synthesized assets, usually <project>/cdk.out.
   cdkOutDir: string;
+  // Applied to the functions' duration variables (see scaleDurationVariables); default 1.
+  timeScale?: number;
 }
 
-/** Every AWS::Lambda::Function of the template with a local bundle, its resolved environment and timeout. */
+const DURATION_VARIABLE_SUFFIX = '_SECONDS';
+const NON_NEGATIVE_NUMBER = /^\d+(\.\d+)?$/;
+
+/**
+ * Function variables named `*_SECONDS` are durations by convention (a deadline, a TTL, an age after which
+ * something counts as stuck): the app's own clocks, which must shrink with --time-scale like every timeout the
+ * local cloud runs, or a scaled saga would meet unscaled deadlines. A value that is a non-negative number is
+ * multiplied by `timeScale` and rounded to whole seconds, never below 1 (handlers read these as positive
+ * integers) except that 0 stays 0; any other value is left alone.
+ */
+export function scaleDurationVariables(
+  variables: Record<string, string>,
+  timeScale: number,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => {
+      const trimmed = value.trim();
+      if (!name.endsWith(DURATION_VARIABLE_SUFFIX) || !NON_NEGATIVE_NUMBER.test(trimmed))
+        return [name, value];
+      const seconds = Number(trimmed);
+      return [name, seconds === 0 ? '0' : String(Math.max(1, Math.round(seconds * timeScale)))];
+    }),
+  );
+}
+
+/**
+ * Every AWS::Lambda::Function of the template with a local bundle, its resolved environment and timeout.
+ * Duration variables (`*_SECONDS`) come out scaled by `options.timeScale`; the timeout stays as written, since
+ * the runner scales it per invocation.
+ */
 export function lambdaFunctionsFromTemplate(
   template: CfnTemplate,
   ctx: ResolveContext,
@@ -131,7 +162,7 @@ export function lambdaFunctionsFromTemplate(
       functionArn: physical.attributes.Arn ?? physical.ref,
       bundleDir,
       handler: typeof properties.Handler === 'string' ? properties.Handler : 'index.handler',
-      environment: variables,
+      environment: scaleDurationVariables(variables, options.timeScale ?? 1),
       timeoutSeconds: typeof properties.Timeout === 'number' ? properties.Timeout : 3,
       memoryMb: typeof properties.MemorySize === 'number' ? properties.MemorySize : 128,
       runtime: typeof properties.Runtime === 'string' ? properties.Runtime : undefined,

@@ -1,13 +1,16 @@
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { PhysicalNames } from './template.js';
+import { isRecord, type PhysicalNames } from './template.js';
 
 export interface Snapshot {
   inventory: { sku: string; available: number; reserved: number }[];
   accounts: { customerId: string; balanceCents: number }[];
   orders: { orderId: string; status: string }[];
-  shipments: { orderId: string; status: string }[];
+  // The address the shipment was created for; null for a row written without one.
+  shipments: { orderId: string; status: string; address: Record<string, unknown> | null }[];
+  // One entry per notification row, so a transition notified twice shows up twice.
+  notifications: { orderId: string; eventType: string }[];
   queues: { name: string; visible: number; inFlight: number }[];
 }
 
@@ -40,10 +43,14 @@ export async function takeSnapshot(sources: {
   outputs: Record<string, string>;
   queues: PhysicalNames;
 }): Promise<Snapshot> {
-  const [inventory, payments, orders, shipping] = await Promise.all(
-    ['InventoryTableName', 'PaymentsTableName', 'OrdersTableName', 'ShippingTableName'].map((output) =>
-      scanAll(sources.dynamodb, sources.outputs[output]),
-    ),
+  const [inventory, payments, orders, shipping, notifications] = await Promise.all(
+    [
+      'InventoryTableName',
+      'PaymentsTableName',
+      'OrdersTableName',
+      'ShippingTableName',
+      'NotificationsTableName',
+    ].map((output) => scanAll(sources.dynamodb, sources.outputs[output])),
   );
   const queueUrls = Object.values(sources.queues)
     .filter((resource) => resource.type === 'AWS::SQS::Queue')
@@ -82,8 +89,16 @@ export async function takeSnapshot(sources: {
       .sort(byKey((item) => item.orderId)),
     shipments: (shipping ?? [])
       .filter((item) => item.sk === 'SHIPMENT')
-      .map((item) => ({ orderId: String(item.orderId), status: String(item.status) }))
+      .map((item) => ({
+        orderId: String(item.orderId),
+        status: String(item.status),
+        address: isRecord(item.address) ? item.address : null,
+      }))
       .sort(byKey((item) => item.orderId)),
+    notifications: (notifications ?? [])
+      .filter((item) => typeof item.pk === 'string' && item.pk.startsWith('NOTIFICATION#'))
+      .map((item) => ({ orderId: String(item.orderId), eventType: String(item.eventType) }))
+      .sort((a, b) => a.orderId.localeCompare(b.orderId) || a.eventType.localeCompare(b.eventType)),
     queues: queues.sort(byKey((queue) => queue.name)),
   };
 }

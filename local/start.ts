@@ -10,7 +10,8 @@ const { JavaMissingError } = await import('./dynamodb.js');
 const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth]
   --port         API port on 127.0.0.1 (env PORT, default 3000)
   --seed         seed file: { "inventory": [{ "sku", "stock", "priceCents" }], "accounts": [{ "customerId", "balanceCents" }] } (env SEED_FILE)
-  --time-scale   multiplies every timeout, retry interval, heartbeat and schedule period (env TIME_SCALE, default 1)
+  --time-scale   multiplies every timeout, retry interval, heartbeat and schedule period (env TIME_SCALE, default 1),
+                 and every function environment variable named *_SECONDS that holds a number (whole seconds, at least 1; 0 stays 0)
   --synth        synthesize even when cdk.out is fresh`;
 
 function fail(message: string): never {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { StateMachine as EngineStateMachine, StateMachineDefinition } from 'aws-local-stepfunctions';
+import { LAMBDA_TIMEOUT_ERROR_TYPE } from './lambda-runner.js';
 import { isRecord } from './template.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -40,7 +41,9 @@ export class TaskFailure extends Error {
   }
 }
 
-// Function errors that Step Functions reports as Lambda.Unknown (timeouts, crashes) rather than by type.
+// Runtime crashes that Step Functions reports as Lambda.Unknown rather than by type. A function that ran past
+// its timeout is not one of them: Lambda reports it as Sandbox.Timedout today and Step Functions matches that
+// name, so a Retry or Catch written only for the documented Lambda.Unknown must not pass locally.
 const LAMBDA_UNKNOWN_PATTERN = /^(Sandbox\.|Runtime\.)/;
 
 export interface LambdaErrorShape {
@@ -51,6 +54,9 @@ export interface LambdaErrorShape {
 
 /** The error a Task state sees for a failed Lambda invocation, named as on AWS. */
 export function taskFailureFromLambdaError(error: LambdaErrorShape): TaskFailure {
+  if (error.errorType === LAMBDA_TIMEOUT_ERROR_TYPE) {
+    return new TaskFailure(error.errorType, error.errorMessage);
+  }
   if (LAMBDA_UNKNOWN_PATTERN.test(error.errorType)) {
     return new TaskFailure('Lambda.Unknown', `${error.errorType}: ${error.errorMessage}`);
   }
@@ -80,7 +86,8 @@ export interface TaskInvocation {
   executionName: string;
   // Only for .waitForTaskToken states.
   taskToken?: string;
-  // Aborted when the execution stops or times out.
+  // Aborted when the execution stops or times out, and when this state's own TimeoutSeconds fires: a call
+  // still waiting then can give up, since its answer no longer reaches the execution.
   signal: AbortSignal;
 }
 
@@ -618,7 +625,6 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
     const abortController = new AbortController();
     internals.abortController = abortController;
     internals.stopReason = undefined;
-    const stopped = rejectionOnAbort(abortController.signal);
 
     const handlerFor = (stateName: string, info: TaskStateInfo) => async (effectiveInput: JsonValue) => {
       // Lets the event-log reader record StateEntered before this task's own events.
@@ -638,6 +644,22 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
           })
         : undefined;
       const parameters = tokenEntry ? substituteTaskToken(effectiveInput, tokenEntry.token) : effectiveInput;
+      // The engine times a task out by racing it against a timer of its own and never tells the handler. This
+      // timer has the same length and is armed later (after nextTurn), so it fires after the engine's: by then
+      // the state has failed with States.Timeout and whatever the call answers is discarded.
+      const taskAbort = new AbortController();
+      const abortTask = (): void => taskAbort.abort();
+      abortController.signal.addEventListener('abort', abortTask, { once: true });
+      let stateTimedOut = false;
+      const stateTimer =
+        info.timeoutSeconds === undefined
+          ? undefined
+          : setTimeout(() => {
+              stateTimedOut = true;
+              abortTask();
+            }, info.timeoutSeconds * 1000);
+      stateTimer?.unref();
+      const ended = rejectionOnAbort(taskAbort.signal);
       const task: TaskInvocation = {
         stateName,
         resource: info.resource,
@@ -645,11 +667,11 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
         executionArn,
         executionName: name,
         taskToken: tokenEntry?.token,
-        signal: abortController.signal,
+        signal: taskAbort.signal,
       };
       record({ type: 'TaskScheduled', stateName, resource: info.resource, input: parameters });
       try {
-        const serviceResult = await Promise.race([serviceCall(parameters, task), stopped]);
+        const serviceResult = await Promise.race([serviceCall(parameters, task), ended]);
         let output = serviceResult;
         if (tokenEntry) {
           record({
@@ -659,17 +681,23 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
             output: serviceResult,
             taskToken: tokenEntry.token,
           });
-          output = await Promise.race([tokenEntry.outcome, stopped]);
+          output = await Promise.race([tokenEntry.outcome, ended]);
         }
-        record({ type: 'TaskSucceeded', stateName, resource: info.resource, output });
+        // A late answer is not part of the history on AWS: the state already recorded its timeout.
+        if (!stateTimedOut) record({ type: 'TaskSucceeded', stateName, resource: info.resource, output });
         return output;
       } catch (error) {
         if (tokenEntry) {
           taskTokens.close(tokenEntry.token, 'done');
         }
-        const { error: errorName, cause } = errorText(error);
-        record({ type: 'TaskFailed', stateName, resource: info.resource, error: errorName, cause });
+        if (!stateTimedOut) {
+          const { error: errorName, cause } = errorText(error);
+          record({ type: 'TaskFailed', stateName, resource: info.resource, error: errorName, cause });
+        }
         throw error;
+      } finally {
+        clearTimeout(stateTimer);
+        abortController.signal.removeEventListener('abort', abortTask);
       }
     };
 

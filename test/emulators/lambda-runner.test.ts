@@ -1,5 +1,11 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createLambdaRunner, type LambdaFunctionConfig } from '../../local/lambda-runner.js';
+import {
+  createLambdaRunner,
+  type LambdaFunctionConfig,
+  lambdaFunctionsFromTemplate,
+  scaleDurationVariables,
+} from '../../local/lambda-runner.js';
+import { type CfnTemplate, createResolveContext, physicalNames } from '../../local/template.js';
 
 const bundleDir = new URL('./fixtures/lambda-basic', import.meta.url).pathname;
 
@@ -123,5 +129,67 @@ describe('lambda runner', () => {
     expect(
       await runner.invoke('noisy', { action: 'fetchLocalhostSubdomain', host: 'x.y.localhost' }),
     ).toMatchObject({ ok: true, payload: { address: '127.0.0.1' } });
+  });
+});
+
+describe('duration variables under the time scale', () => {
+  it('scales numeric *_SECONDS values to whole seconds, at least 1, and leaves everything else alone', () => {
+    expect(
+      scaleDurationVariables(
+        {
+          STUCK_AFTER_SECONDS: '300',
+          BARRIER_TTL_SECONDS: '86400',
+          SHORT_SECONDS: '4',
+          FRACTION_SECONDS: '25.5',
+          ZERO_SECONDS: '0',
+          PADDED_SECONDS: ' 60 ',
+          NEGATIVE_SECONDS: '-5',
+          WORD_SECONDS: 'soon',
+          EMPTY_SECONDS: '',
+          TABLE_NAME: '300',
+          TIMEOUT_SECONDS_HINT: '300',
+        },
+        0.1,
+      ),
+    ).toEqual({
+      STUCK_AFTER_SECONDS: '30',
+      BARRIER_TTL_SECONDS: '8640',
+      SHORT_SECONDS: '1',
+      FRACTION_SECONDS: '3',
+      ZERO_SECONDS: '0',
+      PADDED_SECONDS: '6',
+      NEGATIVE_SECONDS: '-5',
+      WORD_SECONDS: 'soon',
+      EMPTY_SECONDS: '',
+      TABLE_NAME: '300',
+      TIMEOUT_SECONDS_HINT: '300',
+    });
+    expect(scaleDurationVariables({ SAGA_TIMEOUT_SECONDS: '90' }, 1)).toEqual({ SAGA_TIMEOUT_SECONDS: '90' });
+  });
+
+  it('applies to the environment built from the template, not to the function timeout', () => {
+    const template: CfnTemplate = {
+      Resources: {
+        Fn: {
+          Type: 'AWS::Lambda::Function',
+          Metadata: { 'aws:asset:path': 'lambda-basic' },
+          Properties: {
+            Handler: 'index.handler',
+            Timeout: 30,
+            Environment: { Variables: { REPUBLISH_AFTER_SECONDS: '120', QUEUE_NAME: 'q' } },
+          },
+        },
+      },
+    };
+    const ctx = createResolveContext(physicalNames(template, { stackName: 'S' }), {
+      stackName: 'S',
+      template,
+    });
+    const [config] = lambdaFunctionsFromTemplate(template, ctx, {
+      cdkOutDir: new URL('./fixtures', import.meta.url).pathname,
+      timeScale: 0.25,
+    });
+    expect(config?.environment).toEqual({ REPUBLISH_AFTER_SECONDS: '30', QUEUE_NAME: 'q' });
+    expect(config?.timeoutSeconds).toBe(30);
   });
 });

@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
+  ListExecutionsCommand,
   RedriveExecutionCommand,
   SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -236,7 +239,7 @@ describe('local Step Functions engine', () => {
     await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
   });
 
-  it('serves Lambda tasks from the real lambda runner, mapping a function timeout to Lambda.Unknown', async () => {
+  it('serves Lambda tasks from the real lambda runner, naming a function timeout Sandbox.Timedout and a crash Lambda.Unknown', async () => {
     const runner = createLambdaRunner({ timeScale: 0.1 });
     const bundleDir = new URL('./fixtures/lambda-basic', import.meta.url).pathname;
     const arn = 'arn:aws:lambda:us-east-1:000000000000:function:basic';
@@ -259,8 +262,10 @@ describe('local Step Functions engine', () => {
             Call: {
               Type: 'Task',
               Resource: arn,
-              Retry: [{ ErrorEquals: ['Lambda.Unknown'], MaxAttempts: 0 }],
-              Catch: [{ ErrorEquals: ['Lambda.Unknown', 'InsufficientStock'], Next: 'Caught' }],
+              Retry: [{ ErrorEquals: ['Sandbox.Timedout', 'Lambda.Unknown'], MaxAttempts: 0 }],
+              Catch: [
+                { ErrorEquals: ['Sandbox.Timedout', 'Lambda.Unknown', 'InsufficientStock'], Next: 'Caught' },
+              ],
               End: true,
             },
             Caught: { Type: 'Pass', End: true },
@@ -275,8 +280,17 @@ describe('local Step Functions engine', () => {
         errorType: 'InsufficientStock',
         errorMessage: 'not enough x',
       });
+      // 3 s at a tenth is below Lambda's 1 s minimum, so the function is ended after 1 s.
       const timedOut = await saga.start({ action: 'sleep', ms: 2000 }).result;
-      expect(timedOut.output).toMatchObject({ Error: 'Lambda.Unknown' });
+      expect(timedOut.output).toEqual({
+        Error: 'Sandbox.Timedout',
+        Cause: expect.stringMatching(/^RequestId: \S+ Error: Task timed out after 1\.00 seconds$/),
+      });
+      const crashed = await saga.start({ action: 'exit' }).result;
+      expect(crashed.output).toEqual({
+        Error: 'Lambda.Unknown',
+        Cause: expect.stringMatching(/^Runtime\.ExitError: /),
+      });
     } finally {
       await runner.stop();
     }
@@ -513,6 +527,153 @@ describe('RedriveExecution', () => {
       });
       await expect(sfn.send(new RedriveExecutionCommand({ executionArn }))).rejects.toMatchObject({
         name: 'ExecutionNotRedrivable',
+      });
+    } finally {
+      sfn.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('several state machines behind one Step Functions API', () => {
+  const mainArn = 'arn:aws:states:us-east-1:000000000000:stateMachine:main';
+  const unwindArn = 'arn:aws:states:us-east-1:000000000000:stateMachine:unwind';
+  const shared = 'arn:aws:lambda:us-east-1:000000000000:function:shared';
+
+  it('routes every execution call to the machine in its ARN and reports redriveStatus as AWS does', async () => {
+    let failing = true;
+    // One function behind both machines, as the saga and its unwind machine share their compensations.
+    const lambda: LambdaInvoker = {
+      async invoke(_name, payload, task) {
+        const input = payload as { fail?: boolean; hold?: boolean };
+        if (input.fail && failing) return { ok: false, error: { errorType: 'Boom', errorMessage: 'down' } };
+        if (input.hold && task) {
+          const { signal } = task;
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        }
+        return { ok: true, payload: { done: true } };
+      },
+    };
+    const taskTokens = new TaskTokenRegistry();
+    const api = new StepFunctionsApi(taskTokens);
+    api.addStateMachine(
+      await createLocalStateMachine({
+        stateMachineArn: mainArn,
+        // 3 s at a tenth: an execution still holding after 0.3 s times out.
+        timeScale: 0.1,
+        lambda,
+        taskTokens,
+        definition: {
+          TimeoutSeconds: 3,
+          StartAt: 'Reserve',
+          States: { Reserve: { Type: 'Task', Resource: shared, End: true } },
+        },
+      }),
+    );
+    api.addStateMachine(
+      await createLocalStateMachine({
+        stateMachineArn: unwindArn,
+        lambda,
+        taskTokens,
+        definition: {
+          StartAt: 'Release',
+          States: { Release: { Type: 'Task', Resource: shared, End: true } },
+        },
+      }),
+    );
+    const server = createServer((request, response) => void api.handle(request, response));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const sfn = new SFNClient({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      region: 'us-east-1',
+      credentials: DUMMY_CREDENTIALS,
+    });
+    const start = async (stateMachineArn: string, name: string, input: object) =>
+      (await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) })))
+        .executionArn ?? '';
+    const settled = async (executionArn: string) => {
+      await vi.waitFor(async () => {
+        const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        expect(status).not.toBe('RUNNING');
+      });
+      return sfn.send(new DescribeExecutionCommand({ executionArn }));
+    };
+    try {
+      // The same name on two machines is two executions, as on AWS.
+      const mainDone = await start(mainArn, 'ord-1', {});
+      const unwindFailed = await start(unwindArn, 'ord-1', { fail: true });
+      const unwindStopped = await start(unwindArn, 'ord-1-cancel-1', { hold: true });
+      const mainTimedOut = await start(mainArn, 'ord-2', { hold: true });
+      expect([mainDone, unwindFailed, unwindStopped, mainTimedOut]).toEqual([
+        'arn:aws:states:us-east-1:000000000000:execution:main:ord-1',
+        'arn:aws:states:us-east-1:000000000000:execution:unwind:ord-1',
+        'arn:aws:states:us-east-1:000000000000:execution:unwind:ord-1-cancel-1',
+        'arn:aws:states:us-east-1:000000000000:execution:main:ord-2',
+      ]);
+      await vi.waitFor(() =>
+        expect(
+          api
+            .allExecutions()
+            .find((e) => e.executionArn === unwindStopped)
+            ?.history.at(-1)?.type,
+        ).toBe('TaskScheduled'),
+      );
+      await sfn.send(new StopExecutionCommand({ executionArn: unwindStopped, error: 'Operator' }));
+
+      expect(await settled(mainDone)).toMatchObject({
+        stateMachineArn: mainArn,
+        status: 'SUCCEEDED',
+        redriveStatus: 'NOT_REDRIVABLE',
+        redriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven',
+      });
+      expect(await settled(unwindFailed)).toMatchObject({
+        stateMachineArn: unwindArn,
+        status: 'FAILED',
+        error: 'Boom',
+        redriveStatus: 'REDRIVABLE',
+      });
+      expect(await settled(unwindStopped)).toMatchObject({
+        stateMachineArn: unwindArn,
+        status: 'ABORTED',
+        error: 'Operator',
+        redriveStatus: 'REDRIVABLE',
+      });
+      expect(await settled(mainTimedOut)).toMatchObject({
+        stateMachineArn: mainArn,
+        status: 'TIMED_OUT',
+        redriveStatus: 'REDRIVABLE',
+      });
+      for (const executionArn of [unwindFailed, unwindStopped, mainTimedOut]) {
+        expect((await sfn.send(new DescribeExecutionCommand({ executionArn }))).redriveStatusReason).toBe(
+          undefined,
+        );
+      }
+
+      const listed = async (stateMachineArn: string) =>
+        ((await sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [])
+          .map((item) => `${item.name}:${item.status}:${item.stateMachineArn === stateMachineArn}`)
+          .sort();
+      expect(await listed(mainArn)).toEqual(['ord-1:SUCCEEDED:true', 'ord-2:TIMED_OUT:true']);
+      expect(await listed(unwindArn)).toEqual(['ord-1-cancel-1:ABORTED:true', 'ord-1:FAILED:true']);
+
+      const statesOf = async (executionArn: string) =>
+        ((await sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? []).flatMap((event) =>
+          event.stateEnteredEventDetails?.name ? [event.stateEnteredEventDetails.name] : [],
+        );
+      expect(await statesOf(mainDone)).toEqual(['Reserve']);
+      expect(await statesOf(unwindFailed)).toEqual(['Release']);
+
+      failing = false;
+      await sfn.send(new RedriveExecutionCommand({ executionArn: unwindFailed }));
+      expect(await settled(unwindFailed)).toMatchObject({
+        stateMachineArn: unwindArn,
+        status: 'SUCCEEDED',
+        redriveCount: 1,
+      });
+      expect(await statesOf(unwindFailed)).toEqual(['Release', 'Release']);
+      expect(await sfn.send(new DescribeExecutionCommand({ executionArn: mainDone }))).toMatchObject({
+        status: 'SUCCEEDED',
+        redriveCount: 0,
       });
     } finally {
       sfn.destroy();
