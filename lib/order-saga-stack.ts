@@ -2,7 +2,9 @@ import { Aspects, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-li
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { PIVOT_STEP, SAGA_END_STATES } from '../lambdas/orders/saga-states.js';
 import { OrdersApi } from './api/orders-api.js';
+import { OutboxRepublisher } from './ops/outbox-republisher.js';
 import { Sweeper } from './ops/sweeper.js';
 import { StateMachineGuardrails } from './saga/guardrails.js';
 import { invokeFunction, resultPathOf, Saga, sendToQueueAndWait } from './saga/saga.js';
@@ -10,6 +12,7 @@ import { InventoryService } from './services/inventory.js';
 import { NotificationsService } from './services/notifications.js';
 import { OrdersService } from './services/orders.js';
 import { PaymentsService } from './services/payments.js';
+import type { ReconcileSettings } from './services/reconcile-access.js';
 import { ShippingService } from './services/shipping.js';
 
 /** Errors each step raises by name; the saga never retries them. */
@@ -22,6 +25,8 @@ export const STEP_BUSINESS_ERRORS = {
 
 /** Redrive (restarting a failed execution from where it failed) is possible for 14 days. */
 const REDRIVE_WINDOW = Duration.days(14);
+/** How long a person may take to act on an order handed to them before its barrier rows may expire. */
+const OPERATOR_REACTION = Duration.days(30);
 
 export interface OrderSagaStackProps extends StackProps {
   /**
@@ -34,6 +39,16 @@ export interface OrderSagaStackProps extends StackProps {
    * @default DEFAULT_SERVED_COUNTRIES
    */
   readonly servedCountries?: readonly string[];
+  /**
+   * Automatic redrives of a TIMED_OUT execution per order before it is handed to a person.
+   * @default 2
+   */
+  readonly redriveBudget?: number;
+  /**
+   * How long an order may stay PENDING after its last change before the sweeper reconciles it.
+   * @default Duration.minutes(5)
+   */
+  readonly stuckAfter?: Duration;
 }
 
 /** The whole order saga in one stack: four services, their tables, and the state machine tying them together. */
@@ -46,8 +61,16 @@ export class OrderSagaStack extends Stack {
     Aspects.of(this).add(new StateMachineGuardrails());
 
     const sagaTimeout = props.sagaTimeout ?? Duration.hours(1);
-    // A barrier row must outlive every execution that could still touch it, redriven ones included; twice that is margin.
-    const barrierTtl = Duration.seconds(2 * (sagaTimeout.toSeconds() + REDRIVE_WINDOW.toSeconds()));
+    const redriveBudget = props.redriveBudget ?? 2;
+    // A barrier row must outlive everything that may still run a step of its order: the saga and its automatic
+    // redrives, the redrive window, and a person's reaction. Twice that is margin; reconcile refuses to run a
+    // step for an older order, so the TTL bounds correctness, not just storage.
+    const barrierTtl = Duration.seconds(
+      2 *
+        (sagaTimeout.toSeconds() * (redriveBudget + 1) +
+          REDRIVE_WINDOW.toSeconds() +
+          OPERATOR_REACTION.toSeconds()),
+    );
 
     const notifications = new NotificationsService(this, 'Notifications');
     const orders = new OrdersService(this, 'Orders', {
@@ -66,8 +89,10 @@ export class OrderSagaStack extends Stack {
       traceId: sfn.JsonPath.stringAt('$.traceId'),
     };
     const identityOnly = sfn.TaskInput.fromObject(identity);
+    // Status changes keep one barrier row per execution: an order may reach a status again in a later one.
+    const orderChange = { ...identity, executionName: sfn.JsonPath.executionName };
     const withFailures = sfn.TaskInput.fromObject({
-      ...identity,
+      ...orderChange,
       failures: sfn.JsonPath.objectAt('$.failures'),
     });
     const stepTimeout = Duration.seconds(20);
@@ -106,7 +131,7 @@ export class OrderSagaStack extends Stack {
           },
         },
         {
-          name: 'CreateShipment',
+          name: PIVOT_STEP,
           task: sendToQueueAndWait(shipping.requests.queue),
           payload: sfn.TaskInput.fromObject({
             ...identity,
@@ -130,28 +155,35 @@ export class OrderSagaStack extends Stack {
           name: 'ConfirmOrder',
           task: invokeFunction(orders.confirm),
           payload: sfn.TaskInput.fromObject({
-            ...identity,
-            shipmentId: sfn.JsonPath.stringAt(`${resultPathOf('CreateShipment')}.shipmentId`),
+            ...orderChange,
+            shipmentId: sfn.JsonPath.stringAt(`${resultPathOf(PIVOT_STEP)}.shipmentId`),
           }),
           timeout: stepTimeout,
           businessErrors: STEP_BUSINESS_ERRORS.ConfirmOrder,
         },
       ],
-      succeededStateName: 'OrderConfirmed',
+      succeededStateName: SAGA_END_STATES.confirmed,
       finalCompensation: {
         name: 'CancelOrder',
         task: invokeFunction(orders.cancel),
         payload: withFailures,
         timeout: stepTimeout,
       },
-      cancelledStateName: 'OrderCancelled',
+      cancelledStateName: SAGA_END_STATES.cancelled,
       escalation: {
         name: 'MarkCompensationFailed',
         task: invokeFunction(orders.markCompensationFailed),
         payload: withFailures,
         timeout: stepTimeout,
       },
-      escalatedStateName: 'CompensationFailed',
+      escalatedStateName: SAGA_END_STATES.compensationFailed,
+      afterPivotEscalation: {
+        name: 'MarkNeedsAttention',
+        task: invokeFunction(orders.markNeedsAttention),
+        payload: withFailures,
+        timeout: stepTimeout,
+      },
+      afterPivotEscalatedStateName: SAGA_END_STATES.needsAttention,
     });
 
     this.saga.stateMachine.grantTaskResponse(shipping.worker);
@@ -169,14 +201,36 @@ export class OrderSagaStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.api = new OrdersApi(this, 'Api', {
+    const reconcile: ReconcileSettings = {
+      saga: this.saga,
+      barrierTtl,
+      redriveBudget,
+      stuckAfter: props.stuckAfter ?? Duration.minutes(5),
+    };
+    this.api = new OrdersApi(this, 'Api', { ordersTable: orders.table, reconcile });
+    new Sweeper(this, 'Sweeper', { ordersTable: orders.table, reconcile });
+    new OutboxRepublisher(this, 'OutboxRepublisher', {
       ordersTable: orders.table,
-      stateMachine: this.saga.stateMachine,
+      orderEventsQueue: notifications.orderEvents.queue,
     });
-    new Sweeper(this, 'Sweeper', { ordersTable: orders.table, stateMachine: this.saga.stateMachine });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
     new CfnOutput(this, 'StateMachineArn', { value: this.saga.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'UnwindStateMachineArn', { value: this.saga.unwindStateMachine.stateMachineArn });
+    if (this.saga.completionStateMachine)
+      new CfnOutput(this, 'CompletionStateMachineArn', {
+        value: this.saga.completionStateMachine.stateMachineArn,
+      });
+    new CfnOutput(this, 'ClientPolicyArn', {
+      description: 'Attach to client services: place orders and read them',
+      exportName: `${this.stackName}-ClientPolicyArn`,
+      value: this.api.clientPolicy.managedPolicyArn,
+    });
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      description: 'Attach to operators: also reconcile (align, redrive, cancel, complete)',
+      exportName: `${this.stackName}-OperatorPolicyArn`,
+      value: this.api.operatorPolicy.managedPolicyArn,
+    });
     new CfnOutput(this, 'OrdersTableName', { value: orders.table.tableName });
     new CfnOutput(this, 'InventoryTableName', { value: inventory.table.tableName });
     new CfnOutput(this, 'PaymentsTableName', { value: payments.table.tableName });

@@ -10,7 +10,7 @@ import { planNotification } from './notifications.js';
 
 const tableName = requireEnv('TABLE_NAME');
 
-async function consume(record: SQSRecord): Promise<'notified' | 'duplicate'> {
+async function consume(record: SQSRecord): Promise<{ outcome: 'notified' | 'duplicate'; eventId: string }> {
   let body: unknown;
   try {
     body = JSON.parse(record.body);
@@ -26,17 +26,21 @@ async function consume(record: SQSRecord): Promise<'notified' | 'duplicate'> {
         TransactItems: planNotification(tableName, event, new Date().toISOString()),
       }),
     );
-    return 'notified';
+    return { outcome: 'notified', eventId: event.eventId };
   } catch (error) {
-    if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') return 'duplicate';
+    // The inbox row (first in the transaction) exists: this event id was handled already.
+    if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') {
+      return { outcome: 'duplicate', eventId: event.eventId };
+    }
     throw error;
   }
 }
 
-/** Records one notification per order event, whatever the number of deliveries. */
+/** Records one notification per order event (per event id), whatever the number of deliveries. */
 export const handler = sqsBatchHandler('notifications', async (record) => {
-  const outcome = await consume(record);
+  const { outcome, eventId } = await consume(record);
   log('info', outcome === 'duplicate' ? 'duplicate event acknowledged' : 'notification recorded', {
     messageId: record.messageId,
+    eventId,
   });
 });

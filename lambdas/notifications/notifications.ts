@@ -4,16 +4,20 @@ import type { OrderEvent, OrderEventType } from '../shared/outbox.js';
 /** The inbox keeps what was handled for longer than any message can live (SQS keeps at most 14 days). */
 export const INBOX_RETENTION_SECONDS = 30 * 24 * 3600;
 
-/** One inbox row per order and event type: the dedupe key at-least-once delivery needs. */
-export function inboxKey(event: Pick<OrderEvent, 'orderId' | 'eventType'>): { pk: string; sk: string } {
-  return { pk: `INBOX#${event.orderId}#${event.eventType}`, sk: 'INBOX' };
+/**
+ * One inbox row per event id: the dedupe key at-least-once delivery (and the republisher) needs. The id
+ * carries the order's version, so an order reaching one status twice is two events, not a duplicate.
+ */
+export function inboxKey(event: Pick<OrderEvent, 'eventId'>): { pk: string; sk: string } {
+  return { pk: `INBOX#${event.eventId}`, sk: 'INBOX' };
 }
 
-export function notificationKey(event: Pick<OrderEvent, 'orderId' | 'eventType'>): {
+/** One notification per event: an order's notifications share a partition, one row per transition. */
+export function notificationKey(event: Pick<OrderEvent, 'orderId' | 'eventType' | 'version'>): {
   pk: string;
   sk: string;
 } {
-  return { pk: `NOTIFICATION#${event.orderId}`, sk: event.eventType };
+  return { pk: `NOTIFICATION#${event.orderId}`, sk: `${event.eventType}#${event.version}` };
 }
 
 const MESSAGES: Record<OrderEventType, (orderId: string) => string> = {
@@ -21,6 +25,8 @@ const MESSAGES: Record<OrderEventType, (orderId: string) => string> = {
   OrderConfirmed: (orderId) => `Your order ${orderId} is confirmed and on its way.`,
   OrderCancelled: (orderId) => `Your order ${orderId} was cancelled; nothing was charged.`,
   OrderCompensationFailed: (orderId) => `Your order ${orderId} needs our attention; we will contact you.`,
+  OrderNeedsAttention: (orderId) =>
+    `Your order ${orderId} needs one of our team to look at it; we will contact you.`,
 };
 
 /** The inbox row and the notification, to commit together: either both exist or neither. */
@@ -45,6 +51,8 @@ export function planNotification(tableName: string, event: OrderEvent, at: strin
           ...notificationKey(event),
           orderId: event.orderId,
           eventType: event.eventType,
+          version: event.version,
+          eventId: event.eventId,
           channel: 'email',
           message: MESSAGES[event.eventType](event.orderId),
           createdAt: at,

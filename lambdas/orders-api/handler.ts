@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { type NewOrder, recordedExecutionArns, sagaInputOf } from '../orders/orders.js';
+import { ConcurrentRequest, OrdersTable, type StoredOrder } from '../orders/orders-table.js';
+import { executionArnOf, parseExecutionArn, SagaClient } from '../orders/saga-client.js';
 import { documentClient } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
 import { log } from '../shared/logger.js';
 import { stepsFromHistory } from './history.js';
 import { ApiError, apiHandler, bodyText, header, json, traceIdOf } from './http.js';
 import { deriveOrderId, requestHash } from './identity.js';
-import { OrdersTable, type StoredOrder } from './orders-table.js';
-import { SagaClient } from './saga-client.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, ORDER_ID_PATTERN } from './schemas.js';
 import { parseCreateOrder } from './validation.js';
 
 const orders = new OrdersTable(documentClient, requireEnv('TABLE_NAME'));
-const saga = new SagaClient(new SFNClient({}), requireEnv('STATE_MACHINE_ARN'));
+// This function only starts sagas and reads histories: it has no other machine to name.
+const stateMachineArn = requireEnv('STATE_MACHINE_ARN');
+const saga = new SagaClient(new SFNClient({}), { saga: stateMachineArn, cancel: stateMachineArn });
 
 const selfLink = (orderId: string) => `/orders/${orderId}`;
 
@@ -26,10 +29,14 @@ function accepted(order: Pick<StoredOrder, 'orderId' | 'status'>) {
   );
 }
 
-/** The write is what makes an order exist; if the start fails after it, the sweeper starts the saga. */
-async function startSaga(order: Parameters<SagaClient['start']>[0]): Promise<void> {
+/**
+ * The write is what makes an order exist; once the start succeeds the execution is recorded on the order,
+ * and every later decision uses that record. If the start or the record fails, the sweeper finishes it.
+ */
+async function startSaga(order: NewOrder): Promise<void> {
   try {
-    await saga.start(order);
+    const { arn } = await saga.start('saga', order.orderId, sagaInputOf(order));
+    await orders.recordExecution(order.orderId, arn);
   } catch (error) {
     log('warn', 'saga start deferred to the sweeper', {
       orderId: order.orderId,
@@ -56,7 +63,19 @@ async function createOrder(event: APIGatewayProxyEvent) {
     traceId: traceIdOf(event, randomUUID),
     requestHash: requestHash(request),
   };
-  const outcome = await orders.create(order, new Date().toISOString());
+  let outcome: Awaited<ReturnType<OrdersTable['create']>>;
+  try {
+    outcome = await orders.create(order, new Date().toISOString());
+  } catch (error) {
+    if (!(error instanceof ConcurrentRequest)) throw error;
+    throw new ApiError(
+      409,
+      'ConcurrentRequest',
+      'Another request with this key is in progress; retry',
+      undefined,
+      1,
+    );
+  }
   if (outcome.created) {
     await startSaga(order);
     return accepted({ orderId: order.orderId, status: 'PENDING' });
@@ -69,25 +88,39 @@ async function createOrder(event: APIGatewayProxyEvent) {
       `${IDEMPOTENCY_KEY_HEADER} was already used for a different order`,
     );
   }
-  // A replay: the first request may have died between its write and its start, so start again (idempotent).
-  if (existing.status === 'PENDING') await startSaga(existing);
+  // A replay: the first request may have died between its write and its start. Only a start that was never
+  // recorded is tried again; a recorded execution is never started a second time.
+  if (existing.status === 'PENDING' && recordedExecutionArns(existing).length === 0)
+    await startSaga(existing);
   return accepted(existing);
+}
+
+/** Steps of every recorded execution, the saga's first, then each operator action's in the order they ran. */
+async function stepsOf(order: StoredOrder) {
+  const recorded = recordedExecutionArns(order);
+  // Before its start is recorded the saga may still exist under the order's name: show it if it does.
+  const arns = recorded.length > 0 ? recorded : [executionArnOf(stateMachineArn, order.orderId)];
+  const executions = arns.map(parseExecutionArn).sort((a, b) => a.attempt - b.attempt);
+  const histories = await Promise.all(executions.map((execution) => saga.history(execution.arn)));
+  return histories.map((events) => stepsFromHistory(events));
 }
 
 async function getOrder(event: APIGatewayProxyEvent) {
   const orderId = event.pathParameters?.orderId ?? '';
   const order = ORDER_ID_PATTERN.test(orderId) ? await orders.get(orderId) : undefined;
   if (!order) throw new ApiError(404, 'OrderNotFound', `No order ${orderId}`);
-  const { steps, totalCents } = stepsFromHistory(await saga.history(orderId));
+  const histories = await stepsOf(order);
   return json(200, {
     orderId: order.orderId,
     status: order.status,
     customerId: order.customerId,
     items: order.items,
     shippingAddress: order.shippingAddress,
-    totalCents: totalCents ?? null,
-    steps,
+    totalCents: histories.find((history) => history.totalCents !== undefined)?.totalCents ?? null,
+    steps: histories.flatMap((history) => history.steps),
     failure: order.failure ?? null,
+    pendingAction: order.pendingAction ?? null,
+    actions: order.actions ?? [],
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
     links: { self: selfLink(orderId), reconcile: `${selfLink(orderId)}/reconcile` },

@@ -54,11 +54,25 @@ function resultOf(event: HistoryEventLike): { outcome: StepOutcome; details: Det
   return found ? { outcome: found[1], details: found[0] ?? {} } : undefined;
 }
 
+function parsedOutput(output: string | undefined): unknown {
+  try {
+    return JSON.parse(output ?? 'null');
+  } catch {
+    return output;
+  }
+}
+
+/**
+ * The step list, the order total, and each succeeded step's output by step name (what the saga keeps under
+ * `$.results`, which an operator's completion starts from).
+ */
 export function stepsFromHistory(events: readonly HistoryEventLike[]): {
   steps: StepRecord[];
   totalCents?: number;
+  results: Record<string, unknown>;
 } {
   const steps: StepRecord[] = [];
+  const results: Record<string, unknown> = {};
   let current: StepRecord | undefined;
   let totalCents: number | undefined;
   for (const event of events) {
@@ -88,9 +102,11 @@ export function stepsFromHistory(events: readonly HistoryEventLike[]): {
     current.endedAt = at;
     if (result.outcome === 'succeeded') {
       delete current.error;
+      const output = parsedOutput(result.details.output);
+      results[current.step] = output;
       if (current.step === RESERVE_STEP) {
-        const output = JSON.parse(result.details.output ?? '{}') as { totalCents?: unknown };
-        if (typeof output.totalCents === 'number') totalCents = output.totalCents;
+        const total = (output as { totalCents?: unknown } | null)?.totalCents;
+        if (typeof total === 'number') totalCents = total;
       }
     } else {
       current.error = {
@@ -99,5 +115,5 @@ export function stepsFromHistory(events: readonly HistoryEventLike[]): {
       };
     }
   }
-  return { steps, totalCents };
+  return { steps, totalCents, results };
 }

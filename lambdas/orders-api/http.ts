@@ -8,6 +8,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** Seconds after which a retry may succeed; sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -27,7 +29,10 @@ export function json(
 }
 
 export function errorResponse(error: ApiError): APIGatewayProxyResult {
-  const retryAfter = error.status === 429 || error.status === 503 ? { 'retry-after': '1' } : undefined;
+  const retryAfterSeconds =
+    error.retryAfterSeconds ?? (error.status === 429 || error.status === 503 ? 1 : undefined);
+  const retryAfter =
+    retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) };
   return json(
     error.status,
     {

@@ -1,27 +1,45 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { documentClient } from '../shared/clients.js';
-import { requireEnv } from '../shared/env.js';
-import { ApiError, apiHandler, json } from './http.js';
-import { OrdersTable } from './orders-table.js';
-import { ReconcileConflict, reconcileOrder } from './reconcile.js';
-import { SagaClient } from './saga-client.js';
+import { reconcileOrder } from '../orders/reconcile.js';
+import { reconcileDepsFromEnv } from '../orders/reconcile-env.js';
+import type { ReconcileRequest } from '../orders/reconcile-plan.js';
+import { ApiError, apiHandler, bodyText, header, json } from './http.js';
 import { ORDER_ID_PATTERN } from './schemas.js';
+import { parseReconcileRequest } from './validation.js';
 
-const orders = new OrdersTable(documentClient, requireEnv('TABLE_NAME'));
-const saga = new SagaClient(new SFNClient({}), requireEnv('STATE_MACHINE_ARN'));
+const deps = reconcileDepsFromEnv();
+
+/** Who asked: the IAM identity API Gateway authorized. Recorded on the order and in its events. */
+function actorOf(event: APIGatewayProxyEvent): string {
+  const identity = event.requestContext?.identity;
+  return (
+    identity?.userArn ?? identity?.caller ?? `unauthenticated caller at ${identity?.sourceIp ?? 'unknown'}`
+  );
+}
+
+const STATUS_OF_RESULT = { nothing: 200, changed: 200, started: 202, refused: 409, conflict: 409 } as const;
 
 async function reconcile(event: APIGatewayProxyEvent) {
   const orderId = event.pathParameters?.orderId ?? '';
-  const order = ORDER_ID_PATTERN.test(orderId) ? await orders.get(orderId) : undefined;
+  const body = parseReconcileRequest(bodyText(event), header(event, 'content-type'));
+  const order = ORDER_ID_PATTERN.test(orderId) ? await deps.orders.get(orderId) : undefined;
   if (!order) throw new ApiError(404, 'OrderNotFound', `No order ${orderId}`);
-  try {
-    return json(200, await reconcileOrder(order, { orders, saga, now: () => new Date() }));
-  } catch (error) {
-    if (error instanceof ReconcileConflict)
-      throw new ApiError(409, 'ReconcileConflict', 'The order changed while reconciling; retry');
-    throw error;
-  }
+  const request: ReconcileRequest = body
+    ? { kind: 'operator', action: body.action, reason: body.reason, actor: actorOf(event) }
+    : { kind: 'align' };
+  const outcome = await reconcileOrder(order, request, deps);
+  if (outcome.result === 'refused') throw new ApiError(409, outcome.code ?? 'ActionRefused', outcome.finding);
+  if (outcome.result === 'conflict')
+    throw new ApiError(
+      409,
+      'ReconcileConflict',
+      'The order or its execution changed while reconciling; retry',
+    );
+  const after = await deps.orders.get(orderId);
+  return json(STATUS_OF_RESULT[outcome.result], {
+    ...outcome,
+    status: after?.status ?? order.status,
+    ...(after?.pendingAction ? { pendingAction: after.pendingAction } : {}),
+  });
 }
 
 export const handler = apiHandler({ 'POST /orders/{orderId}/reconcile': reconcile });

@@ -52,6 +52,23 @@ export const createOrderRequestSchema = {
   },
 } as const;
 
+/** An operator's action on an order (POST /orders/{orderId}/reconcile); without a body reconcile only aligns. */
+export const reconcileRequestSchema = {
+  title: 'ReconcileRequest',
+  type: 'object',
+  additionalProperties: false,
+  required: ['action', 'reason'],
+  properties: {
+    action: { type: 'string', enum: ['redrive', 'cancel', 'complete'] },
+    reason: { type: 'string', minLength: 1, maxLength: 500, pattern: PRINTABLE },
+  },
+} as const;
+
+export interface ReconcileRequestBody {
+  action: 'redrive' | 'cancel' | 'complete';
+  reason: string;
+}
+
 export interface CreateOrderRequest {
   customerId: string;
   items: { sku: string; quantity: number }[];

@@ -1,9 +1,16 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ApiError } from './http.js';
-import { type CreateOrderRequest, createOrderRequestSchema, MAX_BODY_BYTES } from './schemas.js';
+import {
+  type CreateOrderRequest,
+  createOrderRequestSchema,
+  MAX_BODY_BYTES,
+  type ReconcileRequestBody,
+  reconcileRequestSchema,
+} from './schemas.js';
 
 const ajv = new Ajv({ allErrors: true, strict: true, unicodeRegExp: true });
 const validateCreateOrder = ajv.compile<CreateOrderRequest>(createOrderRequestSchema);
+const validateReconcileRequest = ajv.compile<ReconcileRequestBody>(reconcileRequestSchema);
 
 export interface ValidationDetail {
   path: string;
@@ -32,11 +39,16 @@ function malformedStrings(value: unknown, path = ''): ValidationDetail[] {
   return [];
 }
 
-/** Parses and validates a POST /orders body, or throws the 4xx that names the problem. */
-export function parseCreateOrder(body: string, contentType: string | undefined): CreateOrderRequest {
+/** Parses a JSON body and validates it with `validate`, or throws the 4xx that names the problem. */
+function parseJsonBody<T>(
+  body: string,
+  contentType: string | undefined,
+  validate: ValidateFunction<T>,
+  what: string,
+): T {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
   if (mediaType !== 'application/json') {
-    throw new ApiError(415, 'UnsupportedMediaType', 'Send the order as application/json');
+    throw new ApiError(415, 'UnsupportedMediaType', `Send the ${what} as application/json`);
   }
   if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
     throw new ApiError(413, 'PayloadTooLarge', `The body exceeds ${MAX_BODY_BYTES} bytes`);
@@ -49,15 +61,21 @@ export function parseCreateOrder(body: string, contentType: string | undefined):
   }
   const unicodeProblems = malformedStrings(document);
   if (unicodeProblems.length > 0)
-    throw new ApiError(400, 'ValidationFailed', 'The order is not valid', unicodeProblems);
-  if (!validateCreateOrder(document)) {
+    throw new ApiError(400, 'ValidationFailed', `The ${what} is not valid`, unicodeProblems);
+  if (!validate(document)) {
     throw new ApiError(
       400,
       'ValidationFailed',
-      'The order is not valid',
-      (validateCreateOrder.errors ?? []).map(detailOf),
+      `The ${what} is not valid`,
+      (validate.errors ?? []).map(detailOf),
     );
   }
+  return document;
+}
+
+/** Parses and validates a POST /orders body, or throws the 4xx that names the problem. */
+export function parseCreateOrder(body: string, contentType: string | undefined): CreateOrderRequest {
+  const document = parseJsonBody(body, contentType, validateCreateOrder, 'order');
   const seen = new Map<string, number>();
   const duplicates = document.items.flatMap((item, index) => {
     const first = seen.get(item.sku);
@@ -69,4 +87,18 @@ export function parseCreateOrder(body: string, contentType: string | undefined):
   if (duplicates.length > 0)
     throw new ApiError(400, 'ValidationFailed', 'The order is not valid', duplicates);
   return document;
+}
+
+/** A reconcile body: none means align; otherwise an operator's action with its reason. */
+export function parseReconcileRequest(
+  body: string,
+  contentType: string | undefined,
+): ReconcileRequestBody | undefined {
+  if (body.trim() === '') return undefined;
+  const request = parseJsonBody(body, contentType, validateReconcileRequest, 'reconcile request');
+  if (request.reason.trim() === '')
+    throw new ApiError(400, 'ValidationFailed', 'The reconcile request is not valid', [
+      { path: '/reason', message: 'must say why' },
+    ]);
+  return request;
 }

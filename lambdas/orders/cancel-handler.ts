@@ -1,16 +1,17 @@
-import { runAction } from '../shared/barrier.js';
 import { barrierDepsFromEnv } from '../shared/service-env.js';
 import { sagaStepHandler } from '../shared/step-handler.js';
 import { failuresField } from '../shared/step-input.js';
-import { planCancellation, summarizeFailures } from './orders.js';
+import { barrierStepOf, moveOrder } from './order-step.js';
+import { summarizeFailures } from './orders.js';
 
 const deps = barrierDepsFromEnv();
 const STEP = 'CancelOrder';
 
 export const handler = sagaStepHandler(STEP, async ({ orderId, payload }) => {
-  const failures = summarizeFailures(failuresField(payload, 'failures'));
-  const { result } = await runAction(deps, { sagaId: orderId, step: STEP }, async () =>
-    planCancellation(deps.tableName, orderId, failures, new Date().toISOString()),
-  );
-  return result;
+  const [firstFailure] = summarizeFailures(failuresField(payload, 'failures'));
+  // An operator's unwind has no failure of its own: the order keeps the one that stopped it.
+  return moveOrder(deps, orderId, barrierStepOf(STEP, payload), {
+    to: 'CANCELLED',
+    set: firstFailure ? { failure: firstFailure } : {},
+  });
 });

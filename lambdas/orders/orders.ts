@@ -1,9 +1,7 @@
-import type { ActionPlan } from '../shared/barrier.js';
-import { OrderStateConflict } from '../shared/errors.js';
-import { type OrderEventType, orderEvent, outboxPut } from '../shared/outbox.js';
 import type { OrderLine, ShippingAddress, StepFailure } from '../shared/step-input.js';
+import type { OrderFailure, OrderStatus, PendingAction } from './status.js';
 
-export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED' | 'COMPENSATION_FAILED';
+export type { OrderStatus } from './status.js';
 
 /** Finds orders by status, oldest update first: how the sweeper finds sagas stuck in PENDING. */
 export const ORDERS_BY_STATUS_INDEX = 'byStatus';
@@ -22,15 +20,42 @@ export interface NewOrder {
   requestHash: string;
 }
 
+/** The order record as stored. */
+export interface StoredOrder extends NewOrder {
+  status: OrderStatus;
+  /** Counts transitions; each event id carries the version it announces. Absent on rows older than it. */
+  version?: number;
+  createdAt: string;
+  updatedAt: string;
+  failure?: OrderFailure | null;
+  failures?: unknown;
+  shipmentId?: string;
+  /** Every execution started for the order, recorded once its start succeeded; decisions use only these. */
+  executionArns?: Set<string> | string[];
+  pendingAction?: PendingAction;
+  /** Operator actions that ended, oldest first. */
+  actions?: (PendingAction & { endedAt: string; outcome: OrderStatus })[];
+  /** Automatic redrives since the order was placed or an operator last acted. */
+  autoRedrives?: number;
+}
+
+/** The first version an order has: the one its OrderPlaced event announces. */
+export const FIRST_VERSION = 1;
+
 /** The order as placed, before its saga starts; the execution input is derived from it. */
 export function pendingOrderRow(order: NewOrder, at: string) {
   return {
     ...orderKey(order.orderId),
     ...order,
     status: 'PENDING' as OrderStatus,
+    version: FIRST_VERSION,
     createdAt: at,
     updatedAt: at,
   };
+}
+
+export function recordedExecutionArns(order: Pick<StoredOrder, 'executionArns'>): string[] {
+  return [...(order.executionArns ?? [])];
 }
 
 /** What the saga's execution receives: the same for every start of one order, so StartExecution stays idempotent. */
@@ -78,90 +103,4 @@ export function readableCause(cause: string | undefined): string {
     // Not JSON: Step Functions' own causes (timeouts, heartbeats) are plain text.
   }
   return message.slice(0, MAX_CAUSE_LENGTH);
-}
-
-/** The event each status change announces. */
-export const EVENT_OF_STATUS: Record<Exclude<OrderStatus, 'PENDING'>, OrderEventType> = {
-  CONFIRMED: 'OrderConfirmed',
-  CANCELLED: 'OrderCancelled',
-  COMPENSATION_FAILED: 'OrderCompensationFailed',
-};
-
-interface Transition {
-  to: Exclude<OrderStatus, 'PENDING'>;
-  /** Only these statuses may move to `to`; anything else is a saga bug or a race with a person. */
-  from: readonly OrderStatus[];
-  set: Record<string, unknown>;
-}
-
-function planTransition(
-  tableName: string,
-  orderId: string,
-  at: string,
-  transition: Transition,
-): ActionPlan<{ status: OrderStatus }> {
-  const values: Record<string, unknown> = { ':to': transition.to, ':at': at };
-  // Every attribute goes through a name placeholder: DynamoDB reserves hundreds of words.
-  const names: Record<string, string> = { '#status': 'status' };
-  const setClauses = ['#status = :to', 'updatedAt = :at'];
-  for (const [name, value] of Object.entries(transition.set)) {
-    names[`#${name}`] = name;
-    values[`:${name}`] = value;
-    setClauses.push(`#${name} = :${name}`);
-  }
-  const fromPlaceholders = transition.from.map((status, index) => {
-    values[`:from${index}`] = status;
-    return `:from${index}`;
-  });
-  return {
-    result: { status: transition.to },
-    writes: [
-      {
-        Update: {
-          TableName: tableName,
-          Key: orderKey(orderId),
-          UpdateExpression: `SET ${setClauses.join(', ')}`,
-          ConditionExpression: `#status IN (${fromPlaceholders.join(', ')})`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-      outboxPut(tableName, orderEvent(orderId, EVENT_OF_STATUS[transition.to], at, transition.set)),
-    ],
-    explainConditionFailure: (index, item) =>
-      new OrderStateConflict(
-        index === 1
-          ? `Order ${orderId} already announced ${EVENT_OF_STATUS[transition.to]}`
-          : item
-            ? `Order ${orderId} is ${String(item.status)}, cannot become ${transition.to}`
-            : `Order ${orderId} does not exist`,
-      ),
-  };
-}
-
-export function planConfirmation(tableName: string, orderId: string, shipmentId: string, at: string) {
-  return planTransition(tableName, orderId, at, { to: 'CONFIRMED', from: ['PENDING'], set: { shipmentId } });
-}
-
-export function planCancellation(tableName: string, orderId: string, failures: FailureSummary[], at: string) {
-  return planTransition(tableName, orderId, at, {
-    to: 'CANCELLED',
-    from: ['PENDING'],
-    set: { failure: failures[0] ?? null },
-  });
-}
-
-/** A person must look at these: the saga could neither finish nor fully undo. Any non-final status may escalate. */
-export function planCompensationFailure(
-  tableName: string,
-  orderId: string,
-  failures: FailureSummary[],
-  at: string,
-) {
-  return planTransition(tableName, orderId, at, {
-    to: 'COMPENSATION_FAILED',
-    from: ['PENDING', 'CANCELLED', 'CONFIRMED'],
-    set: { failure: failures[0] ?? null, failures },
-  });
 }

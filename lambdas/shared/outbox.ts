@@ -3,7 +3,9 @@ import type { TransactWrite } from './barrier.js';
 /**
  * The transactional outbox: an order's state change and the event announcing it commit in one
  * TransactWriteItems, so an event is never published for a change that did not happen, nor lost for one
- * that did. The orders table's stream hands new outbox rows to the relay, which publishes them.
+ * that did. The orders table's stream hands new outbox rows to the relay, which publishes them; a
+ * scheduled republisher publishes whatever the relay could not (its retries ran out, the stream's 24 hours
+ * passed), so a row stays marked unpublished, and never expires, until it is published.
  */
 
 export const ORDER_EVENT_TYPES = [
@@ -11,34 +13,62 @@ export const ORDER_EVENT_TYPES = [
   'OrderConfirmed',
   'OrderCancelled',
   'OrderCompensationFailed',
+  'OrderNeedsAttention',
 ] as const;
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
 
 export interface OrderEvent {
-  /** `<orderId>#<eventType>`: each order announces each change once, so this is also the dedupe key. */
+  /**
+   * `<orderId>#<eventType>#<version>`: unique per transition, since an order may reach one status twice
+   * (an operator action that fails again). Consumers deduplicate on it.
+   */
   eventId: string;
   eventType: OrderEventType;
   orderId: string;
+  /** The order's version after the change this event announces. */
+  version: number;
   occurredAt: string;
   detail: Record<string, unknown>;
 }
 
 /** Rows marked with this kind are what the stream filter lets through to the relay. */
 export const OUTBOX_KIND = 'outbox';
-/** Published rows are kept a week for audit, then expire. */
+/** Published rows are kept a week for audit, then expire; unpublished rows never do. */
 export const OUTBOX_RETENTION_SECONDS = 7 * 24 * 3600;
+
+/**
+ * The sparse index of rows not yet published: a row is in it from its insert until it is published. Its
+ * partition is one of a few shards, so the index never funnels every order's writes into one partition.
+ */
+export const UNPUBLISHED_INDEX = 'byUnpublished';
+export const UNPUBLISHED_SHARD_ATTRIBUTE = 'unpublishedShard';
+export const UNPUBLISHED_SHARDS = 8;
+
+export function unpublishedShardOf(orderId: string): string {
+  let hash = 0;
+  for (const char of orderId) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return `UNPUBLISHED#${hash % UNPUBLISHED_SHARDS}`;
+}
+
+export function allUnpublishedShards(): string[] {
+  return Array.from({ length: UNPUBLISHED_SHARDS }, (_, shard) => `UNPUBLISHED#${shard}`);
+}
 
 export function orderEvent(
   orderId: string,
   eventType: OrderEventType,
+  version: number,
   occurredAt: string,
   detail: Record<string, unknown> = {},
 ): OrderEvent {
-  return { eventId: `${orderId}#${eventType}`, eventType, orderId, occurredAt, detail };
+  return { eventId: `${orderId}#${eventType}#${version}`, eventType, orderId, version, occurredAt, detail };
 }
 
-export function outboxKey(event: Pick<OrderEvent, 'orderId' | 'eventType'>): { pk: string; sk: string } {
-  return { pk: `OUTBOX#${event.orderId}`, sk: event.eventType };
+export function outboxKey(event: Pick<OrderEvent, 'orderId' | 'eventType' | 'version'>): {
+  pk: string;
+  sk: string;
+} {
+  return { pk: `OUTBOX#${event.orderId}`, sk: `${event.eventType}#${event.version}` };
 }
 
 /** The outbox row to add to the transaction that makes the change. */
@@ -50,7 +80,7 @@ export function outboxPut(tableName: string, event: OrderEvent): TransactWrite {
         ...outboxKey(event),
         kind: OUTBOX_KIND,
         ...event,
-        expiresAt: Math.floor(Date.parse(event.occurredAt) / 1000) + OUTBOX_RETENTION_SECONDS,
+        [UNPUBLISHED_SHARD_ATTRIBUTE]: unpublishedShardOf(event.orderId),
       },
       ConditionExpression: 'attribute_not_exists(pk)',
     },
@@ -64,11 +94,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Reads an event back from an outbox row or a message body; undefined when it is not one. */
 export function parseOrderEvent(value: unknown): OrderEvent | undefined {
   if (!isRecord(value)) return undefined;
-  const { eventId, eventType, orderId, occurredAt, detail } = value;
+  const { eventId, eventType, orderId, version, occurredAt, detail } = value;
   if (
     typeof eventId !== 'string' ||
     typeof orderId !== 'string' ||
     typeof occurredAt !== 'string' ||
+    typeof version !== 'number' ||
+    !Number.isSafeInteger(version) ||
     !(ORDER_EVENT_TYPES as readonly unknown[]).includes(eventType)
   ) {
     return undefined;
@@ -77,6 +109,7 @@ export function parseOrderEvent(value: unknown): OrderEvent | undefined {
     eventId,
     eventType: eventType as OrderEventType,
     orderId,
+    version,
     occurredAt,
     detail: isRecord(detail) ? detail : {},
   };

@@ -14,6 +14,8 @@ export interface OrderLine {
 
 export interface ShippingAddress {
   line1: string;
+  /** Apartment, suite, floor: optional, but the carrier needs it whenever the customer gave it. */
+  line2?: string;
   city: string;
   postalCode: string;
   country: string;
@@ -64,8 +66,12 @@ export function orderLinesField(source: JsonObject, field: string): OrderLine[] 
 
 export function shippingAddressField(source: JsonObject, field: string): ShippingAddress {
   const address = asObject(source[field], field);
+  const line2 = address.line2;
+  if (line2 !== undefined && typeof line2 !== 'string')
+    throw new InvalidStepInput(`${field}.line2 must be a string`);
   return {
     line1: stringField(address, 'line1'),
+    ...(line2 ? { line2 } : {}),
     city: stringField(address, 'city'),
     postalCode: stringField(address, 'postalCode'),
     country: stringField(address, 'country'),

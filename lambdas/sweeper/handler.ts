@@ -1,48 +1,74 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { OrdersTable } from '../orders-api/orders-table.js';
-import { ReconcileConflict, reconcileOrder } from '../orders-api/reconcile.js';
-import { SagaClient } from '../orders-api/saga-client.js';
-import { documentClient } from '../shared/clients.js';
-import { requireEnv, requirePositiveIntEnv } from '../shared/env.js';
+import { reconcileOrder } from '../orders/reconcile.js';
+import { reconcileDepsFromEnv } from '../orders/reconcile-env.js';
+import { requirePositiveIntEnv } from '../shared/env.js';
 import { log } from '../shared/logger.js';
 
-const orders = new OrdersTable(documentClient, requireEnv('TABLE_NAME'));
-const saga = new SagaClient(new SFNClient({}), requireEnv('STATE_MACHINE_ARN'));
+const deps = reconcileDepsFromEnv();
 const stuckAfterSeconds = requirePositiveIntEnv('STUCK_AFTER_SECONDS');
 const batchLimit = requirePositiveIntEnv('SWEEP_BATCH_LIMIT');
+/** Index pages per run: a page is at most the batch limit, so this bounds reads too. */
+const MAX_PAGES = 10;
 
 export interface SweepSummary {
   examined: number;
+  results: Record<string, number>;
   actions: Record<string, number>;
-  conflicts: number;
+  failed: number;
+  /** Whether the run reached the end of the stuck orders (the next run starts from the oldest again). */
+  complete: boolean;
 }
+
+const increment = (counts: Record<string, number>, key: string) => {
+  counts[key] = (counts[key] ?? 0) + 1;
+};
 
 /**
  * Runs on a schedule: every order still PENDING some time after its last change is reconciled with its
- * execution, exactly as POST /orders/{id}/reconcile would, so a lost StartExecution or a saga that died
- * midway is repaired without anyone asking.
+ * execution, exactly as POST /orders/{id}/reconcile without a body would. Each run examines at most
+ * SWEEP_BATCH_LIMIT orders and continues where the last run stopped, so orders the sweeper cannot move
+ * on (their saga still runs) never keep it from the ones behind them; one order failing is logged and
+ * the run goes on.
  */
 export const handler = async (): Promise<SweepSummary> => {
-  const now = new Date();
+  const now = deps.now();
   const cutoff = new Date(now.getTime() - stuckAfterSeconds * 1000).toISOString();
-  const summary: SweepSummary = { examined: 0, actions: {}, conflicts: 0 };
-  for (const orderId of await orders.pendingSince(cutoff, batchLimit)) {
-    const order = await orders.get(orderId);
-    if (order?.status !== 'PENDING') continue;
-    summary.examined += 1;
-    try {
-      const outcome = await reconcileOrder(order, { orders, saga, now: () => now });
-      summary.actions[outcome.action] = (summary.actions[outcome.action] ?? 0) + 1;
-    } catch (error) {
-      // One order failing must not stop the sweep of the others; the next run tries it again.
-      if (error instanceof ReconcileConflict) summary.conflicts += 1;
-      else
+  const summary: SweepSummary = { examined: 0, results: {}, actions: {}, failed: 0, complete: false };
+  const resumedAt = await deps.orders.sweepCursor();
+  let startKey = resumedAt;
+  // Started mid-index: once the end is reached, the budget left goes to the orders before where it resumed.
+  let wrapped = resumedAt === undefined;
+  const seen = new Set<string>();
+  for (let page = 0; page < MAX_PAGES && summary.examined < batchLimit; page++) {
+    const { orderIds, next } = await deps.orders.pendingSince(
+      cutoff,
+      batchLimit - summary.examined,
+      startKey,
+    );
+    for (const orderId of orderIds.filter((id) => !seen.has(id))) {
+      seen.add(orderId);
+      summary.examined += 1;
+      try {
+        const order = await deps.orders.get(orderId);
+        if (order?.status !== 'PENDING') continue;
+        const outcome = await reconcileOrder(order, { kind: 'align' }, { ...deps, now: () => now });
+        increment(summary.results, outcome.result);
+        increment(summary.actions, outcome.action);
+      } catch (error) {
+        summary.failed += 1;
         log('error', 'sweep of an order failed', {
           orderId,
           errorMessage: error instanceof Error ? error.message : String(error),
         });
+      }
+    }
+    startKey = next;
+    if (!next) {
+      summary.complete = true;
+      if (wrapped) break;
+      wrapped = true;
     }
   }
+  await deps.orders.saveSweepCursor(startKey, now.toISOString());
   log('info', 'sweep finished', { ...summary });
   return summary;
 };

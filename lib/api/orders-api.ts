@@ -1,19 +1,21 @@
 import { Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { createOrderRequestSchema, IDEMPOTENCY_KEY_HEADER } from '../../lambdas/orders-api/schemas.js';
 import { grantExecutionAccess } from '../platform/executions.js';
+import { acknowledgeWildcardResource } from '../platform/nag.js';
 import { lambdaEntry } from '../platform/paths.js';
 import { ServiceFunction } from '../platform/service-function.js';
 import type { ServiceTable } from '../platform/service-table.js';
+import { bindReconcile, type ReconcileSettings, sagaMachines } from '../services/reconcile-access.js';
 
 export interface OrdersApiProps {
   /** The orders service's table: the API writes new orders and reads them back. */
   readonly ordersTable: ServiceTable;
-  /** The saga each new order starts. */
-  readonly stateMachine: sfn.StateMachine;
+  /** The saga each new order starts, and the rules reconcile applies. */
+  readonly reconcile: ReconcileSettings;
   /**
    * Steady-state requests per second the stage accepts before answering 429.
    * @default 50
@@ -63,33 +65,38 @@ export class OrdersApi extends Construct {
   readonly restApi: apigw.RestApi;
   readonly ordersFunction: ServiceFunction;
   readonly reconcileFunction: ServiceFunction;
+  /** For client services: place orders and read them. */
+  readonly clientPolicy: iam.ManagedPolicy;
+  /** For operators: what clients may do, and reconcile (align, redrive, cancel, complete). */
+  readonly operatorPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: OrdersApiProps) {
     super(scope, id);
-    const environment = { STATE_MACHINE_ARN: props.stateMachine.stateMachineArn };
+    const { saga } = props.reconcile;
 
     this.ordersFunction = new ServiceFunction(this, 'OrdersApiFunction', {
       entry: lambdaEntry('orders-api/handler.ts'),
-      environment,
-    }).useTable('TABLE_NAME', props.ordersTable, ['dynamodb:GetItem', 'dynamodb:PutItem']);
-    props.stateMachine.grantStartExecution(this.ordersFunction);
+      environment: { STATE_MACHINE_ARN: saga.stateMachine.stateMachineArn },
+      // UpdateItem records the execution once its start succeeded.
+    }).useTable('TABLE_NAME', props.ordersTable, [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    saga.stateMachine.grantStartExecution(this.ordersFunction);
+    // An order's steps include those of the operator actions that ran on it.
+    for (const machine of sagaMachines(saga))
+      grantExecutionAccess(this.ordersFunction, machine, ['states:GetExecutionHistory']);
 
     this.reconcileFunction = new ServiceFunction(this, 'ReconcileFunction', {
       entry: lambdaEntry('orders-api/reconcile-handler.ts'),
-      environment,
     }).useTable('TABLE_NAME', props.ordersTable, [
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',
-      // A status it aligns is announced like any other change: the outbox row commits with it.
+      // A status it changes is announced like any other change: the outbox row commits with it.
       'dynamodb:PutItem',
     ]);
-    props.stateMachine.grantStartExecution(this.reconcileFunction);
-
-    grantExecutionAccess(this.ordersFunction, props.stateMachine, ['states:GetExecutionHistory']);
-    grantExecutionAccess(this.reconcileFunction, props.stateMachine, [
-      'states:DescribeExecution',
-      'states:RedriveExecution',
-    ]);
+    bindReconcile(this.reconcileFunction, props.reconcile, true);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     this.restApi = new apigw.RestApi(this, 'RestApi', {
@@ -151,6 +158,34 @@ export class OrdersApi extends Construct {
         requestValidator: validator,
         requestParameters: { 'method.request.path.orderId': true },
       });
+
+    const stage = this.restApi.deploymentStage.stageName;
+    const placeOrder = this.restApi.arnForExecuteApi('POST', '/orders', stage);
+    const readOrder = this.restApi.arnForExecuteApi('GET', '/orders/*', stage);
+    const reconcileOrder = this.restApi.arnForExecuteApi('POST', '/orders/*/reconcile', stage);
+    const invokePolicy = (id: string, description: string, routes: string[]) => {
+      const policy = new iam.ManagedPolicy(this, id, {
+        description,
+        statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: routes })],
+      });
+      for (const route of [readOrder, reconcileOrder].filter((wildcard) => routes.includes(wildcard))) {
+        acknowledgeWildcardResource(
+          policy,
+          route,
+          'Order ids are path parameters, unknown at deploy time: the wildcard stands for {orderId} on this one route of this API.',
+        );
+      }
+      return policy;
+    };
+    this.clientPolicy = invokePolicy('ClientPolicy', 'order-saga clients: place orders and read them', [
+      placeOrder,
+      readOrder,
+    ]);
+    this.operatorPolicy = invokePolicy(
+      'OperatorPolicy',
+      'order-saga operators: place and read orders, and reconcile them (align, redrive, cancel, complete)',
+      [placeOrder, readOrder, reconcileOrder],
+    );
 
     Validations.of(this.restApi).acknowledge(
       {

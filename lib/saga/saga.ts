@@ -1,15 +1,16 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { acknowledgeWildcardResource } from '../platform/nag.js';
+import type { SagaTaskFactory } from './tasks.js';
+
+export { invokeFunction, type SagaTaskFactory, type SagaTaskOptions, sendToQueueAndWait } from './tasks.js';
 
 /**
- * Transient failures worth retrying: a callback step's SQS client errors, Lambda's own service and throttling errors, `Lambda.Unknown`
- * (function timeout or out of memory, which CDK's default retry misses), and the handlers'
+ * Transient failures worth retrying: a callback step's SQS client errors, Lambda's own service and
+ * throttling errors, a function that ran past its timeout (Lambda reports it as `Sandbox.Timedout`, older
+ * documentation as `Lambda.Unknown`, and an invocation the SDK gave up on as
+ * `Lambda.ClientExecutionTimeoutException`; CDK's default retry misses all three), and the handlers'
  * `TransientError` (DynamoDB throttling and transaction conflicts are mapped to it).
  */
 export const DEFAULT_TRANSIENT_ERRORS: readonly string[] = [
@@ -19,6 +20,8 @@ export const DEFAULT_TRANSIENT_ERRORS: readonly string[] = [
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
   'Lambda.Unknown',
+  'Lambda.ClientExecutionTimeoutException',
+  'Sandbox.Timedout',
   'TransientError',
 ];
 
@@ -54,57 +57,6 @@ export const DEFAULT_COMPENSATION_RETRY: SagaRetryPolicy = {
   backoffRate: 2,
   maxDelay: Duration.seconds(60),
 };
-
-export interface SagaTaskOptions {
-  readonly stateName: string;
-  readonly timeout: Duration;
-  readonly heartbeat?: Duration;
-  readonly payload: sfn.TaskInput;
-  readonly resultPath: string;
-}
-
-/** Builds the Task state for a step; lets a step be a Lambda call, an SQS callback, or any other task. */
-export type SagaTaskFactory = (scope: Construct, options: SagaTaskOptions) => sfn.TaskStateBase;
-
-/** A Lambda step whose result is the function's returned payload. */
-export function invokeFunction(fn: lambda.IFunction): SagaTaskFactory {
-  return (scope, options) => {
-    acknowledgeWildcardResource(
-      scope,
-      `${fn.functionArn}:*`,
-      'LambdaInvoke grants the function and its own versions and aliases (Arn:*); no other function is reachable.',
-    );
-    return new tasks.LambdaInvoke(scope, options.stateName, {
-      lambdaFunction: fn,
-      payloadResponseOnly: true,
-      payload: options.payload,
-      resultPath: options.resultPath,
-      taskTimeout: sfn.Timeout.duration(options.timeout),
-      // The saga sets its own Retry, with jitter and the Lambda.Unknown case CDK's default misses.
-      retryOnServiceExceptions: false,
-    });
-  };
-}
-
-/**
- * A callback step: sends the payload with a task token to a queue and waits until a worker answers with
- * SendTaskSuccess or SendTaskFailure. The message is `{ taskToken, request: <payload> }`. Give the step a
- * heartbeat so a request nobody picks up fails fast instead of holding the saga until its timeout.
- */
-export function sendToQueueAndWait(queue: sqs.IQueue): SagaTaskFactory {
-  return (scope, options) =>
-    new tasks.SqsSendMessage(scope, options.stateName, {
-      queue,
-      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      messageBody: sfn.TaskInput.fromObject({
-        taskToken: sfn.JsonPath.taskToken,
-        request: options.payload.value,
-      }),
-      resultPath: options.resultPath,
-      taskTimeout: sfn.Timeout.duration(options.timeout),
-      ...(options.heartbeat ? { heartbeatTimeout: sfn.Timeout.duration(options.heartbeat) } : {}),
-    });
-}
 
 export interface SagaTaskSpec {
   /** The state's name; dashboards, docs and tests refer to it. */
@@ -166,6 +118,17 @@ export interface SagaProps {
   /** The Fail state that ends an escalated saga. */
   readonly escalatedStateName: string;
   /**
+   * Runs when a step after the pivot exhausts its retries: nothing may be undone any more, so this hands
+   * the saga to a person, who finishes it with the completion machine once the cause is fixed.
+   * @default the escalation
+   */
+  readonly afterPivotEscalation?: SagaTaskSpec;
+  /**
+   * The Fail state that ends a saga handed over by `afterPivotEscalation`.
+   * @default escalatedStateName
+   */
+  readonly afterPivotEscalatedStateName?: string;
+  /**
    * The longest an execution may run; bounds every retry chain and the barrier rows' lifetime.
    * @default Duration.hours(1)
    */
@@ -200,104 +163,190 @@ export function failurePathOf(stateName: string): string {
 }
 
 /**
- * A Standard-workflow saga built from an ordered list of steps. Each forward step retries transient
- * errors with exponential backoff and full jitter, never its business errors; its Catch enters the
- * compensation chain at its own compensation (it may have committed before failing) and the chain runs
- * the earlier compensations in exact reverse order, then the final compensation. Steps after the pivot
- * are retried forward and escalate instead of compensating. JSONPath only: no JSONata, no variables.
+ * A Standard-workflow saga built from an ordered list of steps, as three state machines over the same
+ * tasks:
+ * - `stateMachine`, the saga: each forward step retries transient errors with exponential backoff and
+ *   full jitter, never its business errors; its Catch enters the compensation chain at its own
+ *   compensation (it may have committed before failing) and the chain runs the earlier compensations in
+ *   exact reverse order, then the final compensation. Steps after the pivot are retried forward and
+ *   escalate instead of compensating.
+ * - `unwindStateMachine`: every compensation up to the pivot in reverse order, then the final
+ *   compensation. An operator cancels with it; each compensation goes through its barrier, so one that
+ *   already ran does nothing and one whose action never ran is a null compensation.
+ * - `completionStateMachine`: the steps after the pivot, for an operator to finish a saga whose step
+ *   after the pivot failed. Absent when no step follows the pivot.
+ * JSONPath only: no JSONata, no variables.
  */
 export class Saga extends Construct {
   readonly stateMachine: sfn.StateMachine;
+  readonly unwindStateMachine: sfn.StateMachine;
+  readonly completionStateMachine?: sfn.StateMachine;
   readonly timeout: Duration;
 
-  constructor(scope: Construct, id: string, props: SagaProps) {
+  private readonly transientErrors: string[];
+  private readonly compensationRetry: SagaRetryPolicy;
+  private readonly pivotIndex: number;
+  private readonly logGroup: logs.ILogGroup;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: SagaProps,
+  ) {
     super(scope, id);
     validateSteps(props);
     this.timeout = props.timeout ?? Duration.hours(1);
-    const transientErrors = [...(props.transientErrors ?? DEFAULT_TRANSIENT_ERRORS)];
-    const compensationRetry = props.compensationRetry ?? DEFAULT_COMPENSATION_RETRY;
+    this.transientErrors = [...(props.transientErrors ?? DEFAULT_TRANSIENT_ERRORS)];
+    this.compensationRetry = props.compensationRetry ?? DEFAULT_COMPENSATION_RETRY;
+    this.pivotIndex = props.steps.findIndex((step) => step.pivot);
+    this.logGroup =
+      props.logGroup ?? new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.ONE_MONTH });
 
-    const escalatedEnd = new sfn.Fail(this, props.escalatedStateName, {
-      error: props.escalatedStateName,
-      cause: 'A compensation or a step after the pivot failed after all retries; the order needs a person',
-    });
-    const escalation = this.buildTask(props.escalation, 'escalation');
-    escalation.addRetry(retryProps(transientErrors, compensationRetry));
-    escalation.addCatch(escalatedEnd, {
-      errors: [sfn.Errors.ALL],
-      resultPath: failurePathOf(props.escalation.name),
-    });
-    escalation.next(escalatedEnd);
+    // The saga's states keep this construct as their scope, so its template does not move.
+    this.stateMachine = this.machine('StateMachine', this.forwardDefinition(this));
+    const unwindScope = new Construct(this, 'Unwind');
+    this.unwindStateMachine = this.machine('UnwindStateMachine', this.unwindDefinition(unwindScope));
+    if (this.pivotIndex !== -1 && this.pivotIndex < props.steps.length - 1) {
+      const completionScope = new Construct(this, 'Completion');
+      this.completionStateMachine = this.machine(
+        'CompletionStateMachine',
+        this.completionDefinition(completionScope),
+      );
+    }
+  }
 
-    const compensate = (spec: SagaTaskSpec): sfn.TaskStateBase => {
-      const task = this.buildTask(spec, 'compensation');
-      task.addRetry(retryProps([sfn.Errors.ALL], compensationRetry));
-      task.addCatch(escalation, { errors: [sfn.Errors.ALL], resultPath: failurePathOf(spec.name) });
-      return task;
-    };
-
-    const cancelledEnd = new sfn.Fail(this, props.cancelledStateName, {
-      error: props.cancelledStateName,
-      cause: 'A step failed and every completed step was compensated',
-    });
-    const finalCompensation = compensate(props.finalCompensation);
-    finalCompensation.next(cancelledEnd);
-
-    // Chain compensations from the first step's up, so entering at step k's runs k, k-1, ..., 1, final.
-    const pivotIndex = props.steps.findIndex((step) => step.pivot);
-    const lastCompensableIndex = pivotIndex === -1 ? props.steps.length - 1 : pivotIndex;
-    const compensationEntry: sfn.IChainable[] = [];
-    let below: sfn.IChainable = finalCompensation;
-    props.steps.forEach((step, index) => {
-      if (step.compensation && index <= lastCompensableIndex) {
-        below = compensate(step.compensation).next(below);
-      }
-      compensationEntry[index] = below;
-    });
-
-    const forward = props.steps.map((step, index) => {
-      const afterPivot = pivotIndex !== -1 && index > pivotIndex;
-      const task = this.buildTask(step, 'forward');
-      const policy = step.retry ?? (afterPivot ? DEFAULT_POST_PIVOT_RETRY : DEFAULT_FORWARD_RETRY);
-      // After the pivot the outcome of a timed-out attempt is unknown but only forward is allowed: try again.
-      const retried = afterPivot ? [...transientErrors, sfn.Errors.TIMEOUT] : transientErrors;
-      task.addRetry(retryProps(retried, policy));
-      const onFailure = afterPivot ? escalation : compensationEntry[index];
-      if (!onFailure) throw new Error(`No failure path for ${step.name}`);
-      task.addCatch(onFailure, { errors: [sfn.Errors.ALL], resultPath: failurePathOf(step.name) });
-      return task;
-    });
-
-    const [first, ...rest] = forward;
-    if (!first) throw new Error('A saga needs at least one step');
-    const definition = rest
-      .reduce<sfn.Chain>((chain, task) => chain.next(task), sfn.Chain.start(first))
-      .next(new sfn.Succeed(this, props.succeededStateName));
-
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+  private machine(id: string, definition: sfn.IChainable): sfn.StateMachine {
+    const machine = new sfn.StateMachine(this, id, {
       stateMachineType: sfn.StateMachineType.STANDARD,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       timeout: this.timeout,
       tracingEnabled: true,
       logs: {
-        destination:
-          props.logGroup ??
-          new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+        destination: this.logGroup,
         level: sfn.LogLevel.ALL,
-        // Execution data holds customers' addresses: events are logged, payloads are not.
+        // Execution data may hold personal data: events are logged, payloads are not.
         includeExecutionData: false,
       },
     });
-    Validations.of(this.stateMachine).acknowledge({
+    Validations.of(machine).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'X-Ray tracing and CloudWatch Logs vended log delivery (logs:CreateLogDelivery and friends) do not support resource-level permissions.',
     });
+    return machine;
   }
 
-  private buildTask(spec: SagaTaskSpec, role: 'forward' | 'compensation' | 'escalation'): sfn.TaskStateBase {
-    return spec.task(this, {
+  /** The escalation task and its Fail state, built into `scope`. */
+  private escalationInto(scope: Construct, spec: SagaTaskSpec, failStateName: string): sfn.TaskStateBase {
+    const end = new sfn.Fail(scope, failStateName, {
+      error: failStateName,
+      cause: 'A step could neither complete nor be compensated after all retries; a person must act',
+    });
+    const escalation = this.buildTask(scope, spec, 'escalation');
+    escalation.addRetry(retryProps(this.transientErrors, this.compensationRetry));
+    escalation.addCatch(end, { errors: [sfn.Errors.ALL], resultPath: failurePathOf(spec.name) });
+    escalation.next(end);
+    return escalation;
+  }
+
+  private afterPivotEscalationInto(scope: Construct): sfn.TaskStateBase {
+    return this.escalationInto(
+      scope,
+      this.props.afterPivotEscalation ?? this.props.escalation,
+      this.props.afterPivotEscalatedStateName ?? this.props.escalatedStateName,
+    );
+  }
+
+  /**
+   * The compensation chain in `scope`: entry[k] runs step k's compensation (when it has one), then those
+   * of the steps before it in reverse order, then the final compensation and the cancelled end.
+   */
+  private compensationChainInto(scope: Construct): {
+    entry: sfn.IChainable[];
+    escalation: sfn.TaskStateBase;
+  } {
+    const escalation = this.escalationInto(scope, this.props.escalation, this.props.escalatedStateName);
+    const compensate = (spec: SagaTaskSpec): sfn.TaskStateBase => {
+      const task = this.buildTask(scope, spec, 'compensation');
+      task.addRetry(retryProps([sfn.Errors.ALL], this.compensationRetry));
+      task.addCatch(escalation, { errors: [sfn.Errors.ALL], resultPath: failurePathOf(spec.name) });
+      return task;
+    };
+    const cancelledEnd = new sfn.Fail(scope, this.props.cancelledStateName, {
+      error: this.props.cancelledStateName,
+      cause: 'Every completed step was compensated',
+    });
+    const entry: sfn.IChainable[] = [];
+    let below: sfn.IChainable = compensate(this.props.finalCompensation).next(cancelledEnd);
+    this.props.steps.forEach((step, index) => {
+      if (step.compensation && index <= this.lastCompensableIndex()) {
+        below = compensate(step.compensation).next(below);
+      }
+      entry[index] = below;
+    });
+    return { entry, escalation };
+  }
+
+  private lastCompensableIndex(): number {
+    return this.pivotIndex === -1 ? this.props.steps.length - 1 : this.pivotIndex;
+  }
+
+  /** A forward step with its retry policy and the Catch that leads to `onFailure`. */
+  private forwardStep(scope: Construct, index: number, onFailure: sfn.IChainable): sfn.TaskStateBase {
+    const step = this.props.steps[index];
+    if (!step) throw new Error(`No step ${index}`);
+    const afterPivot = this.pivotIndex !== -1 && index > this.pivotIndex;
+    const task = this.buildTask(scope, step, 'forward');
+    const policy = step.retry ?? (afterPivot ? DEFAULT_POST_PIVOT_RETRY : DEFAULT_FORWARD_RETRY);
+    // After the pivot the outcome of a timed-out attempt is unknown but only forward is allowed: try again.
+    const retried = afterPivot ? [...this.transientErrors, sfn.Errors.TIMEOUT] : this.transientErrors;
+    task.addRetry(retryProps(retried, policy));
+    task.addCatch(onFailure, { errors: [sfn.Errors.ALL], resultPath: failurePathOf(step.name) });
+    return task;
+  }
+
+  private chainOf(tasks: sfn.TaskStateBase[], end: sfn.IChainable): sfn.IChainable {
+    const [first, ...rest] = tasks;
+    if (!first) throw new Error('A saga needs at least one step');
+    return rest.reduce<sfn.Chain>((chain, task) => chain.next(task), sfn.Chain.start(first)).next(end);
+  }
+
+  private forwardDefinition(scope: Construct): sfn.IChainable {
+    const { entry: compensationEntry, escalation } = this.compensationChainInto(scope);
+    const afterPivotEscalation = this.props.afterPivotEscalation
+      ? this.afterPivotEscalationInto(scope)
+      : escalation;
+    const tasks = this.props.steps.map((_, index) => {
+      const afterPivot = this.pivotIndex !== -1 && index > this.pivotIndex;
+      const onFailure = afterPivot ? afterPivotEscalation : compensationEntry[index];
+      if (!onFailure) throw new Error(`No failure path for step ${index}`);
+      return this.forwardStep(scope, index, onFailure);
+    });
+    return this.chainOf(tasks, new sfn.Succeed(scope, this.props.succeededStateName));
+  }
+
+  private unwindDefinition(scope: Construct): sfn.IChainable {
+    const entry = this.compensationChainInto(scope).entry[this.lastCompensableIndex()];
+    if (!entry) throw new Error('A saga needs at least one step');
+    return entry;
+  }
+
+  private completionDefinition(scope: Construct): sfn.IChainable {
+    const escalation = this.afterPivotEscalationInto(scope);
+    const tasks = this.props.steps
+      .map((_, index) => index)
+      .filter((index) => index > this.pivotIndex)
+      .map((index) => this.forwardStep(scope, index, escalation));
+    return this.chainOf(tasks, new sfn.Succeed(scope, this.props.succeededStateName));
+  }
+
+  private buildTask(
+    scope: Construct,
+    spec: SagaTaskSpec,
+    role: 'forward' | 'compensation' | 'escalation',
+  ): sfn.TaskStateBase {
+    return spec.task(scope, {
       stateName: spec.name,
       timeout: spec.timeout ?? DEFAULT_TASK_TIMEOUT,
       heartbeat: spec.heartbeat,
@@ -339,6 +388,8 @@ function validateSteps(props: SagaProps): void {
     props.succeededStateName,
     props.cancelledStateName,
     props.escalatedStateName,
+    props.afterPivotEscalation?.name,
+    props.afterPivotEscalatedStateName,
   ].filter((name): name is string => name !== undefined);
   const duplicates = names.filter((name, index) => names.indexOf(name) !== index);
   if (duplicates.length > 0) throw new Error(`State names must be unique: ${duplicates.join(', ')}`);

@@ -5,7 +5,7 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ORDERS_BY_STATUS_INDEX } from '../../lambdas/orders/orders.js';
-import { OUTBOX_KIND } from '../../lambdas/shared/outbox.js';
+import { OUTBOX_KIND, UNPUBLISHED_INDEX, UNPUBLISHED_SHARD_ATTRIBUTE } from '../../lambdas/shared/outbox.js';
 import { lambdaEntry } from '../platform/paths.js';
 import { DeadLetterQueue } from '../platform/queue-with-dlq.js';
 import { ServiceFunction } from '../platform/service-function.js';
@@ -20,14 +20,16 @@ export interface OrdersServiceProps {
 }
 
 /**
- * The order record and its lifecycle: PENDING, then CONFIRMED, CANCELLED or COMPENSATION_FAILED. Every
- * change writes its event to an outbox row in the same transaction; the table's stream feeds the relay.
+ * The order record and its lifecycle: PENDING, then CONFIRMED or CANCELLED, or a person's hands
+ * (NEEDS_ATTENTION, COMPENSATION_FAILED). Every change writes its event to an outbox row in the same
+ * transaction; the table's stream feeds the relay, and rows still unpublished are found by a sparse index.
  */
 export class OrdersService extends Construct {
   readonly table: ServiceTable;
   readonly confirm: ServiceFunction;
   readonly cancel: ServiceFunction;
   readonly markCompensationFailed: ServiceFunction;
+  readonly markNeedsAttention: ServiceFunction;
   readonly relay: ServiceFunction;
   readonly relayFailures: DeadLetterQueue;
 
@@ -41,8 +43,15 @@ export class OrdersService extends Construct {
       // The sweeper needs identity and age only; projecting keys keeps the index cheap to write.
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
+    // Only outbox rows not yet published carry the shard attribute, so the index holds just those.
+    this.table.addGlobalSecondaryIndex({
+      indexName: UNPUBLISHED_INDEX,
+      partitionKey: { name: UNPUBLISHED_SHARD_ATTRIBUTE, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'occurredAt', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
     const common = { table: this.table, barrierTtl: props.barrierTtl };
-    // Each moves the order's status (UpdateItem) and announces it in the outbox (PutItem).
+    // Each reads the order (GetItem), moves its status (UpdateItem) and announces it in the outbox (PutItem).
     const transition = {
       ...common,
       role: 'action',
@@ -56,6 +65,10 @@ export class OrdersService extends Construct {
     this.markCompensationFailed = sagaStepFunction(this, 'MarkCompensationFailed', {
       ...transition,
       entry: 'orders/mark-compensation-failed-handler.ts',
+    });
+    this.markNeedsAttention = sagaStepFunction(this, 'MarkNeedsAttention', {
+      ...transition,
+      entry: 'orders/mark-needs-attention-handler.ts',
     });
 
     this.relayFailures = new DeadLetterQueue(this, 'RelayFailures', { name: 'outbox-relay' });

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createOrderRequestSchema } from '../../lambdas/orders-api/schemas.js';
+import { SAGA_END_STATES } from '../../lambdas/orders/saga-states.js';
+import { ATTENTION_REASONS, ORDER_STATUSES } from '../../lambdas/orders/status.js';
+import { createOrderRequestSchema, reconcileRequestSchema } from '../../lambdas/orders-api/schemas.js';
 import { STEP_BUSINESS_ERRORS } from '../../lib/order-saga-stack.js';
 import { catchTarget, synthOrderSaga } from './synth.js';
 
@@ -46,10 +48,13 @@ const contract = parse(readFileSync('contract/openapi.yaml', 'utf8')) as {
     escalation: string;
     cancelled: string;
     escalated: string;
+    afterPivotEscalation: string;
+    afterPivotEscalated: string;
     succeeded: string;
+    automaticRedrives: number;
   };
 };
-const { stack, template, definition } = synthOrderSaga();
+const { stack, template, definition, unwind, completion } = synthOrderSaga();
 
 type Resource = { Properties: Record<string, unknown> };
 const resources = template.toJSON().Resources as Record<string, Resource>;
@@ -100,6 +105,24 @@ describe('contract/openapi.yaml', () => {
     expect(withoutDescriptions(contract.components.schemas.CreateOrderRequest)).toEqual(
       createOrderRequestSchema,
     );
+  });
+
+  it('states the same reconcile body the handler validates with', () => {
+    expect(withoutDescriptions(contract.components.schemas.ReconcileRequest)).toEqual(reconcileRequestSchema);
+  });
+
+  it('lists every order status and every reason an order waits for a person', () => {
+    const schemas = contract.components.schemas as Record<
+      string,
+      { enum?: string[]; properties?: Record<string, { enum?: string[] }> }
+    >;
+    expect([...(schemas.OrderStatus?.enum ?? [])].sort()).toEqual([...ORDER_STATUSES].sort());
+    expect(schemas.Failure?.properties?.reason?.enum).toEqual([...ATTENTION_REASONS]);
+  });
+
+  it('documents what reconcile answers: 202 when an action starts, 400, 404 and 409', () => {
+    const responses = Object.keys(contract.paths['/orders/{orderId}/reconcile']?.post?.responses ?? {});
+    expect(responses).toEqual(expect.arrayContaining(['200', '202', '400', '404', '409']));
   });
 
   it('deploys the same schema as the API Gateway model that validates POST /orders', () => {
@@ -153,9 +176,22 @@ describe('contract/openapi.yaml', () => {
       expect(step.businessErrors, step.state).toEqual(
         STEP_BUSINESS_ERRORS[step.state as keyof typeof STEP_BUSINESS_ERRORS],
       );
-      expect(catchTarget(definition, step.state), step.state).toBe(step.compensation ?? saga.escalation);
+      expect(catchTarget(definition, step.state), step.state).toBe(
+        step.compensation ?? saga.afterPivotEscalation,
+      );
     }
     expect(saga.steps.find((step) => step.pivot)?.state).toBe(saga.pivot);
+  });
+
+  it('states the automatic redrive budget reconcile and the sweeper apply', () => {
+    for (const fn of [stack.api.reconcileFunction]) {
+      const variables = (
+        resources[stack.getLogicalId(fn.node.defaultChild as never)]?.Properties.Environment as {
+          Variables: Record<string, string>;
+        }
+      ).Variables;
+      expect(Number(variables.AUTO_REDRIVE_BUDGET)).toBe(contract['x-saga'].automaticRedrives);
+    }
   });
 
   it('states the retry policies and end states the state machine has', () => {
@@ -173,10 +209,20 @@ describe('contract/openapi.yaml', () => {
       saga.escalation,
       saga.cancelled,
       saga.escalated,
+      saga.afterPivotEscalation,
+      saga.afterPivotEscalated,
       saga.succeeded,
     ]) {
       expect(definition.States[name], name).toBeDefined();
     }
+    // Reconcile reads how an execution ended from these names: the contract, the stack and reconcile agree.
+    expect([saga.succeeded, saga.cancelled, saga.escalated, saga.afterPivotEscalated].sort()).toEqual(
+      Object.values(SAGA_END_STATES).sort(),
+    );
+    expect(Object.keys(unwind.States)).toEqual(expect.arrayContaining([saga.cancelled, saga.escalated]));
+    expect(Object.keys(completion.States)).toEqual(
+      expect.arrayContaining([saga.succeeded, saga.afterPivotEscalated]),
+    );
   });
 });
 
@@ -220,7 +266,7 @@ describe('the deployed API', () => {
     });
   });
 
-  it('lets the orders function start executions of this state machine only, and read their history', () => {
+  it('lets the orders function start executions of the saga only, and read the history of every machine', () => {
     const fnRole = stack.resolve(stack.api.ordersFunction.role?.roleName);
     const policies = Object.values(
       template.findResources('AWS::IAM::Policy') as Record<string, Resource>,
@@ -232,7 +278,8 @@ describe('the deployed API', () => {
     );
     const start = statements.find((statement) => statement.Action === 'states:StartExecution');
     expect(start?.Resource).toEqual(stack.resolve(stack.saga.stateMachine.stateMachineArn));
-    const history = statements.find((statement) => statement.Action === 'states:GetExecutionHistory');
-    expect(JSON.stringify(history?.Resource)).toContain(':execution:');
+    const histories = statements.filter((statement) => statement.Action === 'states:GetExecutionHistory');
+    expect(histories).toHaveLength(3);
+    for (const history of histories) expect(JSON.stringify(history.Resource)).toContain(':execution:');
   });
 });

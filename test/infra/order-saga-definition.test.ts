@@ -3,7 +3,7 @@ import { BUSINESS_ERROR_NAMES } from '../../lambdas/shared/errors.js';
 import { STEP_BUSINESS_ERRORS } from '../../lib/order-saga-stack.js';
 import { catchTarget, pathFrom, synthOrderSaga } from './synth.js';
 
-const { definition } = synthOrderSaga();
+const { definition, unwind, completion } = synthOrderSaga();
 const states = definition.States;
 const FORWARD = ['ReserveInventory', 'ChargePayment', 'CreateShipment', 'ConfirmOrder'];
 const COMPENSATIONS = ['CancelShipment', 'RefundPayment', 'ReleaseInventory', 'CancelOrder'];
@@ -35,13 +35,29 @@ describe('order saga definition', () => {
     expect(states.OrderCancelled?.Type).toBe('Fail');
   });
 
-  it('never compensates after the pivot: ConfirmOrder escalates instead', () => {
-    expect(catchTarget(definition, 'ConfirmOrder')).toBe('MarkCompensationFailed');
+  it('never compensates after the pivot: ConfirmOrder hands the order to a person instead', () => {
+    expect(catchTarget(definition, 'ConfirmOrder')).toBe('MarkNeedsAttention');
+    expect(pathFrom(definition, 'MarkNeedsAttention')).toEqual(['MarkNeedsAttention', 'NeedsAttention']);
+    expect(states.NeedsAttention).toMatchObject({ Type: 'Fail', Error: 'NeedsAttention' });
+  });
+
+  it('ends a compensation that ran out of retries in CompensationFailed', () => {
     expect(pathFrom(definition, 'MarkCompensationFailed')).toEqual([
       'MarkCompensationFailed',
       'CompensationFailed',
     ]);
-    expect(states.CompensationFailed?.Type).toBe('Fail');
+    expect(states.CompensationFailed).toMatchObject({ Type: 'Fail', Error: 'CompensationFailed' });
+    // An escalation that itself fails still ends at its Fail state: reconcile aligns the order from there.
+    expect(catchTarget(definition, 'MarkCompensationFailed')).toBe('CompensationFailed');
+    expect(catchTarget(definition, 'MarkNeedsAttention')).toBe('NeedsAttention');
+  });
+
+  it('catches States.ALL on every Task, so a FAILED execution either ended at a Fail state or failed uncaught', () => {
+    for (const machine of [definition, unwind, completion]) {
+      for (const [name, state] of Object.entries(machine.States)) {
+        if (state.Type === 'Task') expect(catchTarget(machine, name), name).toBeDefined();
+      }
+    }
   });
 
   it('keeps the saga state on failure, recording each failure under the state that failed', () => {
@@ -59,13 +75,15 @@ describe('order saga definition', () => {
     }
   });
 
-  it('retries transient errors, Lambda.Unknown included, with exponential backoff and full jitter', () => {
+  it('retries transient errors, function timeouts included, with exponential backoff and full jitter', () => {
     for (const name of FORWARD) {
       const [retrier] = task(name).Retry ?? [];
       expect(retrier?.ErrorEquals, name).toEqual(
         expect.arrayContaining([
           'TransientError',
           'Lambda.Unknown',
+          'Sandbox.Timedout',
+          'Lambda.ClientExecutionTimeoutException',
           'Lambda.TooManyRequestsException',
           'Lambda.ServiceException',
         ]),
@@ -97,7 +115,7 @@ describe('order saga definition', () => {
   it('bounds every Task and the whole execution with a timeout', () => {
     const tasks = Object.entries(states).filter(([, state]) => state.Type === 'Task');
     expect(tasks.map(([name]) => name).sort()).toEqual(
-      [...FORWARD, ...COMPENSATIONS, 'MarkCompensationFailed'].sort(),
+      [...FORWARD, ...COMPENSATIONS, 'MarkCompensationFailed', 'MarkNeedsAttention'].sort(),
     );
     for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
     expect(definition.TimeoutSeconds).toBe(3600);
@@ -115,8 +133,15 @@ describe('order saga definition', () => {
     expect(task('CancelOrder').Parameters).toEqual({
       'orderId.$': '$.orderId',
       'traceId.$': '$.traceId',
+      'executionName.$': '$$.Execution.Name',
       'failures.$': '$.failures',
     });
+  });
+
+  it('names the execution to every status change, so each execution keeps its own barrier row', () => {
+    for (const name of ['ConfirmOrder', 'CancelOrder', 'MarkCompensationFailed', 'MarkNeedsAttention']) {
+      expect(task(name).Parameters, name).toMatchObject({ 'executionName.$': '$$.Execution.Name' });
+    }
   });
 
   it('charges the total the reservation priced', () => {
@@ -128,6 +153,37 @@ describe('order saga definition', () => {
   it('lists each step’s business errors among the names the handlers raise', () => {
     for (const errors of Object.values(STEP_BUSINESS_ERRORS)) {
       for (const name of errors) expect(BUSINESS_ERROR_NAMES).toContain(name);
+    }
+  });
+});
+
+describe("the operator's machines", () => {
+  it('unwind: every compensation up to the pivot in reverse order, then CancelOrder, ending OrderCancelled', () => {
+    expect(unwind.StartAt).toBe('CancelShipment');
+    expect(pathFrom(unwind, 'CancelShipment')).toEqual([...COMPENSATIONS, 'OrderCancelled']);
+    expect(unwind.States.OrderCancelled).toMatchObject({ Type: 'Fail', Error: 'OrderCancelled' });
+    for (const name of COMPENSATIONS) {
+      expect(catchTarget(unwind, name), name).toBe('MarkCompensationFailed');
+      expect(unwind.States[name]?.Retry?.[0]?.ErrorEquals, name).toEqual(['States.ALL']);
+    }
+    expect(Object.keys(unwind.States)).not.toContain('ReserveInventory');
+  });
+
+  it('completion: the steps after the pivot, retried forward, ending OrderConfirmed or NeedsAttention', () => {
+    expect(completion.StartAt).toBe('ConfirmOrder');
+    expect(pathFrom(completion, 'ConfirmOrder')).toEqual(['ConfirmOrder', 'OrderConfirmed']);
+    expect(catchTarget(completion, 'ConfirmOrder')).toBe('MarkNeedsAttention');
+    expect(completion.States.ConfirmOrder?.Retry).toEqual(states.ConfirmOrder?.Retry);
+    expect(completion.States.ConfirmOrder?.Parameters).toEqual(states.ConfirmOrder?.Parameters);
+    expect(Object.keys(completion.States).sort()).toEqual(
+      ['ConfirmOrder', 'OrderConfirmed', 'MarkNeedsAttention', 'NeedsAttention'].sort(),
+    );
+  });
+
+  it('bound every execution with the saga timeout, in JSONPath', () => {
+    for (const machine of [unwind, completion]) {
+      expect(machine.TimeoutSeconds).toBe(3600);
+      expect(machine.QueryLanguage).toBe('JSONPath');
     }
   });
 });

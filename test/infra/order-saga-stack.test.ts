@@ -53,7 +53,7 @@ describe('order saga stack', () => {
     }
   });
 
-  it('indexes orders by status and last update for the sweeper', () => {
+  it('indexes orders by status for the sweeper, and outbox rows not yet published for the republisher', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: [
         Match.objectLike({
@@ -63,14 +63,37 @@ describe('order saga stack', () => {
             { AttributeName: 'updatedAt', KeyType: 'RANGE' },
           ],
         }),
+        Match.objectLike({
+          IndexName: 'byUnpublished',
+          KeySchema: [
+            { AttributeName: 'unpublishedShard', KeyType: 'HASH' },
+            { AttributeName: 'occurredAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        }),
       ],
     });
   });
 
+  it('republishes unpublished outbox rows every minute, through that index only', () => {
+    const [republisherId, fn] = functionNamed('OutboxRepublisherFunction');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [republisherId, 'Arn'] } })],
+    });
+    const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(Number(variables.REPUBLISH_AFTER_SECONDS)).toBeGreaterThanOrEqual(60);
+    const dynamo = policyStatementsOf(republisherId).find((statement) =>
+      [statement.Action].flat().includes('dynamodb:Query'),
+    );
+    expect([dynamo?.Action].flat().sort()).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(JSON.stringify(dynamo?.Resource)).toContain('/index/byUnpublished');
+  });
+
   it('runs every function on arm64 with the newest Node.js runtime, tracing and JSON logs', () => {
-    // Eight Lambda saga steps, the shipping worker, two API functions, the outbox relay, the notifications
-    // consumer and the sweeper.
-    template.resourceCountIs('AWS::Lambda::Function', 14);
+    // Nine Lambda saga steps, the shipping worker, two API functions, the outbox relay and republisher, the
+    // notifications consumer and the sweeper.
+    template.resourceCountIs('AWS::Lambda::Function', 16);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Architectures: ['arm64'],
       Runtime: 'nodejs24.x',
@@ -105,6 +128,7 @@ describe('order saga stack', () => {
     ['ConfirmOrder', 'Orders', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
     ['CancelOrder', 'Orders', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
     ['MarkCompensationFailed', 'Orders', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['MarkNeedsAttention', 'Orders', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
   ])('%s is bound to the %s table with exactly %j', (step, service, expectedActions) => {
     const [id, fn] = functionNamed(step);
     const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
@@ -123,7 +147,7 @@ describe('order saga stack', () => {
   });
 
   it.each([
-    ['OrdersApiFunction', ['dynamodb:GetItem', 'dynamodb:PutItem']],
+    ['OrdersApiFunction', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
     ['ReconcileFunction', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
   ])('gives the API function %s only %j on the orders table', (name, expected) => {
     const [id, fn] = functionNamed(name);
@@ -277,6 +301,70 @@ describe('order saga stack', () => {
     );
     expect(JSON.stringify(dynamo?.Resource)).toContain('/index/byStatus');
     expect(JSON.stringify(dynamo?.Resource)).not.toContain('index/*');
+  });
+
+  it.each([
+    ['ReconcileFunction', true],
+    ['SweeperFunction', false],
+  ])('gives %s what reconcile decides with, and only what it acts on', (name, operator) => {
+    const [id, fn] = functionNamed(name);
+    const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(Object.keys(variables)).toEqual(
+      expect.arrayContaining([
+        'STATE_MACHINE_ARN',
+        'UNWIND_STATE_MACHINE_ARN',
+        'COMPLETION_STATE_MACHINE_ARN',
+        'BARRIER_TTL_SECONDS',
+        'SAGA_TIMEOUT_SECONDS',
+        'AUTO_REDRIVE_BUDGET',
+        'STUCK_AFTER_SECONDS',
+      ]),
+    );
+    const actions = policyStatementsOf(id).flatMap((statement) => [statement.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['states:DescribeExecution', 'states:RedriveExecution']));
+    // Only a person's action stops an execution or starts the unwind and completion machines.
+    expect(actions.includes('states:StopExecution')).toBe(operator);
+    const starts = policyStatementsOf(id).filter((statement) =>
+      [statement.Action].flat().includes('states:StartExecution'),
+    );
+    expect(starts.flatMap((statement) => [statement.Resource].flat())).toHaveLength(operator ? 3 : 1);
+  });
+
+  it('keeps barrier rows far longer than a saga, its redrives, the redrive window and a person can take', () => {
+    const [, fn] = functionNamed('ReconcileFunction');
+    const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const ttl = Number(variables.BARRIER_TTL_SECONDS);
+    const sagaTimeout = Number(variables.SAGA_TIMEOUT_SECONDS);
+    const budget = Number(variables.AUTO_REDRIVE_BUDGET);
+    expect(ttl).toBeGreaterThanOrEqual(sagaTimeout * (budget + 1) + (14 + 30) * 24 * 3600);
+    // Step Functions purges closed executions after 90 days: barrier safety must end before that.
+    expect(ttl).toBeLessThan(90 * 24 * 3600);
+  });
+
+  it.each([
+    ['ClientPolicy', ['POST/orders', 'GET/orders/*']],
+    ['OperatorPolicy', ['POST/orders', 'GET/orders/*', 'POST/orders/*/reconcile']],
+  ])('exports the %s granting exactly its routes', (name, routes) => {
+    const [policyId, policy] =
+      Object.entries(template.findResources('AWS::IAM::ManagedPolicy') as Record<string, Resource>).find(
+        ([id]) => id.includes(name),
+      ) ?? [];
+    const [statement, ...others] = (
+      policy?.Properties.PolicyDocument as { Statement: { Action: string; Resource: unknown[] }[] }
+    ).Statement;
+    expect(others).toEqual([]);
+    expect(statement?.Action).toBe('execute-api:Invoke');
+    const granted = (statement?.Resource ?? []).map((resource) => {
+      const parts = (resource as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+      // …execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>: the stage, then the route.
+      expect(JSON.stringify(parts.at(-2))).toContain('RestApiDeploymentStage');
+      return String(parts.at(-1)).replace(/^\//, '');
+    });
+    expect(granted).toEqual(routes);
+    expect(template.toJSON().Outputs[`${name}Arn`]).toMatchObject({
+      Value: { Ref: policyId },
+      Export: { Name: `OrderSagaTest-${name}Arn` },
+    });
   });
 
   it('exports the state machine ARN', () => {

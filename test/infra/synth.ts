@@ -15,16 +15,33 @@ export function synthOrderSaga(props: OrderSagaStackProps = {}): {
   stack: OrderSagaStack;
   template: Template;
   definition: StatesDefinition;
+  unwind: StatesDefinition;
+  completion: StatesDefinition;
 } {
   const stack = new OrderSagaStack(testApp(), 'OrderSagaTest', { env: TEST_ENV, ...props });
-  return { stack, template: Template.fromStack(stack), definition: definitionOf(stack) };
+  return {
+    stack,
+    template: Template.fromStack(stack),
+    definition: definitionOf(stack),
+    unwind: definitionOf(stack, 'UnwindStateMachine'),
+    completion: definitionOf(stack, 'CompletionStateMachine'),
+  };
 }
 
-export function definitionOf(stack: Stack): StatesDefinition {
-  const machines = stack.node.findAll().filter((node) => node instanceof sfn.CfnStateMachine);
+/** Which of a Saga's machines: the saga itself, the operator's unwind, or the operator's completion. */
+export type SagaMachineId = 'StateMachine' | 'UnwindStateMachine' | 'CompletionStateMachine';
+
+export function machineCount(stack: Stack): number {
+  return stack.node.findAll().filter((node) => node instanceof sfn.CfnStateMachine).length;
+}
+
+export function definitionOf(stack: Stack, machineId: SagaMachineId = 'StateMachine'): StatesDefinition {
+  const machines = stack.node
+    .findAll()
+    .filter((node) => node instanceof sfn.CfnStateMachine && node.node.scope?.node.id === machineId);
   const [machine] = machines;
   if (!machine || machines.length !== 1)
-    throw new Error(`Expected one state machine, found ${machines.length}`);
+    throw new Error(`Expected one ${machineId}, found ${machines.length}`);
   return renderDefinition(machine as sfn.CfnStateMachine);
 }
 

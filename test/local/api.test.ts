@@ -1,24 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
-import { pendingOrderRow } from '../../lambdas/orders/orders.js';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
-import { executionArnOf } from '../../lambdas/orders-api/saga-client.js';
 import { badRequests, VALID_ORDER } from './bad-input-cases.js';
 import {
   address,
-  armFault,
   callApi,
-  clearFaults,
-  eventually,
   executionCount,
   executionsNamed,
-  output,
   postOrder,
-  sfn,
   snapshot,
   waitForOrder,
-  writeOrderRecord,
 } from './harness.js';
 
 const key = () => `k-${randomUUID()}`;
@@ -112,133 +103,6 @@ describe('the orders API on the local cloud', () => {
     const unknownRoute = await callApi('DELETE', '/orders');
     expect(unknownRoute.status).toBe(403);
     expect(unknownRoute.body).toMatchObject({ error: { code: 'MissingAuthenticationToken' } });
-  });
-});
-
-describe('reconcile on the local cloud', () => {
-  it('starts the execution a PENDING order never got, once', async () => {
-    const orderId = deriveOrderId('api', key());
-    await writeOrderRecord(
-      pendingOrderRow(
-        {
-          orderId,
-          customerId: 'api',
-          items: [{ sku: 'API-1', quantity: 1 }],
-          shippingAddress: address(),
-          traceId: randomUUID(),
-          requestHash: 'h',
-        },
-        new Date().toISOString(),
-      ),
-    );
-
-    const first = await callApi('POST', `/orders/${orderId}/reconcile`);
-    expect(first.body).toMatchObject({
-      found: { orderStatus: 'PENDING', executionStatus: 'NONE' },
-      consistent: false,
-      action: 'started-execution',
-    });
-    expect((await waitForOrder(orderId)).status).toBe('CONFIRMED');
-
-    const second = await callApi('POST', `/orders/${orderId}/reconcile`);
-    expect(second.body).toMatchObject({
-      found: { orderStatus: 'CONFIRMED', executionStatus: 'SUCCEEDED' },
-      consistent: true,
-      action: 'none',
-    });
-    expect(await executionsNamed(orderId)).toBe(1);
-  });
-
-  it('aligns a record that drifted from its finished execution', async () => {
-    const { orderId } = (await postOrder(VALID_ORDER, key())).body as { orderId: string };
-    const order = await waitForOrder(orderId);
-    await writeOrderRecord({
-      ...pendingOrderRow(
-        {
-          orderId,
-          customerId: 'api',
-          items: VALID_ORDER.items,
-          shippingAddress: VALID_ORDER.shippingAddress,
-          traceId: 't',
-          requestHash: 'h',
-        },
-        String(order.createdAt),
-      ),
-    });
-
-    const answer = await callApi('POST', `/orders/${orderId}/reconcile`);
-
-    expect(answer.body).toMatchObject({
-      found: { orderStatus: 'PENDING', executionStatus: 'SUCCEEDED' },
-      action: 'set-status-CONFIRMED',
-    });
-    expect(((await callApi('GET', `/orders/${orderId}`)).body as { status: string }).status).toBe(
-      'CONFIRMED',
-    );
-  });
-});
-
-describe('the sweeper on the local cloud', () => {
-  it('starts the saga of an order left PENDING without an execution', async () => {
-    const orderId = deriveOrderId('api', key());
-    const tenMinutesAgo = new Date(Date.now() - 10 * 60_000).toISOString();
-    await writeOrderRecord(
-      pendingOrderRow(
-        {
-          orderId,
-          customerId: 'api',
-          items: [{ sku: 'API-2', quantity: 1 }],
-          shippingAddress: address(),
-          traceId: randomUUID(),
-          requestHash: 'h',
-        },
-        tenMinutesAgo,
-      ),
-    );
-
-    const run = await callApi('POST', '/_local/schedules/OrderSaga-sweeper/run');
-
-    expect(run.status).toBe(200);
-    expect((await waitForOrder(orderId)).status).toBe('CONFIRMED');
-    expect(await executionsNamed(orderId)).toBe(1);
-  });
-
-  it('answers 404 for a schedule the template does not have', async () => {
-    const run = await callApi('POST', '/_local/schedules/nothing-here/run');
-    expect(run.status).toBe(404);
-    expect(run.body).toMatchObject({ error: { code: 'UnknownSchedule' } });
-  });
-});
-
-describe('reconcile redrives a saga that stopped midway', () => {
-  it('resumes it from the state where it stopped, under the same execution', async () => {
-    await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000 });
-    const { orderId } = (await postOrder(VALID_ORDER, key())).body as { orderId: string };
-    await eventually('the saga to wait on CreateShipment', async () => {
-      const { steps } = (await callApi('GET', `/orders/${orderId}`)).body as { steps: { step: string }[] };
-      return steps.some((step) => step.step === 'CreateShipment') ? true : undefined;
-    });
-    await sfn.send(
-      new StopExecutionCommand({
-        executionArn: executionArnOf(output('StateMachineArn'), orderId),
-        error: 'OperatorStopped',
-      }),
-    );
-    await clearFaults();
-
-    const answer = await callApi('POST', `/orders/${orderId}/reconcile`);
-
-    expect(answer.body).toMatchObject({
-      found: { orderStatus: 'PENDING', executionStatus: 'ABORTED' },
-      action: 'redrove-execution',
-    });
-    const order = await waitForOrder(orderId);
-    expect(order.status).toBe('CONFIRMED');
-    // Resumed, not restarted: stock was reserved and money taken once.
-    expect(
-      (order.steps as { step: string }[]).filter((step) => step.step === 'ReserveInventory'),
-    ).toHaveLength(1);
-    expect(await executionsNamed(orderId)).toBe(1);
   });
 });
 

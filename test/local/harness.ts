@@ -185,9 +185,10 @@ export async function waitForOrder(orderId: string, timeoutMs = 30_000): Promise
   }
 }
 
-export async function executionsNamed(name: string): Promise<number> {
+/** Executions under `name` of one of the saga's machines (by stack output): the saga unless said. */
+export async function executionsNamed(name: string, machineOutput = 'StateMachineArn'): Promise<number> {
   const { executions = [] } = await sfn.send(
-    new ListExecutionsCommand({ stateMachineArn: output('StateMachineArn'), maxResults: 1000 }),
+    new ListExecutionsCommand({ stateMachineArn: output(machineOutput), maxResults: 1000 }),
   );
   return executions.filter((execution) => execution.name === name).length;
 }
@@ -235,4 +236,35 @@ export async function listFaults(): Promise<{ target: string; mode: string; rema
   const response = await fetch(`${apiUrl}/_local/faults`);
   return ((await response.json()) as { faults: { target: string; mode: string; remaining: number }[] })
     .faults;
+}
+
+/** The event types an order was notified of, in the snapshot's order (by event type). */
+export const notificationsOf = (state: Snapshot, orderId: string) =>
+  state.notifications.filter((entry) => entry.orderId === orderId).map((entry) => entry.eventType);
+
+/** POST /orders/{id}/reconcile: without a body it aligns; with one it runs an operator's action. */
+export function reconcile(orderId: string, body?: { action: string; reason: string }): Promise<ApiAnswer> {
+  return callApi('POST', `/orders/${orderId}/reconcile`, {
+    ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+  });
+}
+
+export function runSchedule(name: string): Promise<ApiAnswer> {
+  return callApi('POST', `/_local/schedules/${name}/run`);
+}
+
+/** Polls GET /orders/{id} until the order has `status` and no operator action in flight. */
+export async function waitForStatus(
+  orderId: string,
+  status: string,
+  timeoutMs = 45_000,
+): Promise<Record<string, unknown>> {
+  return eventually(
+    `order ${orderId} to be ${status}`,
+    async () => {
+      const body = (await callApi('GET', `/orders/${orderId}`)).body as Record<string, unknown>;
+      return body.status === status && body.pendingAction === null ? body : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -48,7 +48,7 @@ describe('delivery guarantees on the local cloud', () => {
 
     expect(notifications.map((row) => row.eventType).sort()).toEqual(['OrderConfirmed', 'OrderPlaced']);
     expect(await rowsOf('NotificationsTableName', `NOTIFICATION#${orderId}`)).toHaveLength(2);
-    expect(await rowsOf('NotificationsTableName', `INBOX#${orderId}#OrderPlaced`)).toHaveLength(1);
+    expect(await rowsOf('NotificationsTableName', `INBOX#${orderId}#OrderPlaced#1`)).toHaveLength(1);
     expect(shipmentStatusOf(await snapshot(), orderId)).toBe('CREATED');
     // Both queues really did deliver twice.
     for (const fault of await listFaults()) expect(fault.remaining, fault.target).toBeLessThan(100);
@@ -61,7 +61,7 @@ describe('delivery guarantees on the local cloud', () => {
     await sqs.send(
       new SendMessageCommand({
         QueueUrl,
-        MessageBody: JSON.stringify(orderEvent(orderId, 'OrderPlaced', new Date().toISOString())),
+        MessageBody: JSON.stringify(orderEvent(orderId, 'OrderPlaced', 1, new Date().toISOString())),
       }),
     );
 

@@ -1,4 +1,8 @@
-import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../lambdas/notifications/handler.js';
@@ -6,7 +10,27 @@ import { orderEvent } from '../../lambdas/shared/outbox.js';
 import { CONDITION_FAILED, cancelled, NONE, sqsEvent } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
-const confirmed = orderEvent('ord-1', 'OrderConfirmed', '2026-01-01T00:00:00.000Z');
+const confirmed = orderEvent('ord-1', 'OrderConfirmed', 3, '2026-01-01T00:00:00.000Z');
+
+type Row = Record<string, unknown>;
+
+/** A table that honours the inbox row's condition, as DynamoDB does: the rows it holds, by pk and sk. */
+function conditionalTable(): Map<string, Row> {
+  const rows = new Map<string, Row>();
+  ddb.on(TransactWriteCommand).callsFake(async (input: TransactWriteCommandInput) => {
+    const puts = (input.TransactItems ?? []).map((item) => item.Put?.Item as Row);
+    const keyOf = (row: Row) => `${row.pk}|${row.sk}`;
+    // The inbox row comes first and is put only if it does not exist yet.
+    const [inbox] = puts;
+    if (inbox && rows.has(keyOf(inbox))) throw cancelled(CONDITION_FAILED, NONE);
+    for (const row of puts) rows.set(keyOf(row), row);
+    return {};
+  });
+  return rows;
+}
+
+const notificationsIn = (rows: Map<string, Row>) =>
+  [...rows.values()].filter((row) => String(row.pk).startsWith('NOTIFICATION#'));
 
 beforeEach(() => {
   ddb.reset();
@@ -14,21 +38,55 @@ beforeEach(() => {
 });
 
 describe('notifications consumer', () => {
-  it('records the inbox row and the notification in one transaction', async () => {
+  it('records the inbox row, keyed by event id, and the notification in one transaction', async () => {
     const response = await handler(sqsEvent(confirmed));
 
     expect(response.batchItemFailures).toEqual([]);
     const [inbox, notification] =
       ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
     expect(inbox?.Put).toMatchObject({
-      Item: { pk: 'INBOX#ord-1#OrderConfirmed', sk: 'INBOX', eventId: 'ord-1#OrderConfirmed' },
+      Item: { pk: 'INBOX#ord-1#OrderConfirmed#3', sk: 'INBOX', eventId: 'ord-1#OrderConfirmed#3' },
       ConditionExpression: 'attribute_not_exists(pk)',
     });
     expect(notification?.Put?.Item).toMatchObject({
       pk: 'NOTIFICATION#ord-1',
-      sk: 'OrderConfirmed',
+      sk: 'OrderConfirmed#3',
+      orderId: 'ord-1',
+      eventType: 'OrderConfirmed',
       message: 'Your order ord-1 is confirmed and on its way.',
     });
+  });
+
+  it('notifies both of two transitions to the same status, told apart by version', async () => {
+    const rows = conditionalTable();
+    const firstAttention = orderEvent('ord-1', 'OrderNeedsAttention', 4, confirmed.occurredAt);
+    const secondAttention = orderEvent('ord-1', 'OrderNeedsAttention', 6, confirmed.occurredAt);
+
+    const response = await handler(sqsEvent(firstAttention, secondAttention));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(notificationsIn(rows).map((row) => [row.sk, row.eventType, row.message])).toEqual([
+      [
+        'OrderNeedsAttention#4',
+        'OrderNeedsAttention',
+        'Your order ord-1 needs one of our team to look at it; we will contact you.',
+      ],
+      [
+        'OrderNeedsAttention#6',
+        'OrderNeedsAttention',
+        'Your order ord-1 needs one of our team to look at it; we will contact you.',
+      ],
+    ]);
+  });
+
+  it('notifies once for the same event id delivered twice, and acknowledges the duplicate', async () => {
+    const rows = conditionalTable();
+
+    const response = await handler(sqsEvent(confirmed, { ...confirmed, detail: { redelivered: true } }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    expect(notificationsIn(rows)).toHaveLength(1);
   });
 
   it('acknowledges a duplicate without doing anything twice', async () => {
@@ -47,10 +105,10 @@ describe('notifications consumer', () => {
     const response = await handler(
       sqsEvent(
         confirmed,
-        orderEvent('ord-2', 'OrderPlaced', confirmed.occurredAt),
+        orderEvent('ord-2', 'OrderPlaced', 1, confirmed.occurredAt),
         'not json',
         { eventType: 'Unknown' },
-        orderEvent('ord-3', 'OrderCancelled', confirmed.occurredAt),
+        orderEvent('ord-3', 'OrderCancelled', 2, confirmed.occurredAt),
       ),
     );
 

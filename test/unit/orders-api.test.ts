@@ -4,7 +4,12 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -22,6 +27,7 @@ const order = {
   shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
 };
 const ORDER_ID = deriveOrderId('c-1', 'key-1');
+const SAGA_ARN = `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`;
 
 /** A POST /orders event; a header given as undefined is left out. */
 function post(body: unknown, headers: Record<string, string | undefined> = {}): APIGatewayProxyEvent {
@@ -54,7 +60,8 @@ beforeEach(() => {
   ddb.reset();
   sfn.reset();
   ddb.on(TransactWriteCommand).resolves({});
-  sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+  ddb.on(UpdateCommand).resolves({});
+  sfn.on(StartExecutionCommand).resolves({ executionArn: SAGA_ARN, startDate: new Date() });
 });
 
 describe('POST /orders', () => {
@@ -75,6 +82,7 @@ describe('POST /orders', () => {
         pk: `ORDER#${ORDER_ID}`,
         sk: 'ORDER',
         status: 'PENDING',
+        version: 1,
         customerId: 'c-1',
         requestHash: requestHash(order),
       },
@@ -84,9 +92,9 @@ describe('POST /orders', () => {
     expect(outbox?.Put).toMatchObject({
       Item: {
         pk: `OUTBOX#${ORDER_ID}`,
-        sk: 'OrderPlaced',
+        sk: 'OrderPlaced#1',
         kind: 'outbox',
-        eventId: `${ORDER_ID}#OrderPlaced`,
+        eventId: `${ORDER_ID}#OrderPlaced#1`,
       },
       ConditionExpression: 'attribute_not_exists(pk)',
     });
@@ -100,7 +108,71 @@ describe('POST /orders', () => {
     });
   });
 
-  it('answers a replay with the same order and restarts the saga idempotently while it is PENDING', async () => {
+  it('records the execution on the order once its start succeeded', async () => {
+    await handler(post(order));
+
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { pk: `ORDER#${ORDER_ID}`, sk: 'ORDER' },
+      UpdateExpression: 'ADD executionArns :arn',
+      ExpressionAttributeValues: { ':arn': new Set([SAGA_ARN]) },
+    });
+  });
+
+  it('carries every address field into the saga, line2 included', async () => {
+    const withLine2 = { ...order, shippingAddress: { ...order.shippingAddress, line2: 'Apt 4B' } };
+    await handler(post(withLine2));
+
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(input.shippingAddress).toEqual(withLine2.shippingAddress);
+  });
+
+  it('answers concurrent requests with one key with the order the winner wrote, never 500', async () => {
+    const stored = {
+      orderId: ORDER_ID,
+      status: 'PENDING',
+      requestHash: requestHash(order),
+      traceId: 't',
+      ...order,
+    };
+    // DynamoDB cancels one of two transactions that touch one item at once; the winner's order is then readable.
+    ddb.on(TransactWriteCommand).rejects(cancelled({ code: 'TransactionConflict' }, { code: 'None' }));
+    ddb.on(GetCommand).resolves({ Item: { ...stored, executionArns: new Set([SAGA_ARN]) } });
+
+    const response = await handler(post(order));
+
+    expect(response.statusCode).toBe(202);
+    expect(parse(response.body).orderId).toBe(ORDER_ID);
+    // The winner recorded its execution: the loser starts nothing.
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  it('answers 409 with Retry-After when the racing order is not readable yet', async () => {
+    ddb.on(TransactWriteCommand).rejects(cancelled({ code: 'TransactionConflict' }, { code: 'None' }));
+    ddb.on(GetCommand).resolves({});
+
+    const response = await handler(post(order));
+
+    expect(response.statusCode).toBe(409);
+    expect(response.headers?.['retry-after']).toBe('1');
+    expect(parse(response.body)).toMatchObject({ error: { code: 'ConcurrentRequest' } });
+  });
+
+  it('never starts a recorded saga again on a replay', async () => {
+    const stored = {
+      orderId: ORDER_ID,
+      status: 'PENDING',
+      requestHash: requestHash(order),
+      traceId: 't',
+      executionArns: new Set([SAGA_ARN]),
+      ...order,
+    };
+    ddb.on(TransactWriteCommand).rejects(cancelled({ code: 'ConditionalCheckFailed', item: stored }));
+
+    expect((await handler(post(order))).statusCode).toBe(202);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  it('starts a replay whose first start was never recorded, idempotently, and records it', async () => {
     const stored = {
       orderId: ORDER_ID,
       status: 'PENDING',
@@ -116,6 +188,9 @@ describe('POST /orders', () => {
     expect(response.statusCode).toBe(202);
     expect(parse(response.body).orderId).toBe(ORDER_ID);
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: ORDER_ID });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ExpressionAttributeValues: { ':arn': new Set([SAGA_ARN]) },
+    });
   });
 
   it('answers a replay of a finished order with 200 and its status, starting nothing', async () => {

@@ -1,155 +1,338 @@
 import {
   DescribeExecutionCommand,
   ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
+  GetExecutionHistoryCommand,
+  type GetExecutionHistoryCommandOutput,
   RedriveExecutionCommand,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
-import { planReconcile } from '../../lambdas/orders-api/reconcile.js';
 import { handler } from '../../lambdas/orders-api/reconcile-handler.js';
 import { CONDITION_FAILED, cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 const ORDER_ID = deriveOrderId('c-1', 'k');
-const storedOrder = (status: string) => ({
-  orderId: ORDER_ID,
-  status,
-  customerId: 'c-1',
-  traceId: 't',
-  items: [{ sku: 'S', quantity: 1 }],
-  shippingAddress: { line1: 'a', city: 'b', postalCode: 'c', country: 'US' },
-});
-const reconcile = (orderId = ORDER_ID) =>
-  handler({
+const SAGA_ARN = `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`;
+const OPERATOR = 'arn:aws:iam::111111111111:user/ops';
+
+function storedOrder(status: string, extra: Record<string, unknown> = {}) {
+  return {
+    pk: `ORDER#${ORDER_ID}`,
+    sk: 'ORDER',
+    orderId: ORDER_ID,
+    status,
+    version: 2,
+    customerId: 'c-1',
+    traceId: 't',
+    items: [{ sku: 'S', quantity: 1 }],
+    shippingAddress: { line1: 'a', line2: 'Apt 4', city: 'b', postalCode: 'c', country: 'US' },
+    createdAt: new Date(Date.now() - 60_000).toISOString(),
+    updatedAt: new Date().toISOString(),
+    executionArns: new Set([SAGA_ARN]),
+    ...extra,
+  };
+}
+
+function reconcile(body?: unknown) {
+  return handler({
     resource: '/orders/{orderId}/reconcile',
-    path: `/orders/${orderId}/reconcile`,
+    path: `/orders/${ORDER_ID}/reconcile`,
     httpMethod: 'POST',
-    headers: {},
-    pathParameters: { orderId },
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
+    pathParameters: { orderId: ORDER_ID },
+    requestContext: { identity: { userArn: OPERATOR, sourceIp: '10.0.0.1' } },
   } as unknown as APIGatewayProxyEvent);
+}
+
+/** What reconcile answers: its outcome, or an error. */
+interface ReconcileAnswer {
+  result?: string;
+  action?: string;
+  status?: string;
+  error: { code: string; message: string };
+}
+
+const bodyOf = async (body?: unknown) => {
+  const response = await reconcile(body);
+  return { status: response.statusCode, body: JSON.parse(response.body) as ReconcileAnswer };
+};
+
+/** A history in which the pivot succeeded with the given shipment, as GetExecutionHistory returns it. */
+function historyThroughPivot(): GetExecutionHistoryCommandOutput {
+  return {
+    $metadata: {},
+    events: [
+      {
+        id: 1,
+        type: 'TaskStateEntered',
+        timestamp: new Date(),
+        stateEnteredEventDetails: { name: 'CreateShipment' },
+      },
+      { id: 2, type: 'TaskScheduled', timestamp: new Date() },
+      {
+        id: 3,
+        type: 'TaskSucceeded',
+        timestamp: new Date(),
+        taskSucceededEventDetails: {
+          resourceType: 'sqs',
+          resource: 'sendMessage.waitForTaskToken',
+          output: JSON.stringify({ shipmentId: 'shp_1', country: 'US' }),
+        },
+      },
+    ],
+  };
+}
 
 beforeEach(() => {
   ddb.reset();
   sfn.reset();
+  ddb.on(UpdateCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
 });
 
-describe('planReconcile', () => {
-  it.each([
-    ['PENDING', { status: 'NONE' }, 'start-execution', false],
-    ['PENDING', { status: 'RUNNING' }, 'none', true],
-    ['PENDING', { status: 'SUCCEEDED' }, 'set-status', false],
-    ['CONFIRMED', { status: 'SUCCEEDED' }, 'none', true],
-    ['PENDING', { status: 'FAILED', error: 'OrderCancelled' }, 'set-status', false],
-    ['CANCELLED', { status: 'FAILED', error: 'OrderCancelled' }, 'none', true],
-    ['CANCELLED', { status: 'FAILED', error: 'CompensationFailed' }, 'set-status', false],
-    ['PENDING', { status: 'TIMED_OUT' }, 'redrive-execution', false],
-    ['PENDING', { status: 'FAILED', error: 'States.Runtime' }, 'redrive-execution', false],
-    ['CONFIRMED', { status: 'FAILED', error: 'OrderCancelled' }, 'none', false],
-    ['CANCELLED', { status: 'NONE' }, 'none', false],
-  ] as const)('an order %s with an execution %j needs %s', (orderStatus, execution, action, consistent) => {
-    const plan = planReconcile(orderStatus, execution);
-    expect(plan.repair.action).toBe(action);
-    expect(plan.consistent).toBe(consistent);
-  });
+describe('POST /orders/{orderId}/reconcile without a body', () => {
+  it('starts a lost saga and records it on the order', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING', { executionArns: undefined }) });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: SAGA_ARN, startDate: new Date() });
 
-  it('aligns the record with how the execution ended', () => {
-    expect(planReconcile('PENDING', { status: 'SUCCEEDED' }).repair).toEqual({
-      action: 'set-status',
-      to: 'CONFIRMED',
-    });
-    expect(planReconcile('PENDING', { status: 'FAILED', error: 'OrderCancelled' }).repair).toEqual({
-      action: 'set-status',
-      to: 'CANCELLED',
-    });
-  });
-});
+    const { status, body } = await bodyOf();
 
-describe('POST /orders/{orderId}/reconcile', () => {
-  it('starts the missing execution of a PENDING order', async () => {
-    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
-    sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'no', $metadata: {} }));
-    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
-
-    const response = await reconcile();
-
-    expect(response.statusCode).toBe(200);
-    expect(JSON.parse(response.body)).toMatchObject({
-      found: { orderStatus: 'PENDING', executionStatus: 'NONE' },
-      consistent: false,
-      action: 'started-execution',
-    });
+    expect(status).toBe(202);
+    expect(body).toMatchObject({ result: 'started', action: 'started-execution' });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: ORDER_ID });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      UpdateExpression: 'ADD executionArns :arn',
+      ExpressionAttributeValues: { ':arn': new Set([SAGA_ARN]) },
+    });
   });
 
-  it('redrives an execution that died before finishing', async () => {
+  it('never starts a second saga when the recorded one is gone: the order waits for a person', async () => {
     ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
-    sfn.on(DescribeExecutionCommand).resolves({ status: 'TIMED_OUT' } as never);
+    sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'gone', $metadata: {} }));
+
+    const { status, body } = await bodyOf();
+
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ result: 'changed', action: 'set-status-NEEDS_ATTENTION' });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    const update = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Update;
+    expect(update?.ExpressionAttributeValues?.[':failure']).toEqual({ reason: 'execution-missing' });
+  });
+
+  it('counts an automatic redrive before redriving a timed-out saga, so two callers never both redrive', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING', { autoRedrives: 1 }) });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'TIMED_OUT', redriveStatus: 'REDRIVABLE' } as never);
     sfn.on(RedriveExecutionCommand).resolves({ redriveDate: new Date() });
 
-    expect(JSON.parse((await reconcile()).body).action).toBe('redrove-execution');
-    expect(sfn).toHaveReceivedCommandWith(RedriveExecutionCommand, {
-      executionArn: `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`,
+    const { status, body } = await bodyOf();
+
+    expect(status).toBe(202);
+    expect(body.action).toBe('redrove-execution');
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      UpdateExpression: 'SET autoRedrives = :next',
+      ConditionExpression: 'autoRedrives = :seen',
+      ExpressionAttributeValues: { ':seen': 1, ':next': 2 },
     });
+    expect(sfn).toHaveReceivedCommandWith(RedriveExecutionCommand, { executionArn: SAGA_ARN });
   });
 
-  it('aligns a PENDING record with a succeeded execution, conditionally on what it read', async () => {
-    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
-    ddb.on(GetCommand, { Key: { pk: `OUTBOX#${ORDER_ID}`, sk: 'OrderConfirmed' } }).resolves({});
-    ddb.on(TransactWriteCommand).resolves({});
-    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
-
-    expect(JSON.parse((await reconcile()).body).action).toBe('set-status-CONFIRMED');
-    const [update, outbox] = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
-    expect(update?.Update).toMatchObject({
-      ConditionExpression: '#status = :from',
-      ExpressionAttributeValues: expect.objectContaining({ ':from': 'PENDING', ':to': 'CONFIRMED' }),
-    });
-    // The change is announced like any other: its event commits with it.
-    expect(outbox?.Put?.Item).toMatchObject({
-      pk: `OUTBOX#${ORDER_ID}`,
-      sk: 'OrderConfirmed',
-      kind: 'outbox',
-    });
-  });
-
-  it('does not announce again an event the saga already announced', async () => {
+  it('answers 409, not 500, when another caller counted the redrive first', async () => {
     ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
     ddb
-      .on(GetCommand, { Key: { pk: `OUTBOX#${ORDER_ID}`, sk: 'OrderConfirmed' } })
-      .resolves({ Item: { pk: `OUTBOX#${ORDER_ID}` } });
-    ddb.on(TransactWriteCommand).resolves({});
-    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+      .on(UpdateCommand)
+      .rejects(Object.assign(new Error('no'), { name: 'ConditionalCheckFailedException' }));
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'TIMED_OUT', redriveStatus: 'REDRIVABLE' } as never);
 
-    expect(JSON.parse((await reconcile()).body).action).toBe('set-status-CONFIRMED');
-    expect(ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems).toHaveLength(1);
+    const { status, body } = await bodyOf();
+    expect(status).toBe(409);
+    expect(body.error.code).toBe('ReconcileConflict');
+    expect(sfn).toHaveReceivedCommandTimes(RedriveExecutionCommand, 0);
+  });
+
+  it('leaves a stopped saga stopped and hands the order to a person at once', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'ABORTED', redriveStatus: 'REDRIVABLE' } as never);
+
+    const { body } = await bodyOf();
+    expect(body).toMatchObject({ action: 'set-status-NEEDS_ATTENTION', status: 'PENDING' });
+    expect(sfn).toHaveReceivedCommandTimes(RedriveExecutionCommand, 0);
   });
 
   it('answers 409 when the order changed while reconciling', async () => {
     ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
     ddb.on(TransactWriteCommand).rejects(cancelled(CONDITION_FAILED, NONE));
-    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'SUCCEEDED', redriveStatus: 'NOT_REDRIVABLE' } as never);
 
-    const response = await reconcile();
-    expect(response.statusCode).toBe(409);
-    expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'ReconcileConflict' } });
+    const { status, body } = await bodyOf();
+    expect(status).toBe(409);
+    expect(body.error.code).toBe('ReconcileConflict');
   });
 
-  it('does nothing to a consistent order', async () => {
+  it('does nothing to a final order', async () => {
     ddb.on(GetCommand).resolves({ Item: storedOrder('CONFIRMED') });
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED' } as never);
 
-    expect(JSON.parse((await reconcile()).body)).toMatchObject({ consistent: true, action: 'none' });
+    const { status, body } = await bodyOf();
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ result: 'nothing', action: 'none' });
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('answers 404 for an unknown order', async () => {
     ddb.on(GetCommand).resolves({});
     expect((await reconcile()).statusCode).toBe(404);
+  });
+});
+
+describe('POST /orders/{orderId}/reconcile with an operator action', () => {
+  it.each([
+    ['{"action":"retry","reason":"x"}', 'an unknown action'],
+    ['{"action":"cancel"}', 'a missing reason'],
+    ['{"action":"cancel","reason":"   "}', 'a blank reason'],
+    ['{"action":"cancel","reason":"x","force":true}', 'an unknown field'],
+    ['not json', 'a body that is not JSON'],
+  ])('answers 400 with a JSON error for %s (%s), writing nothing', async (body) => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('NEEDS_ATTENTION') });
+    const { status, body: answer } = await bodyOf(body);
+    expect(status).toBe(400);
+    expect(answer.error.code).toMatch(/ValidationFailed|MalformedJson/);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  it('cancels before the pivot: records the action, stops the running saga, starts the unwind under a name unique to the attempt', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        {
+          id: 1,
+          type: 'TaskStateEntered',
+          timestamp: new Date(),
+          stateEnteredEventDetails: { name: 'ChargePayment' },
+        },
+      ],
+    });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:unwind', startDate: new Date() });
+
+    const { status, body } = await bodyOf({ action: 'cancel', reason: 'customer called' });
+
+    expect(status).toBe(202);
+    expect(body).toMatchObject({ result: 'started', action: 'started-cancel' });
+    const begin = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(begin).toMatchObject({
+      UpdateExpression: 'SET pendingAction = :action, autoRedrives = :zero, updatedAt = :at',
+      ConditionExpression:
+        '#status = :status AND attribute_not_exists(pendingAction) AND #version = :version',
+    });
+    expect(begin?.ExpressionAttributeValues?.[':action']).toMatchObject({
+      action: 'cancel',
+      actor: OPERATOR,
+      reason: 'customer called',
+    });
+    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, { executionArn: SAGA_ARN });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      stateMachineArn: process.env.UNWIND_STATE_MACHINE_ARN,
+      name: `${ORDER_ID}-cancel-1`,
+    });
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(input).toMatchObject({ orderId: ORDER_ID, failures: {}, results: {} });
+  });
+
+  it('refuses to cancel after the pivot with 409 PivotPassed, starting nothing', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('NEEDS_ATTENTION') });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'NeedsAttention' } as never);
+    sfn.on(GetExecutionHistoryCommand).resolves(historyThroughPivot());
+
+    const { status, body } = await bodyOf({ action: 'cancel', reason: 'x' });
+    expect(status).toBe(409);
+    expect(body.error.code).toBe('PivotPassed');
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  it("completes after the pivot: the completion machine starts from the saga's recorded results", async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('NEEDS_ATTENTION') });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'NeedsAttention' } as never);
+    sfn.on(GetExecutionHistoryCommand).resolves(historyThroughPivot());
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:complete', startDate: new Date() });
+
+    const { status } = await bodyOf({ action: 'complete', reason: 'confirm service is back' });
+
+    expect(status).toBe(202);
+    const call = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    expect(call).toMatchObject({
+      stateMachineArn: process.env.COMPLETION_STATE_MACHINE_ARN,
+      name: `${ORDER_ID}-complete-1`,
+    });
+    expect(JSON.parse(call?.input ?? '{}').results).toEqual({
+      CreateShipment: { shipmentId: 'shp_1', country: 'US' },
+    });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      UpdateExpression: 'SET pendingAction.executionArn = :arn',
+      ExpressionAttributeValues: expect.objectContaining({ ':arn': 'arn:complete' }),
+    });
+  });
+
+  it('answers 409 ActionInProgress while an action runs', async () => {
+    const pendingAction = {
+      action: 'cancel',
+      actor: 'someone',
+      reason: 'r',
+      startedAt: new Date().toISOString(),
+    };
+    ddb.on(GetCommand).resolves({ Item: storedOrder('NEEDS_ATTENTION', { pendingAction }) });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'ABORTED', redriveStatus: 'REDRIVABLE' } as never);
+
+    const { status, body } = await bodyOf({ action: 'redrive', reason: 'x' });
+    expect(status).toBe(409);
+    expect(body.error.code).toBe('ActionInProgress');
+  });
+
+  it('gives the action back and answers 409 when Step Functions refuses the redrive', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('NEEDS_ATTENTION') });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'ABORTED', redriveStatus: 'REDRIVABLE' } as never);
+    sfn
+      .on(RedriveExecutionCommand)
+      .rejects(new ExecutionNotRedrivable({ message: 'too old', $metadata: {} }));
+
+    const { status, body } = await bodyOf({ action: 'redrive', reason: 'x' });
+
+    expect(status).toBe(409);
+    expect(body.error).toMatchObject({ code: 'ExecutionRefused', message: 'too old' });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: 'REMOVE pendingAction' });
+  });
+
+  it('refuses any step for an order whose barrier rows may have expired, and hands it to a person', async () => {
+    const old = new Date(Date.now() - 61 * 24 * 3600 * 1000).toISOString();
+    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING', { createdAt: old }) });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'ABORTED', redriveStatus: 'REDRIVABLE' } as never);
+
+    const { status, body } = await bodyOf({ action: 'redrive', reason: 'x' });
+
+    expect(status).toBe(409);
+    expect(body.error.code).toBe('BarrierExpired');
+    const update = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Update;
+    expect(update?.ExpressionAttributeValues).toMatchObject({
+      ':to': 'NEEDS_ATTENTION',
+      ':failure': { reason: 'barrier-expired' },
+    });
+    expect(sfn).toHaveReceivedCommandTimes(RedriveExecutionCommand, 0);
   });
 });

@@ -6,7 +6,7 @@ expect.extend(allCustomMatcher);
 
 // Handlers read their configuration at module load, as on a cold start.
 process.env.TABLE_NAME = 'service-table';
-process.env.BARRIER_TTL_SECONDS = '86400';
+process.env.BARRIER_TTL_SECONDS = String(60 * 24 * 3600);
 process.env.SERVED_COUNTRIES = 'US,GB,DE';
 process.env.LOG_LEVEL = 'error';
 
@@ -18,3 +18,10 @@ process.env.ORDER_EVENTS_QUEUE_URL =
   'https://sqs.us-east-1.amazonaws.com/111111111111/OrderSaga-order-events';
 process.env.STUCK_AFTER_SECONDS = '300';
 process.env.SWEEP_BATCH_LIMIT = '100';
+process.env.UNWIND_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaUnwind';
+process.env.COMPLETION_STATE_MACHINE_ARN =
+  'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaCompletion';
+process.env.SAGA_TIMEOUT_SECONDS = '3600';
+process.env.AUTO_REDRIVE_BUDGET = '2';
+process.env.REPUBLISH_AFTER_SECONDS = '180';
+process.env.REPUBLISH_BATCH_LIMIT = '500';

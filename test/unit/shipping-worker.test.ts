@@ -51,6 +51,14 @@ describe('shipping worker', () => {
     });
   });
 
+  it('hands the carrier every address field, line2 included', async () => {
+    const withLine2 = { ...address, line2: 'Apt 4B' };
+    await handler(sqsEvent({ taskToken: 't', request: { ...request, shippingAddress: withLine2 } }));
+
+    const shipment = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[1];
+    expect(shipment?.Put?.Item?.address).toEqual(withLine2);
+  });
+
   it('answers ShippingRejected for a country it does not serve, writing nothing', async () => {
     const response = await handler(
       sqsEvent({ taskToken: 't', request: { ...request, shippingAddress: { ...address, country: 'BR' } } }),

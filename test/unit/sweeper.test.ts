@@ -1,67 +1,69 @@
-import {
-  DescribeExecutionCommand,
-  ExecutionDoesNotExist,
-  SFNClient,
-  StartExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
   DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/sweeper/handler.js';
-import { CONDITION_FAILED, cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
-const order = (orderId: string) => ({
-  pk: `ORDER#${orderId}`,
-  orderId,
-  status: 'PENDING',
-  customerId: 'c-1',
-  traceId: 't',
-  items: [{ sku: 'S', quantity: 1 }],
-  shippingAddress: { line1: 'a', city: 'b', postalCode: 'c', country: 'US' },
-});
+const NOW = new Date('2026-01-01T01:00:00.000Z');
+const CURSOR_KEY = { pk: 'SWEEPER', sk: 'CURSOR' };
+const arnOf = (orderId: string) => `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${orderId}`;
+
+function order(orderId: string, recorded = true) {
+  return {
+    pk: `ORDER#${orderId}`,
+    sk: 'ORDER',
+    orderId,
+    status: 'PENDING',
+    version: 1,
+    customerId: 'c-1',
+    traceId: 't',
+    items: [{ sku: 'S', quantity: 1 }],
+    shippingAddress: { line1: 'a', city: 'b', postalCode: 'c', country: 'US' },
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    ...(recorded ? { executionArns: new Set([arnOf(orderId)]) } : {}),
+  };
+}
+
+/** Stores orders the sweeper reads by key, and the index pages it queries, keyed by the start key's pk. */
+function storeOrders(orders: ReturnType<typeof order>[]) {
+  for (const stored of orders)
+    ddb.on(GetCommand, { Key: { pk: stored.pk, sk: 'ORDER' } }).resolves({ Item: stored });
+}
+
+function running(orderId: string) {
+  sfn.on(DescribeExecutionCommand, { executionArn: arnOf(orderId) }).resolves({ status: 'RUNNING' } as never);
+}
+
+const savedCursor = () => ddb.commandCalls(PutCommand).at(-1)?.args[0].input.Item?.startKey;
 
 beforeEach(() => {
   ddb.reset();
   sfn.reset();
-  vi.useFakeTimers({ now: new Date('2026-01-01T01:00:00.000Z'), toFake: ['Date'] });
+  vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+  ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({});
+  ddb.on(PutCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
+  sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
 });
 
 describe('sweeper', () => {
-  it('reconciles PENDING orders older than the cutoff, oldest first, and reports what it did', async () => {
-    ddb
-      .on(QueryCommand)
-      .resolves({ Items: [{ pk: 'ORDER#never-started' }, { pk: 'ORDER#finished' }, { pk: 'ORDER#raced' }] });
-    ddb
-      .on(GetCommand, { Key: { pk: 'ORDER#never-started', sk: 'ORDER' } })
-      .resolves({ Item: order('never-started') });
-    ddb.on(GetCommand, { Key: { pk: 'ORDER#finished', sk: 'ORDER' } }).resolves({ Item: order('finished') });
-    ddb.on(GetCommand, { Key: { pk: 'ORDER#raced', sk: 'ORDER' } }).resolves({ Item: order('raced') });
-    ddb.on(GetCommand, { Key: { pk: 'OUTBOX#finished', sk: 'OrderConfirmed' } }).resolves({});
-    ddb.on(GetCommand, { Key: { pk: 'OUTBOX#raced', sk: 'OrderConfirmed' } }).resolves({});
-    ddb.on(TransactWriteCommand).resolvesOnce({}).rejectsOnce(cancelled(CONDITION_FAILED, NONE));
+  it('queries PENDING orders past the deadline, oldest first, and reconciles each as reconcile would', async () => {
+    storeOrders([order('never-started', false), order('stopped')]);
     sfn
-      .on(DescribeExecutionCommand, {
-        executionArn: 'arn:aws:states:us-east-1:111111111111:execution:OrderSaga:never-started',
-      })
-      .rejects(new ExecutionDoesNotExist({ message: 'no', $metadata: {} }));
-    sfn
-      .on(DescribeExecutionCommand, {
-        executionArn: 'arn:aws:states:us-east-1:111111111111:execution:OrderSaga:finished',
-      })
-      .resolves({ status: 'SUCCEEDED' } as never);
-    sfn
-      .on(DescribeExecutionCommand, {
-        executionArn: 'arn:aws:states:us-east-1:111111111111:execution:OrderSaga:raced',
-      })
-      .resolves({ status: 'SUCCEEDED' } as never);
-    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+      .on(DescribeExecutionCommand, { executionArn: arnOf('stopped') })
+      .resolves({ status: 'ABORTED', redriveStatus: 'REDRIVABLE' } as never);
+    ddb.on(QueryCommand).resolves({ Items: [{ pk: 'ORDER#never-started' }, { pk: 'ORDER#stopped' }] });
 
     const summary = await handler();
 
@@ -69,20 +71,88 @@ describe('sweeper', () => {
       IndexName: 'byStatus',
       KeyConditionExpression: '#status = :pending AND updatedAt < :cutoff',
       ExpressionAttributeValues: { ':pending': 'PENDING', ':cutoff': '2026-01-01T00:55:00.000Z' },
+      Limit: 100,
     });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: 'never-started' });
     expect(summary).toEqual({
-      examined: 3,
-      actions: { 'started-execution': 1, 'set-status-CONFIRMED': 1 },
-      conflicts: 1,
+      examined: 2,
+      results: { started: 1, changed: 1 },
+      actions: { 'started-execution': 1, 'set-status-NEEDS_ATTENTION': 1 },
+      failed: 0,
+      complete: true,
     });
+    // Reached the end: the next run starts from the oldest again.
+    expect(savedCursor()).toBeNull();
+  });
+
+  it('goes on after an order whose reconcile fails, and reports it', async () => {
+    storeOrders([order('broken'), order('fine', false)]);
+    sfn.on(DescribeExecutionCommand, { executionArn: arnOf('broken') }).rejects(new Error('throttled'));
+    ddb.on(QueryCommand).resolves({ Items: [{ pk: 'ORDER#broken' }, { pk: 'ORDER#fine' }] });
+
+    const summary = await handler();
+
+    expect(summary).toMatchObject({ examined: 2, failed: 1, actions: { 'started-execution': 1 } });
+  });
+
+  it('stops at the batch limit and continues from there on the next run, so orders behind running sagas are reached', async () => {
+    const ahead = Array.from({ length: 100 }, (_, index) => order(`running-${index}`));
+    storeOrders([...ahead, order('stuck-behind', false)]);
+    for (const stuck of ahead) running(stuck.orderId);
+    const afterFirstPage = { pk: 'ORDER#running-99', sk: 'ORDER', status: 'PENDING', updatedAt: 'x' };
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: ahead.map(({ pk }) => ({ pk })), LastEvaluatedKey: afterFirstPage })
+      .resolves({ Items: [{ pk: 'ORDER#stuck-behind' }] });
+
+    const first = await handler();
+    expect(first).toMatchObject({ examined: 100, complete: false, actions: { none: 100 } });
+    expect(savedCursor()).toEqual(afterFirstPage);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+
+    ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: { ...CURSOR_KEY, startKey: afterFirstPage } });
+    const second = await handler();
+
+    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual(afterFirstPage);
+    expect(second).toMatchObject({ examined: 1, complete: true, actions: { 'started-execution': 1 } });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: 'stuck-behind' });
+  });
+
+  it('wraps around once in a run that resumed mid-index, reaching orders older than where it resumed', async () => {
+    storeOrders([order('newer', false), order('older', false)]);
+    const resumeAt = { pk: 'ORDER#x', sk: 'ORDER', status: 'PENDING', updatedAt: 'x' };
+    ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: { ...CURSOR_KEY, startKey: resumeAt } });
+    ddb
+      .on(QueryCommand, { ExclusiveStartKey: resumeAt })
+      .resolves({ Items: [{ pk: 'ORDER#newer' }] })
+      .on(QueryCommand, { ExclusiveStartKey: undefined })
+      .resolves({ Items: [{ pk: 'ORDER#older' }, { pk: 'ORDER#newer' }] });
+
+    const summary = await handler();
+
+    expect(summary).toMatchObject({ examined: 2, complete: true, actions: { 'started-execution': 2 } });
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(savedCursor()).toBeNull();
+  });
+
+  it('follows index pages within a run until the batch limit', async () => {
+    storeOrders([order('a', false), order('b', false)]);
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [{ pk: 'ORDER#a' }], LastEvaluatedKey: { pk: 'ORDER#a' } })
+      .resolves({ Items: [{ pk: 'ORDER#b' }] });
+
+    expect(await handler()).toMatchObject({ examined: 2, complete: true });
+    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit)).toEqual([100, 99]);
   });
 
   it('skips an order that moved on since the index was read', async () => {
     ddb.on(QueryCommand).resolves({ Items: [{ pk: 'ORDER#done' }] });
-    ddb.on(GetCommand).resolves({ Item: { ...order('done'), status: 'CONFIRMED' } });
+    ddb.on(GetCommand, { Key: { pk: 'ORDER#done', sk: 'ORDER' } }).resolves({
+      Item: { ...order('done'), status: 'CONFIRMED' },
+    });
 
-    expect(await handler()).toMatchObject({ examined: 0 });
+    expect(await handler()).toMatchObject({ examined: 1, results: {} });
     expect(sfn).toHaveReceivedCommandTimes(DescribeExecutionCommand, 0);
   });
 });

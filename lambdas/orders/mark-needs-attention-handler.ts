@@ -1,0 +1,23 @@
+import { log } from '../shared/logger.js';
+import { barrierDepsFromEnv } from '../shared/service-env.js';
+import { sagaStepHandler } from '../shared/step-handler.js';
+import { failuresField } from '../shared/step-input.js';
+import { barrierStepOf, moveOrder } from './order-step.js';
+import { summarizeFailures } from './orders.js';
+
+const deps = barrierDepsFromEnv();
+const STEP = 'MarkNeedsAttention';
+
+/**
+ * A step after the pivot ran out of retries: nothing may be undone any more, so the order waits for a
+ * person to finish it (reconcile's `complete`) once the cause is fixed.
+ */
+export const handler = sagaStepHandler(STEP, async ({ orderId, traceId, payload }) => {
+  const failures = summarizeFailures(failuresField(payload, 'failures'));
+  const failure = { reason: 'failed-after-pivot', ...failures[0] };
+  log('error', 'saga needs a person', { orderId, traceId, status: 'NEEDS_ATTENTION', failure });
+  return moveOrder(deps, orderId, barrierStepOf(STEP, payload), {
+    to: 'NEEDS_ATTENTION',
+    set: { failure, failures },
+  });
+});

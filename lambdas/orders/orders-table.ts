@@ -1,0 +1,269 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { cancellationReasons } from '../shared/barrier.js';
+import { orderEvent, outboxPut } from '../shared/outbox.js';
+import {
+  FIRST_VERSION,
+  type NewOrder,
+  ORDERS_BY_STATUS_INDEX,
+  orderKey,
+  pendingOrderRow,
+  type StoredOrder,
+} from './orders.js';
+import type { PendingAction } from './status.js';
+import { planStatusChange, type StatusChange } from './transitions.js';
+
+export type { StoredOrder } from './orders.js';
+
+/** Another request is writing the same order right now; the client retries after a moment. */
+export class ConcurrentRequest extends Error {
+  override name = 'ConcurrentRequest';
+}
+
+const SWEEP_CURSOR_KEY = { pk: 'SWEEPER', sk: 'CURSOR' };
+
+function isConditionFailure(error: unknown): boolean {
+  if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return true;
+  return cancellationReasons(error)?.some((reason) => reason.Code === 'ConditionalCheckFailed') ?? false;
+}
+
+function isContention(error: unknown): boolean {
+  if (error instanceof Error && error.name === 'TransactionConflictException') return true;
+  return cancellationReasons(error)?.some((reason) => reason.Code === 'TransactionConflict') ?? false;
+}
+
+/** The orders table as the API, reconcile and the sweeper use it. */
+export class OrdersTable {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Records a new PENDING order, or returns the order an earlier request with the same id created.
+   * A transaction even for one row: the order's outbox event joins this same commit. Two requests racing
+   * on one key make DynamoDB cancel one transaction with a conflict: the loser reads the winner's order,
+   * or is told to retry when that order is not visible yet.
+   */
+  async create(
+    order: NewOrder,
+    at: string,
+  ): Promise<{ created: true } | { created: false; existing: StoredOrder }> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: pendingOrderRow(order, at),
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            outboxPut(
+              this.tableName,
+              orderEvent(order.orderId, 'OrderPlaced', FIRST_VERSION, at, {
+                customerId: order.customerId,
+                items: order.items,
+              }),
+            ),
+          ],
+        }),
+      );
+      return { created: true };
+    } catch (error) {
+      const existing = cancellationReasons(error)?.[0]?.Item;
+      if (existing) return { created: false, existing: existing as unknown as StoredOrder };
+      if (!isContention(error)) throw error;
+      const winner = await this.get(order.orderId);
+      if (winner) return { created: false, existing: winner };
+      throw new ConcurrentRequest(`Order ${order.orderId} is being created by another request`);
+    }
+  }
+
+  async get(orderId: string): Promise<StoredOrder | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: orderKey(orderId), ConsistentRead: true }),
+    );
+    return Item as StoredOrder | undefined;
+  }
+
+  /**
+   * PENDING orders last updated before `cutoff`, oldest first, one page of at most `limit`, from where
+   * the previous page ended. `next` is undefined at the end of the index.
+   */
+  async pendingSince(
+    cutoff: string,
+    limit: number,
+    startKey?: Record<string, unknown>,
+  ): Promise<{ orderIds: string[]; next?: Record<string, unknown> }> {
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: ORDERS_BY_STATUS_INDEX,
+        KeyConditionExpression: '#status = :pending AND updatedAt < :cutoff',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pending': 'PENDING', ':cutoff': cutoff },
+        Limit: limit,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    return {
+      orderIds: (page.Items ?? []).map((item) => String(item.pk).replace(/^ORDER#/, '')),
+      next: page.LastEvaluatedKey,
+    };
+  }
+
+  /** Where the sweeper's last run stopped in the index; undefined to start from the oldest. */
+  async sweepCursor(): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: SWEEP_CURSOR_KEY, ConsistentRead: true }),
+    );
+    return Item?.startKey as Record<string, unknown> | undefined;
+  }
+
+  async saveSweepCursor(startKey: Record<string, unknown> | undefined, at: string): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...SWEEP_CURSOR_KEY, startKey: startKey ?? null, at },
+      }),
+    );
+  }
+
+  /**
+   * Moves the order as it was read; false when it changed meanwhile (reconcile reads it again). When the
+   * event of that very transition was already announced (a record restored to an older copy of itself),
+   * the change commits without announcing it twice.
+   */
+  async changeStatus(
+    order: StoredOrder,
+    change: StatusChange,
+    at: string,
+    announce = true,
+  ): Promise<boolean> {
+    const { writes } = planStatusChange(this.tableName, order, change, at);
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: announce ? writes : writes.slice(0, 1) }));
+      return true;
+    } catch (error) {
+      const [orderReason, outboxReason] = cancellationReasons(error) ?? [];
+      const alreadyAnnounced =
+        outboxReason?.Code === 'ConditionalCheckFailed' && orderReason?.Code !== 'ConditionalCheckFailed';
+      if (announce && alreadyAnnounced) return this.changeStatus(order, change, at, false);
+      if (isConditionFailure(error) || isContention(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Records an execution once its start succeeded (a set: recording twice is recording once) and, for an
+   * operator action still in flight, which execution carries it.
+   */
+  async recordExecution(orderId: string, executionArn: string, action?: PendingAction): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: orderKey(orderId),
+        UpdateExpression: 'ADD executionArns :arn',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':arn': new Set([executionArn]) },
+      }),
+    );
+    if (!action) return;
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: orderKey(orderId),
+          UpdateExpression: 'SET pendingAction.executionArn = :arn',
+          ConditionExpression: 'pendingAction.startedAt = :startedAt',
+          ExpressionAttributeValues: { ':arn': executionArn, ':startedAt': action.startedAt },
+        }),
+      )
+      .catch((error: unknown) => {
+        // The action already ended (its execution finished first): nothing left to point at.
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
+  /**
+   * Marks an operator action in flight, if the order is still as read and no other action runs. The
+   * automatic redrive budget starts again: a person decided to give the saga another chance.
+   */
+  async beginAction(order: StoredOrder, action: PendingAction): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: orderKey(order.orderId),
+          UpdateExpression: 'SET pendingAction = :action, autoRedrives = :zero, updatedAt = :at',
+          ConditionExpression: `#status = :status AND attribute_not_exists(pendingAction) AND ${
+            order.version === undefined ? 'attribute_not_exists(#version)' : '#version = :version'
+          }`,
+          ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
+          ExpressionAttributeValues: {
+            ':action': action,
+            ':zero': 0,
+            ':at': action.startedAt,
+            ':status': order.status,
+            ...(order.version === undefined ? {} : { ':version': order.version }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Ends an action that could not start; leaves a newer action alone. */
+  async abandonAction(orderId: string, action: PendingAction): Promise<void> {
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: orderKey(orderId),
+          UpdateExpression: 'REMOVE pendingAction',
+          ConditionExpression: 'pendingAction.startedAt = :startedAt',
+          ExpressionAttributeValues: { ':startedAt': action.startedAt },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
+  /**
+   * Counts one automatic redrive, if nobody counted it first: the count is the lock that keeps the
+   * sweeper and reconcile from both redriving, and from ever passing the budget.
+   */
+  async countAutoRedrive(orderId: string, seen: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: orderKey(orderId),
+          UpdateExpression: 'SET autoRedrives = :next',
+          ConditionExpression:
+            seen === 0
+              ? 'attribute_not_exists(autoRedrives) OR autoRedrives = :seen'
+              : 'autoRedrives = :seen',
+          ExpressionAttributeValues: { ':seen': seen, ':next': seen + 1 },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,231 @@
+import { stepsFromHistory } from '../orders-api/history.js';
+import { log } from '../shared/logger.js';
+import { type NewOrder, recordedExecutionArns, type StoredOrder, sagaInputOf } from './orders.js';
+import type { OrdersTable } from './orders-table.js';
+import {
+  type Decision,
+  planReconcile,
+  type ReconcileFacts,
+  type ReconcileRequest,
+} from './reconcile-plan.js';
+import {
+  ExecutionRefused,
+  type ExecutionView,
+  executionNameOf,
+  latestExecution,
+  type SagaClient,
+} from './saga-client.js';
+import { PIVOT_STEP } from './saga-states.js';
+import type { OrderStatus, PendingAction } from './status.js';
+
+export interface ReconcileSettings {
+  /** How long barrier rows live after they are written. */
+  barrierTtlSeconds: number;
+  /** The longest one execution runs: a step may run that long after it starts. */
+  sagaTimeoutSeconds: number;
+  /** Automatic redrives of TIMED_OUT executions per order (reset when an operator acts). */
+  redriveBudget: number;
+  /** How long an operator action may take to record its execution before it counts as lost. */
+  actionGraceSeconds: number;
+}
+
+/** The stores reconcile reads and repairs; the API route and the sweeper pass the same ones. */
+export interface ReconcileDeps {
+  orders: Pick<
+    OrdersTable,
+    'changeStatus' | 'recordExecution' | 'beginAction' | 'abandonAction' | 'countAutoRedrive'
+  >;
+  saga: Pick<SagaClient, 'describe' | 'history' | 'start' | 'redrive' | 'stop'>;
+  now: () => Date;
+  settings: ReconcileSettings;
+}
+
+export type ReconcileResult = 'nothing' | 'changed' | 'started' | 'refused' | 'conflict';
+
+export interface ReconcileOutcome {
+  orderId: string;
+  result: ReconcileResult;
+  /** For a refusal: why, as a stable code. */
+  code?: string;
+  found: { orderStatus: OrderStatus; execution?: string; executionStatus: string; executionError?: string };
+  finding: string;
+  /** What reconcile did, in a word: none, started-execution, redrove-execution, set-status-<S>, started-<action>. */
+  action: string;
+}
+
+/** Step outputs of the saga's succeeded steps, and whether its pivot succeeded; 'unknown' once its history is gone. */
+async function sagaProgress(
+  order: StoredOrder,
+  deps: ReconcileDeps,
+): Promise<{ pivotSucceeded: boolean | 'unknown'; results: Record<string, unknown> }> {
+  const saga = recordedExecutionArns(order)
+    .map((arn) => latestExecution([arn]))
+    .find((execution) => execution?.kind === 'saga');
+  if (!saga) return { pivotSucceeded: false, results: {} };
+  const events = await deps.saga.history(saga.arn);
+  if (events.length === 0) return { pivotSucceeded: 'unknown', results: {} };
+  const { steps, results } = stepsFromHistory(events);
+  return {
+    pivotSucceeded: steps.some((step) => step.step === PIVOT_STEP && step.outcome === 'succeeded'),
+    results,
+  };
+}
+
+function describeFound(
+  order: StoredOrder,
+  latestName: string | undefined,
+  execution: ExecutionView | undefined,
+) {
+  return {
+    orderStatus: order.status,
+    ...(latestName ? { execution: latestName } : {}),
+    executionStatus: execution?.status ?? 'NONE',
+    ...(execution && 'error' in execution && execution.error ? { executionError: execution.error } : {}),
+  };
+}
+
+/**
+ * Compares one order with its latest recorded execution and applies what planReconcile decides: align,
+ * start a lost saga, redrive, hand over to a person, or start an operator's action. Every decision is
+ * logged as one structured line with its reason.
+ */
+export async function reconcileOrder(
+  order: StoredOrder,
+  request: ReconcileRequest,
+  deps: ReconcileDeps,
+): Promise<ReconcileOutcome> {
+  const now = deps.now();
+  const { settings } = deps;
+  const arns = recordedExecutionArns(order);
+  const latest = latestExecution(arns);
+  const execution = latest ? await deps.saga.describe(latest.arn) : undefined;
+  const pending = order.pendingAction as (PendingAction & { executionArn?: string }) | undefined;
+  const safeUntil =
+    Date.parse(order.createdAt) + (settings.barrierTtlSeconds - settings.sagaTimeoutSeconds) * 1000;
+  const needsProgress =
+    request.kind === 'operator' && (request.action === 'cancel' || request.action === 'complete');
+  const progress = needsProgress ? await sagaProgress(order, deps) : undefined;
+  const facts: ReconcileFacts = {
+    status: order.status,
+    pendingAction: pending,
+    autoRedrives: order.autoRedrives ?? 0,
+    latest,
+    execution,
+    pivotSucceeded: progress?.pivotSucceeded,
+    barrierSafe: now.getTime() < safeUntil,
+    redriveBudget: settings.redriveBudget,
+    actionStarting:
+      pending !== undefined &&
+      pending.executionArn === undefined &&
+      now.getTime() - Date.parse(pending.startedAt) < settings.actionGraceSeconds * 1000,
+  };
+  const decision = planReconcile(facts, request);
+  const outcome = (result: ReconcileResult, action: string, code?: string): ReconcileOutcome => ({
+    orderId: order.orderId,
+    result,
+    ...(code ? { code } : {}),
+    found: describeFound(order, latest?.name, execution),
+    finding: decision.finding,
+    action,
+  });
+
+  const applied = await apply(decision);
+  log(applied.result === 'conflict' ? 'warn' : 'info', 'reconcile decision', {
+    orderId: order.orderId,
+    request: request.kind === 'align' ? 'align' : request.action,
+    ...(request.kind === 'operator' ? { actor: request.actor } : {}),
+    decision: decision.do,
+    result: applied.result,
+    action: applied.action,
+    ...(applied.code ? { code: applied.code } : {}),
+    reason: decision.finding,
+  });
+  return applied;
+
+  async function apply(decision: Decision): Promise<ReconcileOutcome> {
+    const at = now.toISOString();
+    switch (decision.do) {
+      case 'nothing':
+        return outcome('nothing', 'none');
+      case 'refuse':
+        if (
+          decision.attention &&
+          !(order.status === 'NEEDS_ATTENTION' && order.failure?.reason === decision.attention)
+        ) {
+          await deps.orders.changeStatus(
+            order,
+            { to: 'NEEDS_ATTENTION', set: { failure: { reason: decision.attention } } },
+            at,
+          );
+        }
+        return outcome('refused', 'none', decision.code);
+      case 'start-saga': {
+        const { arn, existed } = await deps.saga.start('saga', order.orderId, sagaInputOf(order));
+        await deps.orders.recordExecution(order.orderId, arn);
+        // The start was not lost, only its record: decide again from the execution that exists.
+        if (existed) return reconcileOrder({ ...order, executionArns: [arn] }, request, deps);
+        return outcome('started', 'started-execution');
+      }
+      case 'auto-redrive': {
+        if (!latest || !(await deps.orders.countAutoRedrive(order.orderId, facts.autoRedrives)))
+          return outcome('conflict', 'none');
+        try {
+          await deps.saga.redrive(latest.arn);
+        } catch (error) {
+          // Redriven by someone else meanwhile, or Step Functions changed its mind: the next look decides.
+          if (error instanceof ExecutionRefused) return outcome('conflict', 'none');
+          throw error;
+        }
+        return outcome('started', 'redrove-execution');
+      }
+      case 'set-status': {
+        const changed = await deps.orders.changeStatus(
+          order,
+          { to: decision.to, set: decision.failure ? { failure: decision.failure } : {} },
+          at,
+        );
+        return changed ? outcome('changed', `set-status-${decision.to}`) : outcome('conflict', 'none');
+      }
+      default:
+        if (request.kind !== 'operator') throw new Error(`${decision.do} needs an operator`);
+        return startAction(decision, request, at);
+    }
+  }
+
+  async function startAction(
+    decision: Decision,
+    request: Extract<ReconcileRequest, { kind: 'operator' }>,
+    at: string,
+  ): Promise<ReconcileOutcome> {
+    const action: PendingAction = {
+      action: request.action,
+      actor: request.actor,
+      reason: request.reason,
+      startedAt: at,
+    };
+    if (!(await deps.orders.beginAction(order, action))) return outcome('conflict', 'none');
+    try {
+      let arn: string;
+      if (decision.do === 'operator-redrive' && latest) {
+        await deps.saga.redrive(latest.arn);
+        arn = latest.arn;
+      } else {
+        if (decision.do === 'operator-cancel' && decision.stopRunning && latest)
+          await deps.saga.stop(latest.arn, `${request.actor}: ${request.reason}`);
+        const kind = decision.do === 'operator-cancel' ? 'cancel' : 'complete';
+        const attempt = Math.max(0, ...arns.map((recorded) => latestExecution([recorded])?.attempt ?? 0)) + 1;
+        ({ arn } = await deps.saga.start(kind, executionNameOf(order.orderId, kind, attempt), {
+          ...sagaInputOf(order as NewOrder),
+          results: progress?.results ?? {},
+          failures: {},
+        }));
+      }
+      await deps.orders.recordExecution(order.orderId, arn, action);
+      return outcome('started', `started-${request.action}`);
+    } catch (error) {
+      if (!(error instanceof ExecutionRefused)) throw error;
+      await deps.orders.abandonAction(order.orderId, action);
+      return { ...outcome('refused', 'none', 'ExecutionRefused'), finding: error.message };
+    }
+  }
+}

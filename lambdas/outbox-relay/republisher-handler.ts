@@ -1,0 +1,28 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { documentClient } from '../shared/clients.js';
+import { requireEnv, requirePositiveIntEnv } from '../shared/env.js';
+import { log } from '../shared/logger.js';
+import type { PublishDeps } from './publish.js';
+import { type RepublishOptions, type RepublishSummary, republishUnpublished } from './republisher.js';
+
+const deps: PublishDeps = {
+  sqs: new SQSClient({}),
+  db: documentClient,
+  queueUrl: requireEnv('ORDER_EVENTS_QUEUE_URL'),
+  tableName: requireEnv('TABLE_NAME'),
+  publisher: 'republisher',
+};
+const options: RepublishOptions = {
+  republishAfterSeconds: requirePositiveIntEnv('REPUBLISH_AFTER_SECONDS'),
+  batchLimit: requirePositiveIntEnv('REPUBLISH_BATCH_LIMIT'),
+};
+
+/**
+ * Runs on a schedule: publishes the outbox rows the relay could not (its retries ran out, the stream's
+ * 24 hours passed, a crash between send and mark), so every committed change is announced in the end.
+ */
+export const handler = async (): Promise<RepublishSummary> => {
+  const summary = await republishUnpublished(deps, options);
+  log('info', 'republish finished', { ...summary });
+  return summary;
+};

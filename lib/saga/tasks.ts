@@ -1,0 +1,58 @@
+import type { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import { acknowledgeWildcardResource } from '../platform/nag.js';
+
+export interface SagaTaskOptions {
+  readonly stateName: string;
+  readonly timeout: Duration;
+  readonly heartbeat?: Duration;
+  readonly payload: sfn.TaskInput;
+  readonly resultPath: string;
+}
+
+/** Builds the Task state for a step; lets a step be a Lambda call, an SQS callback, or any other task. */
+export type SagaTaskFactory = (scope: Construct, options: SagaTaskOptions) => sfn.TaskStateBase;
+
+/** A Lambda step whose result is the function's returned payload. */
+export function invokeFunction(fn: lambda.IFunction): SagaTaskFactory {
+  return (scope, options) => {
+    acknowledgeWildcardResource(
+      scope,
+      `${fn.functionArn}:*`,
+      'LambdaInvoke grants the function and its own versions and aliases (Arn:*); no other function is reachable.',
+    );
+    return new tasks.LambdaInvoke(scope, options.stateName, {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      payload: options.payload,
+      resultPath: options.resultPath,
+      taskTimeout: sfn.Timeout.duration(options.timeout),
+      // The saga sets its own Retry, with jitter and the Lambda.Unknown case CDK's default misses.
+      retryOnServiceExceptions: false,
+    });
+  };
+}
+
+/**
+ * A callback step: sends the payload with a task token to a queue and waits until a worker answers with
+ * SendTaskSuccess or SendTaskFailure. The message is `{ taskToken, request: <payload> }`. Give the step a
+ * heartbeat so a request nobody picks up fails fast instead of holding the saga until its timeout.
+ */
+export function sendToQueueAndWait(queue: sqs.IQueue): SagaTaskFactory {
+  return (scope, options) =>
+    new tasks.SqsSendMessage(scope, options.stateName, {
+      queue,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      messageBody: sfn.TaskInput.fromObject({
+        taskToken: sfn.JsonPath.taskToken,
+        request: options.payload.value,
+      }),
+      resultPath: options.resultPath,
+      taskTimeout: sfn.Timeout.duration(options.timeout),
+      ...(options.heartbeat ? { heartbeatTimeout: sfn.Timeout.duration(options.heartbeat) } : {}),
+    });
+}
