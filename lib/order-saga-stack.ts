@@ -189,17 +189,30 @@ export class OrderSagaStack extends Stack {
     this.saga.stateMachine.grantTaskResponse(shipping.worker);
 
     // Every escalation is an order a person must settle: one is enough to page.
-    new cloudwatch.Alarm(this, 'CompensationFailedAlarm', {
-      alarmDescription: 'A saga could neither complete nor compensate; see the order failure and runbook',
-      metric: orders.markCompensationFailed.metricInvocations({
-        period: Duration.minutes(1),
-        statistic: 'Sum',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    const escalations = [
+      {
+        id: 'CompensationFailedAlarm',
+        fn: orders.markCompensationFailed,
+        description:
+          'A compensation kept failing: the order is COMPENSATION_FAILED; see its failure and the README',
+      },
+      {
+        id: 'NeedsAttentionAlarm',
+        fn: orders.markNeedsAttention,
+        description:
+          'A step after the pivot kept failing: the order is NEEDS_ATTENTION (failed-after-pivot); complete it',
+      },
+    ];
+    for (const { id, fn, description } of escalations) {
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric: fn.metricInvocations({ period: Duration.minutes(1), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
 
     const reconcile: ReconcileSettings = {
       saga: this.saga,

@@ -97,13 +97,17 @@ export class OrdersTable {
 
   /**
    * PENDING orders last updated before `cutoff`, oldest first, one page of at most `limit`, from where
-   * the previous page ended. `next` is undefined at the end of the index.
+   * the previous page ended. Each comes with its index key, where a later page may start after it; `next`
+   * is undefined at the end of the index.
    */
   async pendingSince(
     cutoff: string,
     limit: number,
     startKey?: Record<string, unknown>,
-  ): Promise<{ orderIds: string[]; next?: Record<string, unknown> }> {
+  ): Promise<{
+    orders: { orderId: string; key: Record<string, unknown> }[];
+    next?: Record<string, unknown>;
+  }> {
     const page = await this.db.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -116,7 +120,11 @@ export class OrdersTable {
       }),
     );
     return {
-      orderIds: (page.Items ?? []).map((item) => String(item.pk).replace(/^ORDER#/, '')),
+      // The index projects keys only: each item is exactly the key a query may start after.
+      orders: (page.Items ?? []).map((item) => ({
+        orderId: String(item.pk).replace(/^ORDER#/, ''),
+        key: item,
+      })),
       next: page.LastEvaluatedKey,
     };
   }

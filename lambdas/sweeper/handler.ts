@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { reconcileOrder } from '../orders/reconcile.js';
 import { reconcileDepsFromEnv } from '../orders/reconcile-env.js';
 import { requirePositiveIntEnv } from '../shared/env.js';
@@ -8,6 +9,8 @@ const stuckAfterSeconds = requirePositiveIntEnv('STUCK_AFTER_SECONDS');
 const batchLimit = requirePositiveIntEnv('SWEEP_BATCH_LIMIT');
 /** Index pages per run: a page is at most the batch limit, so this bounds reads too. */
 const MAX_PAGES = 10;
+/** Time kept back from the function timeout: the order in hand finishes and the cursor is saved. */
+const TIME_RESERVE_MS = 5_000;
 
 export interface SweepSummary {
   examined: number;
@@ -16,6 +19,8 @@ export interface SweepSummary {
   failed: number;
   /** Whether the run reached the end of the stuck orders (the next run starts from the oldest again). */
   complete: boolean;
+  /** Whether the run stopped early to stay inside the function timeout; the next run goes on from there. */
+  outOfTime: boolean;
 }
 
 const increment = (counts: Record<string, number>, key: string) => {
@@ -25,34 +30,51 @@ const increment = (counts: Record<string, number>, key: string) => {
 /**
  * Runs on a schedule: every order still PENDING some time after its last change is reconciled with its
  * execution, exactly as POST /orders/{id}/reconcile without a body would. Each run examines at most
- * SWEEP_BATCH_LIMIT orders and continues where the last run stopped, so orders the sweeper cannot move
- * on (their saga still runs) never keep it from the ones behind them; one order failing is logged and
- * the run goes on.
+ * SWEEP_BATCH_LIMIT orders, stops before its own timeout, and continues where the last run stopped (the
+ * place is saved after every order), so orders the sweeper cannot move on (their saga still runs) never
+ * keep it from the ones behind them; one order failing is logged and the run goes on.
  */
-export const handler = async (): Promise<SweepSummary> => {
+export const handler = async (
+  _event?: unknown,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<SweepSummary> => {
   const now = deps.now();
   const cutoff = new Date(now.getTime() - stuckAfterSeconds * 1000).toISOString();
-  const summary: SweepSummary = { examined: 0, results: {}, actions: {}, failed: 0, complete: false };
+  const summary: SweepSummary = {
+    examined: 0,
+    results: {},
+    actions: {},
+    failed: 0,
+    complete: false,
+    outOfTime: false,
+  };
+  const reserve = Math.min(TIME_RESERVE_MS, (context?.getRemainingTimeInMillis() ?? 0) / 4);
+  const outOfTime = () => context !== undefined && context.getRemainingTimeInMillis() < reserve;
   const resumedAt = await deps.orders.sweepCursor();
   let startKey = resumedAt;
   // Started mid-index: once the end is reached, the budget left goes to the orders before where it resumed.
   let wrapped = resumedAt === undefined;
   const seen = new Set<string>();
-  for (let page = 0; page < MAX_PAGES && summary.examined < batchLimit; page++) {
-    const { orderIds, next } = await deps.orders.pendingSince(
-      cutoff,
-      batchLimit - summary.examined,
-      startKey,
-    );
-    for (const orderId of orderIds.filter((id) => !seen.has(id))) {
+  // Saved after every order: a run that dies anyway (a call that hangs) still leaves its place behind.
+  const saveCursor = (key: Record<string, unknown> | undefined) =>
+    deps.orders.saveSweepCursor(key, now.toISOString());
+  pages: for (let page = 0; page < MAX_PAGES && summary.examined < batchLimit; page++) {
+    const { orders, next } = await deps.orders.pendingSince(cutoff, batchLimit - summary.examined, startKey);
+    for (const { orderId, key } of orders) {
+      if (outOfTime()) {
+        summary.outOfTime = true;
+        break pages;
+      }
+      if (seen.has(orderId)) continue;
       seen.add(orderId);
       summary.examined += 1;
       try {
         const order = await deps.orders.get(orderId);
-        if (order?.status !== 'PENDING') continue;
-        const outcome = await reconcileOrder(order, { kind: 'align' }, { ...deps, now: () => now });
-        increment(summary.results, outcome.result);
-        increment(summary.actions, outcome.action);
+        if (order?.status === 'PENDING') {
+          const outcome = await reconcileOrder(order, { kind: 'align' }, { ...deps, now: () => now });
+          increment(summary.results, outcome.result);
+          increment(summary.actions, outcome.action);
+        }
       } catch (error) {
         summary.failed += 1;
         log('error', 'sweep of an order failed', {
@@ -60,15 +82,16 @@ export const handler = async (): Promise<SweepSummary> => {
           errorMessage: error instanceof Error ? error.message : String(error),
         });
       }
+      await saveCursor(key);
     }
     startKey = next;
     if (!next) {
       summary.complete = true;
+      await saveCursor(undefined);
       if (wrapped) break;
       wrapped = true;
     }
   }
-  await deps.orders.saveSweepCursor(startKey, now.toISOString());
   log('info', 'sweep finished', { ...summary });
   return summary;
 };

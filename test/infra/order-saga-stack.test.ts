@@ -177,14 +177,17 @@ describe('order saga stack', () => {
     });
   });
 
-  it('alarms on the first escalation', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'Invocations',
-      Namespace: 'AWS/Lambda',
-      Threshold: 1,
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionNamed('MarkCompensationFailed')[0] } }],
-    });
-  });
+  it.each(['MarkCompensationFailed', 'MarkNeedsAttention'])(
+    'alarms on the first escalation by %s',
+    (name) => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'Invocations',
+        Namespace: 'AWS/Lambda',
+        Threshold: 1,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionNamed(name)[0] } }],
+      });
+    },
+  );
 
   it('gives every queue a DLQ after 5 receives, SSE, TLS only, and a visibility of six consumer timeouts', () => {
     const queues = template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
@@ -349,9 +352,10 @@ describe('order saga stack', () => {
       Object.entries(template.findResources('AWS::IAM::ManagedPolicy') as Record<string, Resource>).find(
         ([id]) => id.includes(name),
       ) ?? [];
-    const [statement, ...others] = (
-      policy?.Properties.PolicyDocument as { Statement: { Action: string; Resource: unknown[] }[] }
-    ).Statement;
+    const document = policy?.Properties.PolicyDocument as
+      | { Statement: { Action: string; Resource: unknown[] }[] }
+      | undefined;
+    const [statement, ...others] = document?.Statement ?? [];
     expect(others).toEqual([]);
     expect(statement?.Action).toBe('execute-api:Invoke');
     const granted = (statement?.Resource ?? []).map((resource) => {

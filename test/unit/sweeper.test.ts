@@ -80,6 +80,7 @@ describe('sweeper', () => {
       actions: { 'started-execution': 1, 'set-status-NEEDS_ATTENTION': 1 },
       failed: 0,
       complete: true,
+      outOfTime: false,
     });
     // Reached the end: the next run starts from the oldest again.
     expect(savedCursor()).toBeNull();
@@ -107,15 +108,30 @@ describe('sweeper', () => {
 
     const first = await handler();
     expect(first).toMatchObject({ examined: 100, complete: false, actions: { none: 100 } });
-    expect(savedCursor()).toEqual(afterFirstPage);
+    const lastExamined = { pk: 'ORDER#running-99' };
+    expect(savedCursor()).toEqual(lastExamined);
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
 
-    ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: { ...CURSOR_KEY, startKey: afterFirstPage } });
+    ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: { ...CURSOR_KEY, startKey: lastExamined } });
     const second = await handler();
 
-    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual(afterFirstPage);
+    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual(lastExamined);
     expect(second).toMatchObject({ examined: 1, complete: true, actions: { 'started-execution': 1 } });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: 'stuck-behind' });
+  });
+
+  it('stops before its own timeout and keeps its place at the last order it examined', async () => {
+    storeOrders([order('a', false), order('b', false), order('c', false)]);
+    ddb.on(QueryCommand).resolves({ Items: [{ pk: 'ORDER#a' }, { pk: 'ORDER#b' }, { pk: 'ORDER#c' }] });
+    // 60 s at the start, then every check finds a little less than the reserve left.
+    const remaining = [60_000, 60_000, 60_000, 4_000];
+    const context = { getRemainingTimeInMillis: () => remaining.shift() ?? 1_000 };
+
+    const summary = await handler(undefined, context);
+
+    expect(summary).toMatchObject({ examined: 2, outOfTime: true, complete: false });
+    expect(savedCursor()).toEqual({ pk: 'ORDER#b' });
+    expect(sfn).not.toHaveReceivedCommandWith(StartExecutionCommand, { name: 'c' });
   });
 
   it('wraps around once in a run that resumed mid-index, reaching orders older than where it resumed', async () => {
