@@ -1,9 +1,10 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { type BarrierDeps, runAction } from '../shared/barrier.js';
+import { type ActionPlan, type BarrierDeps, runAction } from '../shared/barrier.js';
 import { OrderStateConflict } from '../shared/errors.js';
+import { log } from '../shared/logger.js';
 import type { JsonObject } from '../shared/step-input.js';
 import { orderKey, type StoredOrder } from './orders.js';
-import type { TargetStatus } from './status.js';
+import { isFinal, isPersonWaiting, type TargetStatus } from './status.js';
 import { planStatusChange, type StatusChange } from './transitions.js';
 
 /**
@@ -29,7 +30,31 @@ export async function moveOrder(
       new GetCommand({ TableName: deps.tableName, Key: orderKey(orderId), ConsistentRead: true }),
     );
     if (!Item) throw new OrderStateConflict(`Order ${orderId} does not exist`);
-    return planStatusChange(deps.tableName, Item as StoredOrder, change, new Date().toISOString());
+    const order = Item as StoredOrder;
+    if (isFinal(order.status)) return alreadySettled(order, change);
+    return planStatusChange(deps.tableName, order, change, new Date().toISOString());
   });
   return result;
+}
+
+/**
+ * A final order is settled whatever a late step thinks: a step that would make it what it already is
+ * (the stopped saga's CancelOrder and the operator's unwind both cancelling) succeeds, and an escalation
+ * arriving after the end changes nothing. Only the barrier row is written, recording that.
+ */
+function alreadySettled(order: StoredOrder, change: StatusChange): ActionPlan<{ status: TargetStatus }> {
+  if (order.status !== change.to && !isPersonWaiting(change.to)) {
+    throw new OrderStateConflict(`Order ${order.orderId} is ${order.status}, cannot become ${change.to}`);
+  }
+  if (order.status !== change.to)
+    log('warn', 'escalation after the order was settled', {
+      orderId: order.orderId,
+      status: order.status,
+      escalation: change.to,
+    });
+  return {
+    result: { status: order.status as TargetStatus },
+    writes: [],
+    explainConditionFailure: () => new OrderStateConflict(`Order ${order.orderId} is settled`),
+  };
 }

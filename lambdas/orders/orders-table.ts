@@ -134,14 +134,19 @@ export class OrdersTable {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: SWEEP_CURSOR_KEY, ConsistentRead: true }),
     );
-    return Item?.startKey as Record<string, unknown> | undefined;
+    // Older rows stored "from the oldest" as null, which no query accepts as a start key.
+    const startKey: unknown = Item?.startKey;
+    return typeof startKey === 'object' && startKey !== null
+      ? (startKey as Record<string, unknown>)
+      : undefined;
   }
 
+  /** Saves where the next run starts; without a key, the row says "from the oldest" by having none. */
   async saveSweepCursor(startKey: Record<string, unknown> | undefined, at: string): Promise<void> {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...SWEEP_CURSOR_KEY, startKey: startKey ?? null, at },
+        Item: { ...SWEEP_CURSOR_KEY, ...(startKey ? { startKey } : {}), at },
       }),
     );
   }
@@ -203,27 +208,43 @@ export class OrdersTable {
   }
 
   /**
-   * Marks an operator action in flight, if the order is still as read and no other action runs. The
+   * Marks an operator action in flight, if the order is still as read: the same status and version, the
+   * same automatic redrive count (an automatic redrive counted meanwhile means the saga runs again), and
+   * no other action, or only the `stale` one the order still shows though its execution ended. The
    * automatic redrive budget starts again: a person decided to give the saga another chance.
    */
-  async beginAction(order: StoredOrder, action: PendingAction): Promise<boolean> {
+  async beginAction(order: StoredOrder, action: PendingAction, stale?: PendingAction): Promise<boolean> {
+    const seen = order.autoRedrives ?? 0;
+    const values: Record<string, unknown> = {
+      ':action': action,
+      ':zero': 0,
+      ':at': action.startedAt,
+      ':status': order.status,
+      ':seen': seen,
+    };
+    const conditions = [
+      '#status = :status',
+      order.version === undefined ? 'attribute_not_exists(#version)' : '#version = :version',
+      seen === 0 ? '(attribute_not_exists(autoRedrives) OR autoRedrives = :seen)' : 'autoRedrives = :seen',
+    ];
+    if (order.version !== undefined) values[':version'] = order.version;
+    let endStale = '';
+    if (stale) {
+      conditions.push('pendingAction.startedAt = :staleStartedAt');
+      values[':staleStartedAt'] = stale.startedAt;
+      values[':staleAction'] = [{ ...stale, endedAt: action.startedAt, outcome: order.status }];
+      values[':noActions'] = [];
+      endStale = ', actions = list_append(if_not_exists(actions, :noActions), :staleAction)';
+    } else conditions.push('attribute_not_exists(pendingAction)');
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: orderKey(order.orderId),
-          UpdateExpression: 'SET pendingAction = :action, autoRedrives = :zero, updatedAt = :at',
-          ConditionExpression: `#status = :status AND attribute_not_exists(pendingAction) AND ${
-            order.version === undefined ? 'attribute_not_exists(#version)' : '#version = :version'
-          }`,
+          UpdateExpression: `SET pendingAction = :action, autoRedrives = :zero, updatedAt = :at${endStale}`,
+          ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
-          ExpressionAttributeValues: {
-            ':action': action,
-            ':zero': 0,
-            ':at': action.startedAt,
-            ':status': order.status,
-            ...(order.version === undefined ? {} : { ':version': order.version }),
-          },
+          ExpressionAttributeValues: values,
         }),
       );
       return true;
@@ -251,21 +272,31 @@ export class OrdersTable {
   }
 
   /**
-   * Counts one automatic redrive, if nobody counted it first: the count is the lock that keeps the
-   * sweeper and reconcile from both redriving, and from ever passing the budget.
+   * Counts one automatic redrive, if nobody counted it first and no operator action began meanwhile: the
+   * count is the lock that keeps the sweeper, reconcile and an operator from redriving or acting at once,
+   * and automation from ever passing the budget.
    */
-  async countAutoRedrive(orderId: string, seen: number): Promise<boolean> {
+  async countAutoRedrive(order: StoredOrder): Promise<boolean> {
+    const seen = order.autoRedrives ?? 0;
+    const action = order.pendingAction;
+    const values: Record<string, unknown> = { ':seen': seen, ':next': seen + 1, ':status': order.status };
+    const conditions = [
+      '#status = :status',
+      seen === 0 ? '(attribute_not_exists(autoRedrives) OR autoRedrives = :seen)' : 'autoRedrives = :seen',
+    ];
+    if (action) {
+      conditions.push('pendingAction.startedAt = :actionStartedAt');
+      values[':actionStartedAt'] = action.startedAt;
+    } else conditions.push('attribute_not_exists(pendingAction)');
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: orderKey(orderId),
+          Key: orderKey(order.orderId),
           UpdateExpression: 'SET autoRedrives = :next',
-          ConditionExpression:
-            seen === 0
-              ? 'attribute_not_exists(autoRedrives) OR autoRedrives = :seen'
-              : 'autoRedrives = :seen',
-          ExpressionAttributeValues: { ':seen': seen, ':next': seen + 1 },
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: values,
         }),
       );
       return true;

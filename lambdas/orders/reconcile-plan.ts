@@ -171,7 +171,8 @@ export function planOperatorAction(facts: ReconcileFacts, action: OperatorAction
       ? { do: 'nothing', finding: `the order is already ${status}` }
       : { do: 'refuse', code: 'OrderFinal', finding: `the order is ${status}, which is final` };
   }
-  if (pendingAction) {
+  // An action whose execution closed without changing the order has ended; a new one takes its place.
+  if (pendingAction && (facts.actionStarting || isRunning(execution))) {
     return {
       do: 'refuse',
       code: 'ActionInProgress',

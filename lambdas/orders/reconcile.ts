@@ -11,6 +11,7 @@ import {
 import {
   ExecutionRefused,
   type ExecutionView,
+  executionArnOf,
   executionNameOf,
   latestExecution,
   type SagaClient,
@@ -35,7 +36,7 @@ export interface ReconcileDeps {
     OrdersTable,
     'changeStatus' | 'recordExecution' | 'beginAction' | 'abandonAction' | 'countAutoRedrive'
   >;
-  saga: Pick<SagaClient, 'describe' | 'history' | 'start' | 'redrive' | 'stop'>;
+  saga: Pick<SagaClient, 'describe' | 'history' | 'start' | 'redrive' | 'stop' | 'machines'>;
   now: () => Date;
   settings: ReconcileSettings;
 }
@@ -97,6 +98,15 @@ export async function reconcileOrder(
   const now = deps.now();
   const { settings } = deps;
   const arns = recordedExecutionArns(order);
+  if (arns.length === 0) {
+    // Nothing recorded: the start may have succeeded and only its record been lost. Every decision below
+    // must see that saga, or a cancel would unwind beside it and a start would only find it again.
+    const sagaArn = executionArnOf(deps.saga.machines.saga, order.orderId);
+    if ((await deps.saga.describe(sagaArn)).status !== 'MISSING') {
+      await deps.orders.recordExecution(order.orderId, sagaArn);
+      return reconcileOrder({ ...order, executionArns: [sagaArn] }, request, deps);
+    }
+  }
   const latest = latestExecution(arns);
   const execution = latest ? await deps.saga.describe(latest.arn) : undefined;
   const pending = order.pendingAction as (PendingAction & { executionArn?: string }) | undefined;
@@ -167,8 +177,7 @@ export async function reconcileOrder(
         return outcome('started', 'started-execution');
       }
       case 'auto-redrive': {
-        if (!latest || !(await deps.orders.countAutoRedrive(order.orderId, facts.autoRedrives)))
-          return outcome('conflict', 'none');
+        if (!latest || !(await deps.orders.countAutoRedrive(order))) return outcome('conflict', 'none');
         try {
           await deps.saga.redrive(latest.arn);
         } catch (error) {
@@ -203,15 +212,19 @@ export async function reconcileOrder(
       reason: request.reason,
       startedAt: at,
     };
-    if (!(await deps.orders.beginAction(order, action))) return outcome('conflict', 'none');
+    if (!(await deps.orders.beginAction(order, action, pending))) return outcome('conflict', 'none');
     try {
       let arn: string;
       if (decision.do === 'operator-redrive' && latest) {
         await deps.saga.redrive(latest.arn);
         arn = latest.arn;
       } else {
-        if (decision.do === 'operator-cancel' && decision.stopRunning && latest)
-          await deps.saga.stop(latest.arn, `${request.actor}: ${request.reason}`);
+        // Looked at again now that the action holds the order: automation may have redriven it meanwhile.
+        if (decision.do === 'operator-cancel' && latest) {
+          const current = await deps.saga.describe(latest.arn);
+          if (current.status === 'RUNNING' || current.status === 'PENDING_REDRIVE')
+            await deps.saga.stop(latest.arn, `${request.actor}: ${request.reason}`);
+        }
         const kind = decision.do === 'operator-cancel' ? 'cancel' : 'complete';
         const attempt = Math.max(0, ...arns.map((recorded) => latestExecution([recorded])?.attempt ?? 0)) + 1;
         ({ arn } = await deps.saga.start(kind, executionNameOf(order.orderId, kind, attempt), {

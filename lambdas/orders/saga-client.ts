@@ -104,6 +104,7 @@ export class SagaClient {
     } catch (error) {
       if (error instanceof ExecutionAlreadyExists)
         return { arn: executionArnOf(stateMachineArn, name), existed: true };
+      if (error instanceof Error && REFUSALS.has(error.name)) throw new ExecutionRefused(error.message);
       throw error;
     }
   }

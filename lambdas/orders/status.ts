@@ -21,6 +21,10 @@ export function isFinal(status: OrderStatus): boolean {
   return FINAL_STATUSES.has(status);
 }
 
+export function isPersonWaiting(status: OrderStatus): boolean {
+  return status === 'NEEDS_ATTENTION' || status === 'COMPENSATION_FAILED';
+}
+
 /** Why automation handed an order to a person; the contract lists these. */
 export const ATTENTION_REASONS = [
   'execution-stopped',

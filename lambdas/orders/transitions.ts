@@ -14,7 +14,7 @@ export type OrderAsRead = Pick<StoredOrder, 'orderId' | 'status' | 'version' | '
 
 /**
  * The writes that move an order as it was read to a new status, announced by an outbox row in the same
- * commit. The condition pins the version read, so two writers never both move the order: the loser's
+ * commit. The condition pins the order as read, so two writers never both move it: the loser's
  * transaction is cancelled and it reads again. The event id carries the new version, so reaching a status
  * twice announces it twice. An operator action in flight ends with the change: it leaves `pendingAction`
  * for the order's list of actions, and the event names it.
@@ -46,13 +46,19 @@ export function planStatusChange(
     values[':noActions'] = [];
     setClauses.push('actions = list_append(if_not_exists(actions, :noActions), :endedAction)');
   }
-  let condition = '#status = :from AND ';
+  // Pinned as read: the status, the version, and the operator action in flight (or its absence), so a
+  // change planned before an action began never ends that action unrecorded.
+  const conditions = ['#status = :from'];
   values[':from'] = order.status;
-  if (order.version === undefined) condition += 'attribute_not_exists(#version)';
+  if (order.version === undefined) conditions.push('attribute_not_exists(#version)');
   else {
     values[':version'] = order.version;
-    condition += '#version = :version';
+    conditions.push('#version = :version');
   }
+  if (action) {
+    values[':actionStartedAt'] = action.startedAt;
+    conditions.push('pendingAction.startedAt = :actionStartedAt');
+  } else conditions.push('attribute_not_exists(pendingAction)');
   const detail = {
     ...set,
     from: order.status,
@@ -68,7 +74,7 @@ export function planStatusChange(
           TableName: tableName,
           Key: orderKey(order.orderId),
           UpdateExpression: `SET ${setClauses.join(', ')}${action ? ' REMOVE pendingAction' : ''}`,
-          ConditionExpression: condition,
+          ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -99,8 +99,7 @@ export function parseOrderEvent(value: unknown): OrderEvent | undefined {
     typeof eventId !== 'string' ||
     typeof orderId !== 'string' ||
     typeof occurredAt !== 'string' ||
-    typeof version !== 'number' ||
-    !Number.isSafeInteger(version) ||
+    (version !== undefined && !Number.isSafeInteger(version)) ||
     !(ORDER_EVENT_TYPES as readonly unknown[]).includes(eventType)
   ) {
     return undefined;
@@ -109,7 +108,8 @@ export function parseOrderEvent(value: unknown): OrderEvent | undefined {
     eventId,
     eventType: eventType as OrderEventType,
     orderId,
-    version,
+    // Rows and messages written before events carried versions: their ids were already unique per order.
+    version: (version as number | undefined) ?? 0,
     occurredAt,
     detail: isRecord(detail) ? detail : {},
   };

@@ -50,7 +50,20 @@ export const handler = async (
   };
   const reserve = Math.min(TIME_RESERVE_MS, (context?.getRemainingTimeInMillis() ?? 0) / 4);
   const outOfTime = () => context !== undefined && context.getRemainingTimeInMillis() < reserve;
-  const resumedAt = await deps.orders.sweepCursor();
+  let resumedAt = await deps.orders.sweepCursor();
+  const pageFrom = async (key: Record<string, unknown> | undefined, limit: number) => {
+    try {
+      return await deps.orders.pendingSince(cutoff, limit, key);
+    } catch (error) {
+      // A saved place the index no longer accepts (a changed deadline puts it past the cutoff): start over.
+      if (!(key && key === resumedAt && error instanceof Error && error.name === 'ValidationException'))
+        throw error;
+      log('warn', 'sweep cursor refused; starting from the oldest', { errorMessage: error.message });
+      resumedAt = undefined;
+      wrapped = true;
+      return deps.orders.pendingSince(cutoff, limit, undefined);
+    }
+  };
   let startKey = resumedAt;
   // Started mid-index: once the end is reached, the budget left goes to the orders before where it resumed.
   let wrapped = resumedAt === undefined;
@@ -59,7 +72,7 @@ export const handler = async (
   const saveCursor = (key: Record<string, unknown> | undefined) =>
     deps.orders.saveSweepCursor(key, now.toISOString());
   pages: for (let page = 0; page < MAX_PAGES && summary.examined < batchLimit; page++) {
-    const { orders, next } = await deps.orders.pendingSince(cutoff, batchLimit - summary.examined, startKey);
+    const { orders, next } = await pageFrom(startKey, batchLimit - summary.examined);
     for (const { orderId, key } of orders) {
       if (outOfTime()) {
         summary.outOfTime = true;

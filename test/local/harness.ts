@@ -253,6 +253,19 @@ export function runSchedule(name: string): Promise<ApiAnswer> {
   return callApi('POST', `/_local/schedules/${name}/run`);
 }
 
+/** Runs a schedule now and returns what its function returned; fails the test when the function failed. */
+export async function runScheduledFunction(name: string): Promise<unknown> {
+  const answer = await runSchedule(name);
+  const [target] =
+    (answer.body as { targets?: { outcome: { ok: boolean; payload?: unknown; error?: unknown } }[] })
+      .targets ?? [];
+  if (answer.status !== 200 || !target?.outcome.ok)
+    throw new Error(
+      `${name} failed: ${answer.status} ${JSON.stringify(target?.outcome.error ?? answer.body)}`,
+    );
+  return target.outcome.payload;
+}
+
 /** Polls GET /orders/{id} until the order has `status` and no operator action in flight. */
 export async function waitForStatus(
   orderId: string,

@@ -21,6 +21,7 @@ import {
   reconcile,
   rowsOf,
   runSchedule,
+  runScheduledFunction,
   sfn,
   shipmentStatusOf,
   snapshot,
@@ -142,7 +143,7 @@ describe('reconcile without a body on the local cloud', () => {
 
     // Other files' orders may be ahead of it in the index: a run reaches at most its batch, the next goes on.
     await eventually('the sweeper to start it', async () => {
-      expect((await runSchedule('OrderSaga-sweeper')).status).toBe(200);
+      await runScheduledFunction('OrderSaga-sweeper');
       return (await executionsNamed(orderId)) === 1 ? true : undefined;
     });
     expect((await waitForOrder(orderId)).status).toBe('CONFIRMED');
@@ -174,8 +175,8 @@ describe("an operator's stop", () => {
       action: 'set-status-NEEDS_ATTENTION',
       status: 'NEEDS_ATTENTION',
     });
-    await runSchedule('OrderSaga-sweeper');
-    await reconcile(order.orderId);
+    expect(await runScheduledFunction('OrderSaga-sweeper')).toMatchObject({ failed: 0 });
+    expect((await reconcile(order.orderId)).body).toMatchObject({ result: 'nothing' });
     const waiting = (await callApi('GET', `/orders/${order.orderId}`)).body as Record<string, unknown>;
     expect(waiting).toMatchObject({ status: 'NEEDS_ATTENTION', failure: { reason: 'execution-stopped' } });
     expect(
@@ -331,7 +332,7 @@ describe('the outbox', () => {
     const sent = await eventually(
       'the republished events',
       async () => {
-        await runSchedule('OrderSaga-outbox-republisher');
+        await runScheduledFunction('OrderSaga-outbox-republisher');
         const types = notificationsOf(await snapshot(), order.orderId);
         return types.includes('OrderPlaced') && types.includes('OrderConfirmed') ? types : undefined;
       },

@@ -46,7 +46,7 @@ describe('ConfirmOrder', () => {
     expect(orderUpdate()).toMatchObject({
       Key: ORDER_KEY,
       UpdateExpression: 'SET #status = :to, #version = :next, updatedAt = :at, #shipmentId = :shipmentId',
-      ConditionExpression: '#status = :from AND #version = :version',
+      ConditionExpression: '#status = :from AND #version = :version AND attribute_not_exists(pendingAction)',
       ExpressionAttributeValues: expect.objectContaining({
         ':to': 'CONFIRMED',
         ':from': 'PENDING',
@@ -97,6 +97,22 @@ describe('ConfirmOrder', () => {
       pk: 'BARRIER#ord-1',
       sk: 'ConfirmOrder@ord-1-complete-1#action',
     });
+  });
+
+  it("succeeds without a change on an order that is already CONFIRMED: a late duplicate of another execution's step", async () => {
+    storedOrder('CONFIRMED', { version: 4 });
+    await expect(
+      confirmOrder({ orderId: 'ord-1', traceId: 't', shipmentId: 's', executionName: 'ord-1-complete-2' }),
+    ).resolves.toEqual({ status: 'CONFIRMED' });
+    expect(transaction()).toHaveLength(1);
+  });
+
+  it('pins the operator action it read, so a change planned before an action began retries instead of ending it unrecorded', async () => {
+    storedOrder('PENDING', { version: 1 });
+    await confirmOrder({ orderId: 'ord-1', traceId: 't', shipmentId: 's' });
+    expect(orderUpdate()?.ConditionExpression).toBe(
+      '#status = :from AND #version = :version AND attribute_not_exists(pendingAction)',
+    );
   });
 
   it('refuses a cancelled order with OrderStateConflict without writing', async () => {
@@ -208,14 +224,19 @@ describe('MarkCompensationFailed', () => {
     ]);
   });
 
-  it.each(['CONFIRMED', 'CANCELLED'])('never overwrites a %s order', async (status) => {
-    storedOrder(status, { version: 5 });
+  it.each(['CONFIRMED', 'CANCELLED'])(
+    'never overwrites a %s order: arriving after the end, it changes nothing',
+    async (status) => {
+      storedOrder(status, { version: 5 });
 
-    await expect(markCompensationFailed({ orderId: 'ord-1', traceId: 't', failures })).rejects.toMatchObject({
-      name: 'OrderStateConflict',
-    });
-    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
-  });
+      await expect(markCompensationFailed({ orderId: 'ord-1', traceId: 't', failures })).resolves.toEqual({
+        status,
+      });
+      // Only its barrier row, so a retry finds the same answer.
+      expect(transaction()).toHaveLength(1);
+      expect(barrierPut()?.Item).toMatchObject({ sk: 'MarkCompensationFailed#action' });
+    },
+  );
 
   it('may fail again after an operator action: a second execution writes a second event', async () => {
     storedOrder('COMPENSATION_FAILED', { version: 3 });

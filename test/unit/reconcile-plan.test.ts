@@ -316,11 +316,27 @@ describe('reconcile with an operator action', () => {
   );
 
   it.each(['redrive', 'cancel', 'complete'] as const)('refuses %s while another action runs', (action) => {
-    const busy = facts('NEEDS_ATTENTION', 'TIMED_OUT', true, {
-      pendingAction: ACTION,
+    const busy = facts('NEEDS_ATTENTION', 'RUNNING', true, {
+      pendingAction: { ...ACTION, executionArn: SAGA.arn },
       pivotSucceeded: action === 'complete',
     });
     expect(operate(busy, action)).toBe('refuse:ActionInProgress');
+  });
+
+  it('refuses an action while another one is still starting', () => {
+    const starting = facts('NEEDS_ATTENTION', 'ABORTED', true, {
+      pendingAction: ACTION,
+      actionStarting: true,
+    });
+    expect(operate(starting, 'redrive')).toBe('refuse:ActionInProgress');
+  });
+
+  it('lets a new action replace one whose execution ended without changing the order', () => {
+    const ended = facts('COMPENSATION_FAILED', 'FAILED@CompensationFailed', true, {
+      pendingAction: { ...ACTION, executionArn: SAGA.arn },
+      pivotSucceeded: false,
+    });
+    expect(operate(ended, 'cancel')).toBe('op-cancel');
   });
 
   it.each(['redrive', 'cancel', 'complete'] as const)(

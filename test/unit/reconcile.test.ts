@@ -107,6 +107,7 @@ beforeEach(() => {
 describe('POST /orders/{orderId}/reconcile without a body', () => {
   it('starts a lost saga and records it on the order', async () => {
     ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING', { executionArns: undefined }) });
+    sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'none', $metadata: {} }));
     sfn.on(StartExecutionCommand).resolves({ executionArn: SAGA_ARN, startDate: new Date() });
 
     const { status, body } = await bodyOf();
@@ -116,6 +117,20 @@ describe('POST /orders/{orderId}/reconcile without a body', () => {
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: ORDER_ID });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       UpdateExpression: 'ADD executionArns :arn',
+      ExpressionAttributeValues: { ':arn': new Set([SAGA_ARN]) },
+    });
+  });
+
+  it('finds a saga whose start succeeded but was never recorded, records it, and decides from it', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING', { executionArns: undefined }) });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+
+    const { status, body } = await bodyOf();
+
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ result: 'nothing', found: { executionStatus: 'RUNNING' } });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       ExpressionAttributeValues: { ':arn': new Set([SAGA_ARN]) },
     });
   });
@@ -144,8 +159,9 @@ describe('POST /orders/{orderId}/reconcile without a body', () => {
     expect(body.action).toBe('redrove-execution');
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       UpdateExpression: 'SET autoRedrives = :next',
-      ConditionExpression: 'autoRedrives = :seen',
-      ExpressionAttributeValues: { ':seen': 1, ':next': 2 },
+      ConditionExpression:
+        '#status = :status AND autoRedrives = :seen AND attribute_not_exists(pendingAction)',
+      ExpressionAttributeValues: { ':seen': 1, ':next': 2, ':status': 'PENDING' },
     });
     expect(sfn).toHaveReceivedCommandWith(RedriveExecutionCommand, { executionArn: SAGA_ARN });
   });
@@ -239,7 +255,7 @@ describe('POST /orders/{orderId}/reconcile with an operator action', () => {
     expect(begin).toMatchObject({
       UpdateExpression: 'SET pendingAction = :action, autoRedrives = :zero, updatedAt = :at',
       ConditionExpression:
-        '#status = :status AND attribute_not_exists(pendingAction) AND #version = :version',
+        '#status = :status AND #version = :version AND (attribute_not_exists(autoRedrives) OR autoRedrives = :seen) AND attribute_not_exists(pendingAction)',
     });
     expect(begin?.ExpressionAttributeValues?.[':action']).toMatchObject({
       action: 'cancel',

@@ -1,4 +1,9 @@
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -55,6 +60,8 @@ beforeEach(() => {
   ddb.on(UpdateCommand).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
   sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+  // Orders stored without a recorded execution never had one started.
+  sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'none', $metadata: {} }));
 });
 
 describe('sweeper', () => {
@@ -83,7 +90,35 @@ describe('sweeper', () => {
       outOfTime: false,
     });
     // Reached the end: the next run starts from the oldest again.
-    expect(savedCursor()).toBeNull();
+    expect(savedCursor()).toBeUndefined();
+    expect(ddb.commandCalls(PutCommand).at(-1)?.args[0].input.Item).toEqual({
+      ...CURSOR_KEY,
+      at: NOW.toISOString(),
+    });
+  });
+
+  it('starts from the oldest again after a run that reached the end, also from a row that says so with null', async () => {
+    ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: { ...CURSOR_KEY, startKey: null } });
+    storeOrders([order('a', false)]);
+    ddb.on(QueryCommand).resolves({ Items: [{ pk: 'ORDER#a' }] });
+
+    expect(await handler()).toMatchObject({ examined: 1, complete: true });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toBeUndefined();
+  });
+
+  it('starts from the oldest when its saved place is no longer valid (the deadline changed)', async () => {
+    const stale = { pk: 'ORDER#gone', sk: 'ORDER', status: 'PENDING', updatedAt: '2099-01-01T00:00:00.000Z' };
+    ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: { ...CURSOR_KEY, startKey: stale } });
+    storeOrders([order('a', false)]);
+    ddb
+      .on(QueryCommand, { ExclusiveStartKey: stale })
+      .rejects(
+        Object.assign(new Error('The provided starting key is invalid'), { name: 'ValidationException' }),
+      )
+      .on(QueryCommand, { ExclusiveStartKey: undefined })
+      .resolves({ Items: [{ pk: 'ORDER#a' }] });
+
+    expect(await handler()).toMatchObject({ examined: 1, actions: { 'started-execution': 1 } });
   });
 
   it('goes on after an order whose reconcile fails, and reports it', async () => {
@@ -148,7 +183,7 @@ describe('sweeper', () => {
 
     expect(summary).toMatchObject({ examined: 2, complete: true, actions: { 'started-execution': 2 } });
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
-    expect(savedCursor()).toBeNull();
+    expect(savedCursor()).toBeUndefined();
   });
 
   it('follows index pages within a run until the batch limit', async () => {
