@@ -79,9 +79,13 @@ export async function republishUnpublished(
   deps: PublishDeps,
   options: RepublishOptions,
 ): Promise<RepublishSummary> {
-  const cutoff = republishCutoff((deps.now ?? (() => new Date()))(), options.republishAfterSeconds);
+  const now = (deps.now ?? (() => new Date()))();
+  const cutoff = republishCutoff(now, options.republishAfterSeconds);
   const summary: RepublishSummary = { examined: 0, published: 0, failed: 0 };
-  for (const shard of allUnpublishedShards()) {
+  // Each run starts at another shard: rows that keep failing in one shard never use up every run's budget.
+  const shards = allUnpublishedShards();
+  const first = Math.floor(now.getTime() / 60_000) % shards.length;
+  for (const shard of [...shards.slice(first), ...shards.slice(0, first)]) {
     let startKey: Record<string, unknown> | undefined;
     do {
       const remaining = options.batchLimit - summary.examined;

@@ -18,8 +18,9 @@ const sqs = mockClient(SQSClient);
 const ddb = mockClient(DynamoDBDocumentClient);
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/111111111111/OrderSaga-order-events';
-const NOW = '2026-01-01T01:00:00.000Z';
-const CUTOFF = '2026-01-01T00:57:00.000Z';
+/** A minute whose runs start at shard 0 (runs rotate their first shard by the minute). */
+const NOW = '2026-01-01T00:56:00.000Z';
+const CUTOFF = '2026-01-01T00:53:00.000Z';
 const SHARDS = Array.from({ length: 8 }, (_, shard) => `UNPUBLISHED#${shard}`);
 
 const deps: PublishDeps = {
@@ -77,6 +78,16 @@ describe('outbox republisher', () => {
         Limit: 500,
       })),
     );
+  });
+
+  it('starts each minute at another shard, so a shard full of failing rows cannot use up every run', async () => {
+    vi.setSystemTime(new Date(Date.parse(NOW) + 3 * 60_000));
+    await handler();
+
+    expect(queryInputs().map((input) => input.ExpressionAttributeValues?.[':shard'])).toEqual([
+      ...SHARDS.slice(3),
+      ...SHARDS.slice(0, 3),
+    ]);
   });
 
   it('publishes exactly the rows the query returns, event alone as the body, and reports them', async () => {
