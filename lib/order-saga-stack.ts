@@ -2,7 +2,7 @@ import { Aspects, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-li
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { PIVOT_STEP, SAGA_END_STATES } from '../lambdas/orders/saga-states.js';
+import { SAGA_END_STATES, SAGA_STEPS } from '../lambdas/shared/saga-states.js';
 import { OrdersApi } from './api/orders-api.js';
 import { OutboxRepublisher } from './ops/outbox-republisher.js';
 import { Sweeper } from './ops/sweeper.js';
@@ -17,10 +17,15 @@ import { ShippingService } from './services/shipping.js';
 
 /** Errors each step raises by name; the saga never retries them. */
 export const STEP_BUSINESS_ERRORS = {
-  ReserveInventory: ['InsufficientStock', 'OrderCancelled', 'InvalidStepInput'],
-  ChargePayment: ['InsufficientFunds', 'PaymentDeclined', 'OrderCancelled', 'InvalidStepInput'],
-  CreateShipment: ['ShippingRejected', 'OrderCancelled', 'InvalidStepInput'],
-  ConfirmOrder: ['OrderStateConflict', 'InvalidStepInput'],
+  [SAGA_STEPS.reserveInventory.state]: ['InsufficientStock', 'OrderCancelled', 'InvalidStepInput'],
+  [SAGA_STEPS.chargePayment.state]: [
+    'InsufficientFunds',
+    'PaymentDeclined',
+    'OrderCancelled',
+    'InvalidStepInput',
+  ],
+  [SAGA_STEPS.createShipment.state]: ['ShippingRejected', 'OrderCancelled', 'InvalidStepInput'],
+  [SAGA_STEPS.confirmOrder.state]: ['OrderStateConflict', 'InvalidStepInput'],
 } as const;
 
 /** Redrive (restarting a failed execution from where it failed) is possible for 14 days. */
@@ -101,37 +106,39 @@ export class OrderSagaStack extends Stack {
       timeout: sagaTimeout,
       steps: [
         {
-          name: 'ReserveInventory',
+          name: SAGA_STEPS.reserveInventory.state,
           task: invokeFunction(inventory.reserve),
           payload: sfn.TaskInput.fromObject({ ...identity, items: sfn.JsonPath.listAt('$.items') }),
           timeout: stepTimeout,
           businessErrors: STEP_BUSINESS_ERRORS.ReserveInventory,
           compensation: {
-            name: 'ReleaseInventory',
+            name: SAGA_STEPS.reserveInventory.compensationState,
             task: invokeFunction(inventory.release),
             payload: identityOnly,
             timeout: stepTimeout,
           },
         },
         {
-          name: 'ChargePayment',
+          name: SAGA_STEPS.chargePayment.state,
           task: invokeFunction(payments.charge),
           payload: sfn.TaskInput.fromObject({
             ...identity,
             customerId: sfn.JsonPath.stringAt('$.customerId'),
-            amountCents: sfn.JsonPath.numberAt(`${resultPathOf('ReserveInventory')}.totalCents`),
+            amountCents: sfn.JsonPath.numberAt(
+              `${resultPathOf(SAGA_STEPS.reserveInventory.state)}.totalCents`,
+            ),
           }),
           timeout: stepTimeout,
           businessErrors: STEP_BUSINESS_ERRORS.ChargePayment,
           compensation: {
-            name: 'RefundPayment',
+            name: SAGA_STEPS.chargePayment.compensationState,
             task: invokeFunction(payments.refund),
             payload: identityOnly,
             timeout: stepTimeout,
           },
         },
         {
-          name: PIVOT_STEP,
+          name: SAGA_STEPS.createShipment.state,
           task: sendToQueueAndWait(shipping.requests.queue),
           payload: sfn.TaskInput.fromObject({
             ...identity,
@@ -145,18 +152,18 @@ export class OrderSagaStack extends Stack {
           pivot: true,
           businessErrors: STEP_BUSINESS_ERRORS.CreateShipment,
           compensation: {
-            name: 'CancelShipment',
+            name: SAGA_STEPS.createShipment.compensationState,
             task: invokeFunction(shipping.cancel),
             payload: identityOnly,
             timeout: stepTimeout,
           },
         },
         {
-          name: 'ConfirmOrder',
+          name: SAGA_STEPS.confirmOrder.state,
           task: invokeFunction(orders.confirm),
           payload: sfn.TaskInput.fromObject({
             ...orderChange,
-            shipmentId: sfn.JsonPath.stringAt(`${resultPathOf(PIVOT_STEP)}.shipmentId`),
+            shipmentId: sfn.JsonPath.stringAt(`${resultPathOf(SAGA_STEPS.createShipment.state)}.shipmentId`),
           }),
           timeout: stepTimeout,
           businessErrors: STEP_BUSINESS_ERRORS.ConfirmOrder,
@@ -164,21 +171,21 @@ export class OrderSagaStack extends Stack {
       ],
       succeededStateName: SAGA_END_STATES.confirmed,
       finalCompensation: {
-        name: 'CancelOrder',
+        name: SAGA_STEPS.cancelOrder.state,
         task: invokeFunction(orders.cancel),
         payload: withFailures,
         timeout: stepTimeout,
       },
       cancelledStateName: SAGA_END_STATES.cancelled,
       escalation: {
-        name: 'MarkCompensationFailed',
+        name: SAGA_STEPS.markCompensationFailed.state,
         task: invokeFunction(orders.markCompensationFailed),
         payload: withFailures,
         timeout: stepTimeout,
       },
       escalatedStateName: SAGA_END_STATES.compensationFailed,
       afterPivotEscalation: {
-        name: 'MarkNeedsAttention',
+        name: SAGA_STEPS.markNeedsAttention.state,
         task: invokeFunction(orders.markNeedsAttention),
         payload: withFailures,
         timeout: stepTimeout,

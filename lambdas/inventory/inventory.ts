@@ -2,10 +2,6 @@ import type { ActionPlan, BusinessWrites } from '../shared/barrier.js';
 import { InsufficientStock, TransientError } from '../shared/errors.js';
 import type { OrderLine } from '../shared/step-input.js';
 
-/** The barrier key of the reservation; ReleaseInventory compensates this step. */
-export const RESERVE_STEP = 'ReserveInventory';
-export const RELEASE_STEP = 'ReleaseInventory';
-
 /** Stock lives on one row per SKU so a reservation is a conditional decrement, never a read-modify-write. */
 export function skuKey(sku: string): { pk: string; sk: string } {
   return { pk: `SKU#${sku}`, sk: 'STOCK' };

@@ -1,12 +1,14 @@
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { runAction } from '../shared/barrier.js';
 import { TransientError } from '../shared/errors.js';
+import { SAGA_STEPS } from '../shared/saga-states.js';
 import { barrierDepsFromEnv } from '../shared/service-env.js';
 import { sagaStepHandler } from '../shared/step-handler.js';
 import { orderLinesField } from '../shared/step-input.js';
-import { planReservation, RESERVE_STEP, type StockItem, skuKey } from './inventory.js';
+import { planReservation, type StockItem, skuKey } from './inventory.js';
 
 const deps = barrierDepsFromEnv();
+const STEP = SAGA_STEPS.reserveInventory;
 
 async function loadStock(skus: string[]): Promise<Map<string, StockItem>> {
   const { Responses, UnprocessedKeys } = await deps.db.send(
@@ -21,9 +23,9 @@ async function loadStock(skus: string[]): Promise<Map<string, StockItem>> {
   return new Map(items.map((item) => [item.sku, item]));
 }
 
-export const handler = sagaStepHandler(RESERVE_STEP, async ({ orderId, payload }) => {
+export const handler = sagaStepHandler(STEP.state, async ({ orderId, payload }) => {
   const lines = orderLinesField(payload, 'items');
-  const { result } = await runAction(deps, { sagaId: orderId, step: RESERVE_STEP }, async () =>
+  const { result } = await runAction(deps, { sagaId: orderId, step: STEP.barrierId }, async () =>
     planReservation(deps.tableName, lines, await loadStock(lines.map((line) => line.sku))),
   );
   return result;

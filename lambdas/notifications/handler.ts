@@ -1,7 +1,7 @@
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
-import { cancellationReasons } from '../shared/barrier.js';
 import { documentClient } from '../shared/clients.js';
+import { cancellationReasons } from '../shared/dynamodb.js';
 import { requireEnv } from '../shared/env.js';
 import { log } from '../shared/logger.js';
 import { parseOrderEvent } from '../shared/outbox.js';

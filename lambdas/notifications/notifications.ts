@@ -1,4 +1,4 @@
-import type { TransactWrite } from '../shared/barrier.js';
+import type { TransactWrite } from '../shared/dynamodb.js';
 import type { OrderEvent, OrderEventType } from '../shared/outbox.js';
 
 /** The inbox keeps what was handled for longer than any message can live (SQS keeps at most 14 days). */

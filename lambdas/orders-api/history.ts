@@ -1,5 +1,5 @@
-import { RESERVE_STEP } from '../inventory/inventory.js';
 import { readableCause } from '../orders/orders.js';
+import { SAGA_STEPS } from '../shared/saga-states.js';
 
 /**
  * Turns a Step Functions execution history into the step list GET /orders/{id} shows. Works on the
@@ -104,7 +104,7 @@ export function stepsFromHistory(events: readonly HistoryEventLike[]): {
       delete current.error;
       const output = parsedOutput(result.details.output);
       results[current.step] = output;
-      if (current.step === RESERVE_STEP) {
+      if (current.step === SAGA_STEPS.reserveInventory.state) {
         const total = (output as { totalCents?: unknown } | null)?.totalCents;
         if (typeof total === 'number') totalCents = total;
       }

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { THROTTLING_ERROR_NAMES } from '../shared/errors.js';
 import { log } from '../shared/logger.js';
 
 /** An error answered as `{ "error": { code, message, details? } }` with its status; never a stack trace. */
@@ -66,12 +67,6 @@ export function traceIdOf(event: Pick<APIGatewayProxyEvent, 'headers'>, fallback
   return root ?? fallback();
 }
 
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-]);
-
 export type Route = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
 /**
@@ -86,7 +81,7 @@ export function apiHandler(routes: Record<string, Route>) {
       return await route(event);
     } catch (error) {
       if (error instanceof ApiError) return errorResponse(error);
-      if (error instanceof Error && THROTTLING.has(error.name)) {
+      if (error instanceof Error && THROTTLING_ERROR_NAMES.has(error.name)) {
         return errorResponse(new ApiError(429, 'TooManyRequests', 'Slow down and retry'));
       }
       log('error', 'request failed', {

@@ -1,3 +1,4 @@
+import { SAGA_STEPS } from '../shared/saga-states.js';
 import { barrierDepsFromEnv } from '../shared/service-env.js';
 import { sagaStepHandler } from '../shared/step-handler.js';
 import { failuresField } from '../shared/step-input.js';
@@ -5,12 +6,12 @@ import { barrierStepOf, moveOrder } from './order-step.js';
 import { summarizeFailures } from './orders.js';
 
 const deps = barrierDepsFromEnv();
-const STEP = 'CancelOrder';
+const STEP = SAGA_STEPS.cancelOrder;
 
-export const handler = sagaStepHandler(STEP, async ({ orderId, payload }) => {
+export const handler = sagaStepHandler(STEP.state, async ({ orderId, payload }) => {
   const [firstFailure] = summarizeFailures(failuresField(payload, 'failures'));
   // An operator's unwind has no failure of its own: the order keeps the one that stopped it.
-  return moveOrder(deps, orderId, barrierStepOf(STEP, payload), {
+  return moveOrder(deps, orderId, barrierStepOf(STEP.barrierId, payload), {
     to: 'CANCELLED',
     set: firstFailure ? { failure: firstFailure } : {},
   });

@@ -1,4 +1,5 @@
 import { log } from '../shared/logger.js';
+import { SAGA_STEPS } from '../shared/saga-states.js';
 import { barrierDepsFromEnv } from '../shared/service-env.js';
 import { sagaStepHandler } from '../shared/step-handler.js';
 import { failuresField } from '../shared/step-input.js';
@@ -6,13 +7,13 @@ import { barrierStepOf, moveOrder } from './order-step.js';
 import { summarizeFailures } from './orders.js';
 
 const deps = barrierDepsFromEnv();
-const STEP = 'MarkCompensationFailed';
+const STEP = SAGA_STEPS.markCompensationFailed;
 
-export const handler = sagaStepHandler(STEP, async ({ orderId, traceId, payload }) => {
+export const handler = sagaStepHandler(STEP.state, async ({ orderId, traceId, payload }) => {
   const failures = summarizeFailures(failuresField(payload, 'failures'));
   // Escalations need a person: an error-level line makes them stand out in Logs Insights and log alerts.
   log('error', 'saga needs a person', { orderId, traceId, status: 'COMPENSATION_FAILED', failures });
-  return moveOrder(deps, orderId, barrierStepOf(STEP, payload), {
+  return moveOrder(deps, orderId, barrierStepOf(STEP.barrierId, payload), {
     to: 'COMPENSATION_FAILED',
     set: { failure: failures[0] ?? null, failures },
   });

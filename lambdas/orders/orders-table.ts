@@ -6,7 +6,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { cancellationReasons } from '../shared/barrier.js';
+import { cancellationReasons } from '../shared/dynamodb.js';
 import { orderEvent, outboxPut } from '../shared/outbox.js';
 import {
   FIRST_VERSION,

@@ -1,5 +1,5 @@
+import { SAGA_END_STATES } from '../shared/saga-states.js';
 import type { ExecutionView, RecordedExecution } from './saga-client.js';
-import { SAGA_END_STATES } from './saga-states.js';
 import {
   type AttentionReason,
   canTransition,

@@ -1,5 +1,6 @@
 import { stepsFromHistory } from '../orders-api/history.js';
 import { log } from '../shared/logger.js';
+import { PIVOT_STEP } from '../shared/saga-states.js';
 import { type NewOrder, recordedExecutionArns, type StoredOrder, sagaInputOf } from './orders.js';
 import type { OrdersTable } from './orders-table.js';
 import {
@@ -16,7 +17,6 @@ import {
   latestExecution,
   type SagaClient,
 } from './saga-client.js';
-import { PIVOT_STEP } from './saga-states.js';
 import type { OrderStatus, PendingAction } from './status.js';
 
 export interface ReconcileSettings {

@@ -1,9 +1,6 @@
 import type { ActionPlan, BusinessWrites } from '../shared/barrier.js';
 import { InsufficientFunds, PaymentDeclined, TransientError } from '../shared/errors.js';
 
-/** The barrier key of the charge; RefundPayment compensates this step. */
-export const CHARGE_STEP = 'ChargePayment';
-
 export function accountKey(customerId: string): { pk: string; sk: string } {
   return { pk: `CUSTOMER#${customerId}`, sk: 'ACCOUNT' };
 }

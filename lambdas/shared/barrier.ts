@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type CancellationReason, cancellationReasons, type TransactWrite } from './dynamodb.js';
 import { OrderCancelled, TransientError } from './errors.js';
 
 /**
@@ -9,8 +9,6 @@ import { OrderCancelled, TransientError } from './errors.js';
  * compensation that runs before its action undo nothing (null compensation, leaving a tombstone), and
  * refuses an action that arrives after that tombstone (no hanging reservation or charge).
  */
-
-export type TransactWrite = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 export interface BarrierDeps {
   db: DynamoDBDocumentClient;
@@ -74,22 +72,6 @@ async function readBarrier(deps: BarrierDeps, ref: StepRef, op: Op): Promise<Bar
     new GetCommand({ TableName: deps.tableName, Key: barrierKey(ref, op), ConsistentRead: true }),
   );
   return Item as BarrierRow | undefined;
-}
-
-interface CancellationReason {
-  Code?: string;
-  Item?: Record<string, unknown>;
-}
-
-/** The per-action reasons of a cancelled transaction, or undefined when the error is something else. */
-export function cancellationReasons(error: unknown): CancellationReason[] | undefined {
-  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return undefined;
-  const reasons = (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
-  return reasons.map((reason) => ({
-    Code: reason.Code,
-    // The document client does not unmarshall error payloads, so the old item arrives as AttributeValues.
-    Item: reason.Item ? unmarshall(reason.Item as Parameters<typeof unmarshall>[0]) : undefined,
-  }));
 }
 
 function recordedOutcome<R>(row: BarrierRow, ref: StepRef): ActionOutcome<R> {

@@ -56,10 +56,16 @@ export const BUSINESS_ERROR_NAMES = [
   'OrderStateConflict',
 ] as const;
 
-const RETRYABLE_AWS_ERROR_NAMES = new Set([
+/** AWS answers that mean "slow down": the API answers them with 429, a step retries them. */
+export const THROTTLING_ERROR_NAMES: ReadonlySet<string> = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
+]);
+
+/** Every AWS answer worth retrying: throttling, contention, a service hiccup. */
+const RETRYABLE_AWS_ERROR_NAMES: ReadonlySet<string> = new Set([
+  ...THROTTLING_ERROR_NAMES,
   'TransactionConflictException',
   'TransactionInProgressException',
   'InternalServerError',

@@ -1,4 +1,4 @@
-import type { TransactWrite } from './barrier.js';
+import type { TransactWrite } from './dynamodb.js';
 
 /**
  * The transactional outbox: an order's state change and the event announcing it commit in one

@@ -2,9 +2,6 @@ import type { ActionPlan, BusinessWrites } from '../shared/barrier.js';
 import { ShippingRejected } from '../shared/errors.js';
 import type { OrderLine, ShippingAddress } from '../shared/step-input.js';
 
-/** The barrier key of the shipment; CancelShipment compensates this step. */
-export const SHIPMENT_STEP = 'CreateShipment';
-
 export function shipmentKey(orderId: string): { pk: string; sk: string } {
   return { pk: `ORDER#${orderId}`, sk: 'SHIPMENT' };
 }

@@ -9,6 +9,7 @@ import { runAction } from '../shared/barrier.js';
 import { requireEnv } from '../shared/env.js';
 import { BusinessError, toStepError } from '../shared/errors.js';
 import { log } from '../shared/logger.js';
+import { SAGA_STEPS } from '../shared/saga-states.js';
 import { barrierDepsFromEnv } from '../shared/service-env.js';
 import { sqsBatchHandler } from '../shared/sqs-batch.js';
 import {
@@ -18,7 +19,7 @@ import {
   shippingAddressField,
   stringField,
 } from '../shared/step-input.js';
-import { parseServedCountries, planShipment, SHIPMENT_STEP } from './shipping.js';
+import { parseServedCountries, planShipment } from './shipping.js';
 
 const deps = barrierDepsFromEnv();
 const servedCountries = parseServedCountries(requireEnv('SERVED_COUNTRIES'));
@@ -58,8 +59,10 @@ async function fulfil(record: SQSRecord): Promise<void> {
       address: shippingAddressField(request.payload, 'shippingAddress'),
       items: orderLinesField(request.payload, 'items'),
     };
-    const { result } = await runAction(deps, { sagaId: orderId, step: SHIPMENT_STEP }, async () =>
-      planShipment(deps.tableName, order, servedCountries, new Date().toISOString()),
+    const { result } = await runAction(
+      deps,
+      { sagaId: orderId, step: SAGA_STEPS.createShipment.barrierId },
+      async () => planShipment(deps.tableName, order, servedCountries, new Date().toISOString()),
     );
     await answer(
       () => sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(result) })),

@@ -2,7 +2,7 @@ import type { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
-import { sagaStepFunction } from './step-functions.js';
+import { sagaStepFunction } from './saga-step-function.js';
 
 export interface InventoryServiceProps {
   /** How long barrier rows live. */
@@ -22,14 +22,14 @@ export class InventoryService extends Construct {
     this.reserve = sagaStepFunction(this, 'ReserveInventory', {
       ...common,
       entry: 'inventory/reserve-handler.ts',
-      role: 'action',
+      barrierOp: 'action',
       // Prices and stock are read in one batch; the reservation is a conditional decrement.
       businessActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
     });
     this.release = sagaStepFunction(this, 'ReleaseInventory', {
       ...common,
       entry: 'inventory/release-handler.ts',
-      role: 'compensation',
+      barrierOp: 'compensation',
       businessActions: ['dynamodb:UpdateItem'],
     });
   }

@@ -10,7 +10,7 @@ import { lambdaEntry } from '../platform/paths.js';
 import { DeadLetterQueue } from '../platform/queue-with-dlq.js';
 import { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
-import { sagaStepFunction } from './step-functions.js';
+import { sagaStepFunction } from './saga-step-function.js';
 
 export interface OrdersServiceProps {
   /** How long barrier rows live. */
@@ -54,7 +54,7 @@ export class OrdersService extends Construct {
     // Each reads the order (GetItem), moves its status (UpdateItem) and announces it in the outbox (PutItem).
     const transition = {
       ...common,
-      role: 'action',
+      barrierOp: 'action',
       businessActions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
     } as const;
     this.confirm = sagaStepFunction(this, 'ConfirmOrder', {

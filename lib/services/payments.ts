@@ -2,7 +2,7 @@ import type { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
-import { sagaStepFunction } from './step-functions.js';
+import { sagaStepFunction } from './saga-step-function.js';
 
 export interface PaymentsServiceProps {
   /** How long barrier rows live. */
@@ -23,13 +23,13 @@ export class PaymentsService extends Construct {
     this.charge = sagaStepFunction(this, 'ChargePayment', {
       ...common,
       entry: 'payments/charge-handler.ts',
-      role: 'action',
+      barrierOp: 'action',
       businessActions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
     });
     this.refund = sagaStepFunction(this, 'RefundPayment', {
       ...common,
       entry: 'payments/refund-handler.ts',
-      role: 'compensation',
+      barrierOp: 'compensation',
       businessActions: ['dynamodb:UpdateItem'],
     });
   }

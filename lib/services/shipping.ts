@@ -5,7 +5,7 @@ import { parseServedCountries } from '../../lambdas/shipping/shipping.js';
 import { QueueWithDlq } from '../platform/queue-with-dlq.js';
 import type { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
-import { sagaStepFunction } from './step-functions.js';
+import { sagaStepFunction } from './saga-step-function.js';
 
 /** Markets served when the deployer names none: North America, the larger EU markets, the UK, Australia, Japan. */
 export const DEFAULT_SERVED_COUNTRIES: readonly string[] = [
@@ -69,7 +69,7 @@ export class ShippingService extends Construct {
     this.worker = sagaStepFunction(this, 'ShippingWorker', {
       ...common,
       entry: 'shipping/worker-handler.ts',
-      role: 'action',
+      barrierOp: 'action',
       businessActions: ['dynamodb:PutItem'],
       timeout: WORKER_TIMEOUT,
       environment: { SERVED_COUNTRIES: servedCountries.join(',') },
@@ -80,7 +80,7 @@ export class ShippingService extends Construct {
     this.cancel = sagaStepFunction(this, 'CancelShipment', {
       ...common,
       entry: 'shipping/cancel-handler.ts',
-      role: 'compensation',
+      barrierOp: 'compensation',
       businessActions: ['dynamodb:UpdateItem'],
     });
   }

@@ -3,9 +3,9 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { SAGA_END_STATES } from '../../lambdas/orders/saga-states.js';
 import { ATTENTION_REASONS, ORDER_STATUSES } from '../../lambdas/orders/status.js';
 import { createOrderRequestSchema, reconcileRequestSchema } from '../../lambdas/orders-api/schemas.js';
+import { SAGA_END_STATES, SAGA_STEPS } from '../../lambdas/shared/saga-states.js';
 import { STEP_BUSINESS_ERRORS } from '../../lib/order-saga-stack.js';
 import { catchTarget, synthOrderSaga } from './synth.js';
 
@@ -162,6 +162,14 @@ describe('contract/openapi.yaml', () => {
     const saga = contract['x-saga'];
     expect(saga.executionTimeoutSeconds).toBe(definition.TimeoutSeconds);
     expect(saga.steps.map((step) => step.state)).toEqual(Object.keys(STEP_BUSINESS_ERRORS));
+    expect(saga.steps.map((step) => step.state)).toEqual(
+      [
+        SAGA_STEPS.reserveInventory,
+        SAGA_STEPS.chargePayment,
+        SAGA_STEPS.createShipment,
+        SAGA_STEPS.confirmOrder,
+      ].map((step) => step.state),
+    );
     for (const step of saga.steps) {
       const state = definition.States[step.state];
       const [retrier] = state?.Retry ?? [];

@@ -16,8 +16,11 @@ export interface SagaStepFunctionOptions {
   readonly table: dynamodb.ITable;
   /** Barrier rows' lifetime. */
   readonly barrierTtl: Duration;
-  /** A forward action or a compensation: they need different barrier operations. */
-  readonly role: 'action' | 'compensation';
+  /**
+   * Which side of the barrier the function writes: a forward action puts its row; a compensation also
+   * checks the action's row inside its transaction, so it needs one DynamoDB action more.
+   */
+  readonly barrierOp: 'action' | 'compensation';
   /** The step's business writes and reads, beyond the barrier's. */
   readonly businessActions: readonly TableAction[];
   readonly environment?: Record<string, string>;
@@ -43,7 +46,7 @@ export function sagaStepFunction(
     },
   }).useTable('TABLE_NAME', options.table, [
     ...new Set([
-      ...(options.role === 'action' ? ACTION_BARRIER_ACTIONS : COMPENSATION_BARRIER_ACTIONS),
+      ...(options.barrierOp === 'action' ? ACTION_BARRIER_ACTIONS : COMPENSATION_BARRIER_ACTIONS),
       ...options.businessActions,
     ]),
   ]);
