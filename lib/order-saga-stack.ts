@@ -1,11 +1,13 @@
 import { Aspects, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { SAGA_END_STATES, SAGA_STEPS } from '../lambdas/shared/saga-states.js';
 import { OrdersApi } from './api/orders-api.js';
 import { OutboxRepublisher } from './ops/outbox-republisher.js';
 import { Sweeper } from './ops/sweeper.js';
+import { acknowledgeWildcardResource } from './platform/nag.js';
 import { StateMachineGuardrails } from './saga/guardrails.js';
 import { invokeFunction, resultPathOf, Saga, sendToQueueAndWait } from './saga/saga.js';
 import { InventoryService } from './services/inventory.js';
@@ -102,25 +104,31 @@ export class OrderSagaStack extends Stack {
     });
     const stepTimeout = Duration.seconds(20);
 
+    const invokedBySaga: lambda.IFunction[] = [];
+    const invoke = (fn: lambda.IFunction) => {
+      invokedBySaga.push(fn);
+      return invokeFunction(fn);
+    };
+
     this.saga = new Saga(this, 'OrderSaga', {
       timeout: sagaTimeout,
       steps: [
         {
           name: SAGA_STEPS.reserveInventory.state,
-          task: invokeFunction(inventory.reserve),
+          task: invoke(inventory.reserve),
           payload: sfn.TaskInput.fromObject({ ...identity, items: sfn.JsonPath.listAt('$.items') }),
           timeout: stepTimeout,
           businessErrors: STEP_BUSINESS_ERRORS.ReserveInventory,
           compensation: {
             name: SAGA_STEPS.reserveInventory.compensationState,
-            task: invokeFunction(inventory.release),
+            task: invoke(inventory.release),
             payload: identityOnly,
             timeout: stepTimeout,
           },
         },
         {
           name: SAGA_STEPS.chargePayment.state,
-          task: invokeFunction(payments.charge),
+          task: invoke(payments.charge),
           payload: sfn.TaskInput.fromObject({
             ...identity,
             customerId: sfn.JsonPath.stringAt('$.customerId'),
@@ -132,7 +140,7 @@ export class OrderSagaStack extends Stack {
           businessErrors: STEP_BUSINESS_ERRORS.ChargePayment,
           compensation: {
             name: SAGA_STEPS.chargePayment.compensationState,
-            task: invokeFunction(payments.refund),
+            task: invoke(payments.refund),
             payload: identityOnly,
             timeout: stepTimeout,
           },
@@ -153,14 +161,14 @@ export class OrderSagaStack extends Stack {
           businessErrors: STEP_BUSINESS_ERRORS.CreateShipment,
           compensation: {
             name: SAGA_STEPS.createShipment.compensationState,
-            task: invokeFunction(shipping.cancel),
+            task: invoke(shipping.cancel),
             payload: identityOnly,
             timeout: stepTimeout,
           },
         },
         {
           name: SAGA_STEPS.confirmOrder.state,
-          task: invokeFunction(orders.confirm),
+          task: invoke(orders.confirm),
           payload: sfn.TaskInput.fromObject({
             ...orderChange,
             shipmentId: sfn.JsonPath.stringAt(`${resultPathOf(SAGA_STEPS.createShipment.state)}.shipmentId`),
@@ -172,27 +180,34 @@ export class OrderSagaStack extends Stack {
       succeededStateName: SAGA_END_STATES.confirmed,
       finalCompensation: {
         name: SAGA_STEPS.cancelOrder.state,
-        task: invokeFunction(orders.cancel),
+        task: invoke(orders.cancel),
         payload: withFailures,
         timeout: stepTimeout,
       },
       cancelledStateName: SAGA_END_STATES.cancelled,
       escalation: {
         name: SAGA_STEPS.markCompensationFailed.state,
-        task: invokeFunction(orders.markCompensationFailed),
+        task: invoke(orders.markCompensationFailed),
         payload: withFailures,
         timeout: stepTimeout,
       },
       escalatedStateName: SAGA_END_STATES.compensationFailed,
       afterPivotEscalation: {
         name: SAGA_STEPS.markNeedsAttention.state,
-        task: invokeFunction(orders.markNeedsAttention),
+        task: invoke(orders.markNeedsAttention),
         payload: withFailures,
         timeout: stepTimeout,
       },
       afterPivotEscalatedStateName: SAGA_END_STATES.needsAttention,
     });
 
+    for (const fn of invokedBySaga) {
+      acknowledgeWildcardResource(
+        this.saga,
+        `${fn.functionArn}:*`,
+        'LambdaInvoke grants the function and its own versions and aliases (Arn:*); no other function is reachable.',
+      );
+    }
     this.saga.stateMachine.grantTaskResponse(shipping.worker);
 
     // Every escalation is an order a person must settle: one is enough to page.

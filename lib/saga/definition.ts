@@ -44,23 +44,43 @@ export interface StateDefinition {
   [field: string]: unknown;
 }
 
-/** Stands in for a token (an ARN, a name) so the rendered definition is plain JSON. */
-export const TOKEN_PLACEHOLDER = 'TOKEN';
+/** Marks where a CloudFormation reference sat in the definition text while it is parsed as JSON. */
+const TOKEN_MARK = /@@token:(\d+)@@/g;
 
 /**
- * Renders a state machine's definition as JSON. CloudFormation references inside it (function ARNs,
- * queue URLs) become a placeholder: structure, names and policies are what the checks read.
+ * Renders a state machine's definition as JSON, each CloudFormation reference (a function's ARN, a queue's
+ * URL) in place as the `{ Ref }` or `{ Fn::GetAtt }` it is, so checks can read which resource each state
+ * uses, the way aws-cdk's own state-graph tests do.
  */
 export function renderDefinition(machine: sfn.CfnStateMachine): StatesDefinition {
   const resolved: unknown = Stack.of(machine).resolve(machine.definitionString);
-  return JSON.parse(joinResolved(resolved)) as StatesDefinition;
+  if (typeof resolved === 'string') return JSON.parse(resolved) as StatesDefinition;
+  if (typeof resolved !== 'object' || resolved === null || !('Fn::Join' in resolved)) {
+    throw new Error('State machine definition is neither a string nor an Fn::Join');
+  }
+  const [separator, parts] = (resolved as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  const references: unknown[] = [];
+  const text = parts
+    .map((part) => (typeof part === 'string' ? part : `@@token:${references.push(part) - 1}@@`))
+    .join(separator);
+  return withReferences(JSON.parse(text), references) as StatesDefinition;
 }
 
-function joinResolved(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'object' && value !== null && 'Fn::Join' in value) {
-    const [separator, parts] = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
-    return parts.map((part) => (typeof part === 'string' ? part : TOKEN_PLACEHOLDER)).join(separator);
+function withReferences(value: unknown, references: unknown[]): unknown {
+  if (typeof value === 'string') {
+    const pieces = value
+      .split(TOKEN_MARK)
+      .map((piece, index) => (index % 2 === 1 ? references[Number(piece)] : piece));
+    if (pieces.length === 1) return value;
+    const nonEmpty = pieces.filter((piece) => piece !== '');
+    // A reference standing alone is the reference itself; one inside text stays a join, as CloudFormation has it.
+    return nonEmpty.length === 1 ? nonEmpty[0] : { 'Fn::Join': ['', nonEmpty] };
   }
-  throw new Error('State machine definition is neither a string nor an Fn::Join');
+  if (Array.isArray(value)) return value.map((item) => withReferences(item, references));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, withReferences(item, references)]),
+    );
+  }
+  return value;
 }

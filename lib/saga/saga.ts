@@ -148,6 +148,17 @@ export interface SagaProps {
    * @default a new log group kept for one month
    */
   readonly logGroup?: logs.ILogGroup;
+  /**
+   * Whether execution logs carry each state's input and output. Off by default: a saga's state usually
+   * holds personal data (names, addresses) that logs should not keep.
+   * @default false
+   */
+  readonly logExecutionData?: boolean;
+  /**
+   * X-Ray tracing of every execution.
+   * @default true
+   */
+  readonly tracing?: boolean;
 }
 
 const DEFAULT_TASK_TIMEOUT = Duration.seconds(30);
@@ -221,12 +232,11 @@ export class Saga extends Construct {
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       timeout: this.timeout,
-      tracingEnabled: true,
+      tracingEnabled: this.props.tracing ?? true,
       logs: {
         destination: this.logGroup,
         level: sfn.LogLevel.ALL,
-        // Execution data may hold personal data: events are logged, payloads are not.
-        includeExecutionData: false,
+        includeExecutionData: this.props.logExecutionData ?? false,
       },
     });
     Validations.of(machine).acknowledge({

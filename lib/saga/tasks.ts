@@ -4,7 +4,6 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { acknowledgeWildcardResource } from '../platform/nag.js';
 
 export interface SagaTaskOptions {
   readonly stateName: string;
@@ -17,24 +16,21 @@ export interface SagaTaskOptions {
 /** Builds the Task state for a step; lets a step be a Lambda call, an SQS callback, or any other task. */
 export type SagaTaskFactory = (scope: Construct, options: SagaTaskOptions) => sfn.TaskStateBase;
 
-/** A Lambda step whose result is the function's returned payload. */
+/**
+ * A Lambda step whose result is the function's returned payload. The machine's role may invoke the
+ * function and its versions and aliases (`<arn>:*`), as LambdaInvoke grants.
+ */
 export function invokeFunction(fn: lambda.IFunction): SagaTaskFactory {
-  return (scope, options) => {
-    acknowledgeWildcardResource(
-      scope,
-      `${fn.functionArn}:*`,
-      'LambdaInvoke grants the function and its own versions and aliases (Arn:*); no other function is reachable.',
-    );
-    return new tasks.LambdaInvoke(scope, options.stateName, {
+  return (scope, options) =>
+    new tasks.LambdaInvoke(scope, options.stateName, {
       lambdaFunction: fn,
       payloadResponseOnly: true,
       payload: options.payload,
       resultPath: options.resultPath,
       taskTimeout: sfn.Timeout.duration(options.timeout),
-      // The saga sets its own Retry, with jitter and the Lambda.Unknown case CDK's default misses.
+      // The saga sets its own Retry, with jitter and the function-timeout errors CDK's default misses.
       retryOnServiceExceptions: false,
     });
-  };
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { BUSINESS_ERROR_NAMES } from '../../lambdas/shared/errors.js';
 import { STEP_BUSINESS_ERRORS } from '../../lib/order-saga-stack.js';
@@ -185,5 +187,44 @@ describe("the operator's machines", () => {
       expect(machine.TimeoutSeconds).toBe(3600);
       expect(machine.QueryLanguage).toBe('JSONPath');
     }
+  });
+});
+
+describe('the wiring, with every reference rendered as the resource it names', () => {
+  const { stack } = synthOrderSaga();
+  const logicalIdOf = (...path: string[]) => {
+    const construct = path.reduce((node, id) => node.node.findChild(id), stack as IConstruct);
+    return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  };
+
+  it.each([
+    ['ReserveInventory', ['Inventory', 'ReserveInventory']],
+    ['ReleaseInventory', ['Inventory', 'ReleaseInventory']],
+    ['ChargePayment', ['Payments', 'ChargePayment']],
+    ['RefundPayment', ['Payments', 'RefundPayment']],
+    ['CancelShipment', ['Shipping', 'CancelShipment']],
+    ['ConfirmOrder', ['Orders', 'ConfirmOrder']],
+    ['CancelOrder', ['Orders', 'CancelOrder']],
+    ['MarkCompensationFailed', ['Orders', 'MarkCompensationFailed']],
+    ['MarkNeedsAttention', ['Orders', 'MarkNeedsAttention']],
+  ])('%s invokes its own function', (state, path) => {
+    expect(task(state).Resource).toEqual({ 'Fn::GetAtt': [logicalIdOf(...path), 'Arn'] });
+  });
+
+  it('CreateShipment sends the task token and the request to the shipping-requests queue, and waits', () => {
+    const shipment = task('CreateShipment');
+    expect(JSON.stringify(shipment.Resource)).toContain(':states:::sqs:sendMessage.waitForTaskToken');
+    expect(shipment.Parameters).toEqual({
+      QueueUrl: { Ref: logicalIdOf('Shipping', 'Requests', 'Queue') },
+      MessageBody: {
+        'taskToken.$': '$$.Task.Token',
+        request: {
+          'orderId.$': '$.orderId',
+          'traceId.$': '$.traceId',
+          'items.$': '$.items',
+          'shippingAddress.$': '$.shippingAddress',
+        },
+      },
+    });
   });
 });
