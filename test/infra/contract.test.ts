@@ -284,8 +284,11 @@ describe('the deployed API', () => {
     );
     const start = statements.find((statement) => statement.Action === 'states:StartExecution');
     expect(start?.Resource).toEqual(stack.resolve(stack.saga.stateMachine.stateMachineArn));
-    const histories = statements.filter((statement) => statement.Action === 'states:GetExecutionHistory');
+    // One statement or three, as the policy minimizer merges them: the executions of the three machines.
+    const histories = statements
+      .filter((statement) => statement.Action === 'states:GetExecutionHistory')
+      .flatMap((statement) => [statement.Resource].flat());
     expect(histories).toHaveLength(3);
-    for (const history of histories) expect(JSON.stringify(history.Resource)).toContain(':execution:');
+    for (const history of histories) expect(JSON.stringify(history)).toContain(':execution:');
   });
 });

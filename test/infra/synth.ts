@@ -1,12 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { App, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { OrderSagaStack, type OrderSagaStackProps } from '../../lib/order-saga-stack.js';
 import { renderDefinition, type StatesDefinition } from '../../lib/saga/definition.js';
 
-/** Template tests read structure, not bundles: skipping esbuild makes a synth take a fraction of the time. */
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+  context: Record<string, unknown>;
+};
+
+/**
+ * The app as `cdk synth` builds it, with cdk.json's feature flags, so tests read the template that deploys.
+ * Template tests read structure, not bundles: skipping esbuild makes a synth take a fraction of the time.
+ */
 export function testApp(): App {
-  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
 }
 
 export const TEST_ENV = { account: '111111111111', region: 'us-east-1' };
