@@ -17,15 +17,17 @@ export interface ValidationDetail {
   message: string;
 }
 
+/** Each problem at the path of the field it concerns: an unknown or missing field names itself. */
 function detailOf(error: ErrorObject): ValidationDetail {
-  const path = error.instancePath || '/';
   if (error.keyword === 'additionalProperties') {
-    return { path, message: `unknown field "${String(error.params.additionalProperty)}"` };
+    const field = String(error.params.additionalProperty);
+    return { path: `${error.instancePath}/${field}`, message: `unknown field "${field}"` };
   }
   if (error.keyword === 'required') {
-    return { path, message: `missing field "${String(error.params.missingProperty)}"` };
+    const field = String(error.params.missingProperty);
+    return { path: `${error.instancePath}/${field}`, message: `missing field "${field}"` };
   }
-  return { path, message: error.message ?? error.keyword };
+  return { path: error.instancePath || '/', message: error.message ?? error.keyword };
 }
 
 /** Lone surrogates survive JSON.parse but are not text: they cannot be stored or printed faithfully. */

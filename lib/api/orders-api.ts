@@ -117,7 +117,10 @@ export class OrdersApi extends Construct {
       },
     });
     for (const gatewayError of GATEWAY_ERRORS) {
-      const details = gatewayError.withValidation ? ',"details":"$context.error.validationErrorString"' : '';
+      // The same shape as the handler's: a list of problems with paths. API Gateway names the field in its text.
+      const details = gatewayError.withValidation
+        ? ',"details":[{"path":"/","message":"$context.error.validationErrorString"}]'
+        : '';
       this.restApi.addGatewayResponse(`${gatewayError.type.responseType}Response`, {
         type: gatewayError.type,
         statusCode: gatewayError.status,

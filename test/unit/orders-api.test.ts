@@ -286,6 +286,24 @@ describe('POST /orders', () => {
     );
   });
 
+  it('names an unknown field and a missing one by their own paths', async () => {
+    const { shippingAddress, ...withoutAddress } = order;
+    const response = await handler(
+      post({ ...withoutAddress, coupon: 'FREE', shippingAddress: { ...shippingAddress, floor: 3 } }),
+    );
+
+    expect((parse(response.body).error as { details: unknown[] }).details).toEqual(
+      expect.arrayContaining([
+        { path: '/coupon', message: 'unknown field "coupon"' },
+        { path: '/shippingAddress/floor', message: 'unknown field "floor"' },
+      ]),
+    );
+    const missing = await handler(post(withoutAddress));
+    expect((parse(missing.body).error as { details: unknown[] }).details).toEqual([
+      { path: '/shippingAddress', message: 'missing field "shippingAddress"' },
+    ]);
+  });
+
   it('rejects a repeated sku with the path of the repeat', async () => {
     const response = await handler(
       post({
