@@ -2,61 +2,24 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import {
+  DEFAULT_COMPENSATION_RETRY,
+  DEFAULT_FORWARD_RETRY,
+  DEFAULT_POST_PIVOT_RETRY,
+  DEFAULT_TRANSIENT_ERRORS,
+  retryProps,
+  type SagaRetryPolicy,
+} from './retry.js';
 import type { SagaTaskFactory } from './tasks.js';
 
+export {
+  DEFAULT_COMPENSATION_RETRY,
+  DEFAULT_FORWARD_RETRY,
+  DEFAULT_POST_PIVOT_RETRY,
+  DEFAULT_TRANSIENT_ERRORS,
+  type SagaRetryPolicy,
+} from './retry.js';
 export { invokeFunction, type SagaTaskFactory, type SagaTaskOptions, sendToQueueAndWait } from './tasks.js';
-
-/**
- * Transient failures worth retrying: a callback step's SQS client errors, Lambda's own service and
- * throttling errors, a function that ran past its timeout (Lambda reports it as `Sandbox.Timedout`, older
- * documentation as `Lambda.Unknown`, and an invocation the SDK gave up on as
- * `Lambda.ClientExecutionTimeoutException`; CDK's default retry misses all three), and the handlers'
- * `TransientError` (DynamoDB throttling and transaction conflicts are mapped to it).
- */
-export const DEFAULT_TRANSIENT_ERRORS: readonly string[] = [
-  'SQS.SdkClientException',
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-  'Lambda.Unknown',
-  'Lambda.ClientExecutionTimeoutException',
-  'Sandbox.Timedout',
-  'TransientError',
-];
-
-export interface SagaRetryPolicy {
-  /** Attempts after the first. */
-  readonly maxAttempts: number;
-  readonly interval: Duration;
-  readonly backoffRate: number;
-  /** Caps the exponential growth so a long retry chain stays inside the saga's timeout. */
-  readonly maxDelay: Duration;
-}
-
-/** Forward steps before the pivot: a few quick retries, then compensate. */
-export const DEFAULT_FORWARD_RETRY: SagaRetryPolicy = {
-  maxAttempts: 3,
-  interval: Duration.seconds(1),
-  backoffRate: 2,
-  maxDelay: Duration.seconds(10),
-};
-
-/** Steps after the pivot cannot be undone, so they are retried far longer before a person is called. */
-export const DEFAULT_POST_PIVOT_RETRY: SagaRetryPolicy = {
-  maxAttempts: 8,
-  interval: Duration.seconds(2),
-  backoffRate: 2,
-  maxDelay: Duration.seconds(60),
-};
-
-/** Compensations must eventually succeed: retried on every error, long, before escalation. */
-export const DEFAULT_COMPENSATION_RETRY: SagaRetryPolicy = {
-  maxAttempts: 8,
-  interval: Duration.seconds(2),
-  backoffRate: 2,
-  maxDelay: Duration.seconds(60),
-};
 
 export interface SagaTaskSpec {
   /** The state's name; dashboards, docs and tests refer to it. */
@@ -365,17 +328,6 @@ export class Saga extends Construct {
       resultPath: role === 'forward' ? resultPathOf(spec.name) : sfn.JsonPath.DISCARD,
     });
   }
-}
-
-function retryProps(errors: readonly string[], policy: SagaRetryPolicy): sfn.RetryProps {
-  return {
-    errors: [...errors],
-    maxAttempts: policy.maxAttempts,
-    interval: policy.interval,
-    backoffRate: policy.backoffRate,
-    maxDelay: policy.maxDelay,
-    jitterStrategy: sfn.JitterType.FULL,
-  };
 }
 
 function validateSteps(props: SagaProps): void {
