@@ -1,7 +1,5 @@
 import { defineConfig } from 'vitest/config';
 
-const sdkQuiet = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-
 export default defineConfig({
   test: {
     projects: [
@@ -10,7 +8,6 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           setupFiles: ['test/unit/setup.ts'],
-          env: sdkQuiet,
         },
       },
       {
@@ -29,7 +26,6 @@ export default defineConfig({
           // Each file boots the emulator it tests (DynamoDB Local takes a few seconds).
           testTimeout: 30_000,
           hookTimeout: 60_000,
-          env: sdkQuiet,
         },
       },
       {
@@ -41,7 +37,6 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          env: sdkQuiet,
         },
       },
     ],

@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startLocalCloud } from '../local/cloud.js';
 
 /**
  * Throughput and latency of the whole order path on the local cloud: POST /orders through the saga to
  * CONFIRMED, with the real bundles, DynamoDB Local and the SQS emulator. Prints figures; asserts nothing.
  */
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-const { startLocalCloud } = await import('../local/cloud.js');
 
 const { values } = parseArgs({
   options: { orders: { type: 'string', default: '200' }, concurrency: { type: 'string', default: '16' } },

@@ -1,3 +1,5 @@
+import type { FromSchema } from 'json-schema-to-ts';
+
 /**
  * The API's request schemas: the one source the API Gateway models, the handler's runtime validation and
  * contract/openapi.yaml are built from or checked against. JSON Schema kept to the subset that draft 4
@@ -64,16 +66,10 @@ export const reconcileRequestSchema = {
   },
 } as const;
 
-export interface ReconcileRequestBody {
-  action: 'redrive' | 'cancel' | 'complete';
-  reason: string;
-}
+export type ReconcileRequestBody = FromSchema<typeof reconcileRequestSchema>;
 
-export interface CreateOrderRequest {
-  customerId: string;
-  items: { sku: string; quantity: number }[];
-  shippingAddress: { line1: string; line2?: string; city: string; postalCode: string; country: string };
-}
+/** The order request as the schema defines it: derived, so the type and the validation cannot drift. */
+export type CreateOrderRequest = FromSchema<typeof createOrderRequestSchema>;
 
 /** Order ids are derived, never chosen by clients: `ord_` and 32 hex digits. */
 export const ORDER_ID_PATTERN = /^ord_[0-9a-f]{32}$/;

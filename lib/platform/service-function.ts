@@ -70,8 +70,8 @@ export class ServiceFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         minify: true,
         sourceMap: true,
-        // Node 20 syntax runs on the deployed runtime and on the oldest Node the local cloud supports.
-        target: 'node20',
+        // The deployed runtime (nodejs24.x) and the Node 24 the local cloud runs the bundles on.
+        target: 'node24',
         mainFields: ['module', 'main'],
         externalModules: [],
         // Bundled CommonJS dependencies call require() for Node built-ins, which ESM lacks.

@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { startLocalCloud } from '../../local/cloud.js';
+import { loadSeedFile } from '../../local/seed.js';
 
 /** Timeouts and retry intervals at a tenth: a 20 s task timeout fires after 2 s. */
 export const TEST_TIME_SCALE = 0.1;
@@ -16,10 +18,6 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  // The SDK warns about Node 20 once per process on import: the local cloud is imported after this.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  const { startLocalCloud } = await import('../../local/cloud.js');
-  const { loadSeedFile } = await import('../../local/seed.js');
   const cloud = await startLocalCloud({
     projectRoot: fileURLToPath(new URL('../..', import.meta.url)),
     port: 0,
