@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { LambdaInvoker } from './stepfunctions-engine.js';
+import { orderIdOf } from './order-id.js';
+import type { LambdaErrorShape, LambdaInvoker } from './stepfunctions-engine.js';
 import {
   type CfnTemplate,
   isRecord,
@@ -43,6 +44,32 @@ export interface HttpResponse {
   body: string;
 }
 
+/** One request as the trace tells it. */
+export interface ApiExchange {
+  method: string;
+  /** The route as API Gateway names it (/orders/{orderId}); the request's path when no route matched. */
+  path: string;
+  status: number;
+  ms: number;
+  /** From the path or the response, through orderIdOf. */
+  orderId?: string;
+  /** The function error behind a 502. */
+  error?: LambdaErrorShape;
+}
+
+export interface LocalRestApiOptions {
+  /** Called once per request, after the response is made. */
+  onResponse?: (exchange: ApiExchange) => void;
+}
+
+function responseOrderId(response: HttpResponse): string | undefined {
+  try {
+    return orderIdOf(JSON.parse(response.body));
+  } catch {
+    return undefined;
+  }
+}
+
 function logicalIdOf(reference: unknown): string | undefined {
   if (!isRecord(reference)) return undefined;
   if (typeof reference.Ref === 'string') return reference.Ref;
@@ -64,6 +91,7 @@ export class LocalRestApi {
     template: CfnTemplate,
     ctx: ResolveContext,
     private readonly invoker: LambdaInvoker,
+    private readonly options: LocalRestApiOptions = {},
   ) {
     const resources = template.Resources;
     const pathOf = (resourceRef: unknown): string => {
@@ -154,6 +182,26 @@ export class LocalRestApi {
   }
 
   async handle(request: HttpRequest): Promise<HttpResponse> {
+    const started = performance.now();
+    const method = request.method.toUpperCase();
+    const exchange: Omit<ApiExchange, 'status' | 'ms'> = {
+      method,
+      path: new URL(request.url, 'http://local').pathname,
+    };
+    const response = await this.respond(request, exchange);
+    this.options.onResponse?.({
+      ...exchange,
+      orderId: exchange.orderId ?? responseOrderId(response),
+      status: response.status,
+      ms: performance.now() - started,
+    });
+    return response;
+  }
+
+  private async respond(
+    request: HttpRequest,
+    exchange: Omit<ApiExchange, 'status' | 'ms'>,
+  ): Promise<HttpResponse> {
     const requestId = randomUUID();
     const url = new URL(request.url, 'http://local');
     const method = request.method.toUpperCase();
@@ -168,6 +216,7 @@ export class LocalRestApi {
         requestId,
       );
     }
+    exchange.path = route.resource;
     if (Buffer.byteLength(request.body, 'utf8') > MAX_REQUEST_BYTES) {
       return this.gatewayError('REQUEST_TOO_LARGE', 413, 'Request Too Long', '', requestId);
     }
@@ -229,6 +278,7 @@ export class LocalRestApi {
     const pathParameters = Object.fromEntries(
       route.parameterNames.map((name, index) => [name, decodeURIComponent(match?.[index + 1] ?? '')]),
     );
+    exchange.orderId = orderIdOf({ pathParameters });
     const query = [...url.searchParams.entries()];
     const event = {
       resource: route.resource,
@@ -257,6 +307,7 @@ export class LocalRestApi {
     };
 
     const outcome = await this.invoker.invoke(route.functionArn, event);
+    if (!outcome.ok) exchange.error = outcome.error;
     const result = outcome.ok && isRecord(outcome.payload) ? outcome.payload : undefined;
     if (!result || typeof result.statusCode !== 'number') {
       // What API Gateway does with a function error or a malformed proxy response.

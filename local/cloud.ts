@@ -1,23 +1,28 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { LocalRestApi } from './api-gateway.js';
 import { type CloudAssembly, ensureCloudAssembly } from './assembly.js';
 import { createTablesFromTemplate, startDynamoDbLocal, tableAttributes } from './dynamodb.js';
-import { LOCAL_ENDPOINTS_FILE } from './endpoints-file.js';
+import { type LocalEndpoints, publishLocalEndpoints } from './endpoints-file.js';
 import { startEventSources } from './event-sources.js';
 import { FaultRegistry, FaultValidationError } from './faults.js';
 import { FaultInjectingInvoker } from './invoker.js';
 import { createLambdaRunner, emulatorEnvironment, lambdaFunctionsFromTemplate } from './lambda-runner.js';
 import { findFreePort, readBody } from './net.js';
+import { orderIdOf } from './order-id.js';
 import { type LocalSchedules, startSchedules, UnknownScheduleError } from './schedules.js';
 import { type Seed, seedRows } from './seed.js';
 import { StepFunctionsApi } from './sfn-api.js';
 import { type Snapshot, takeSnapshot } from './snapshot.js';
-import { createQueuesFromTemplate, createSqsClient, startSqsLocal } from './sqs.js';
+import {
+  type CreatedQueue,
+  createQueuesFromTemplate,
+  createSqsClient,
+  type SqsLocal,
+  startSqsLocal,
+} from './sqs.js';
 import { startSqsMoveTaskProxy } from './sqs-move-tasks.js';
 import {
   createLocalStateMachine,
@@ -28,6 +33,7 @@ import {
 import { findLocallyUnsupported } from './support.js';
 import {
   type CfnTemplate,
+  constructIdOf,
   createResolveContext,
   loadTemplate,
   type PhysicalNames,
@@ -38,7 +44,7 @@ import {
   resourcesOfType,
   withAttributes,
 } from './template.js';
-import { createTracer, type Tracer } from './trace.js';
+import { createTracer, type Tracer, traceExecutions } from './trace.js';
 
 export interface LocalCloudOptions {
   projectRoot: string;
@@ -55,6 +61,12 @@ export interface LocalCloudOptions {
   /** Where the live trace goes; silent when omitted. */
   trace?: (line: string) => void;
   color?: boolean;
+  /**
+   * Write the endpoints to `.local-cloud/endpoints.json` under projectRoot while running, for scripts
+   * (`npm run redrive -- --local`). Only `npm start` does: a test suite or a benchmark booting its own local
+   * cloud beside it must not replace or delete that file. Default false.
+   */
+  publishEndpoints?: boolean;
 }
 
 export interface LocalCloud {
@@ -106,21 +118,16 @@ async function putRows(client: DynamoDBClient, tableName: string, rows: object[]
   }
 }
 
-/** Logs, at the end of each saga, how it ended and how long it took. */
-function traceOutcome(tracer: Tracer, execution: LocalExecution): void {
-  tracer.sagaStarted(execution.name);
-  void execution.result.then((outcome) => {
-    const lastState = [...execution.history]
-      .reverse()
-      .find((event) => event.type.endsWith('StateEntered'))?.stateName;
-    const detail = [lastState, outcome.error && outcome.error !== lastState ? outcome.error : undefined]
-      .filter(Boolean)
-      .join(' ');
-    tracer.sagaEnded(
-      execution.name,
-      outcome.status,
-      detail,
-      outcome.stopDate.getTime() - outcome.startDate.getTime(),
+/** Traces SQS's moves to a dead-letter queue: the queue, its DLQ, and the order the message was about. */
+function traceDeadLetters(tracer: Tracer, sqs: SqsLocal, queues: CreatedQueue[]): () => void {
+  const byName = new Map(queues.map((queue) => [queue.queueName, queue]));
+  return sqs.onDeadLetter((moved) => {
+    const queue = byName.get(moved.queueName);
+    tracer.deadLetter(
+      orderIdOf({ Records: [{ body: moved.body }] }),
+      moved.queueName,
+      queue?.deadLetterQueueName ?? 'its dead-letter queue',
+      queue?.maxReceiveCount,
     );
   });
 }
@@ -159,7 +166,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const nameOptions = { stackName: assembly.stackName, sqsEndpoint: sqsProxy.endpoint };
     let names = physicalNames(template, nameOptions);
     const bootstrapContext = createResolveContext(names, { ...nameOptions, template });
-    const [tables] = await Promise.all([
+    const [tables, queues] = await Promise.all([
       createTablesFromTemplate(dynamodb.client, template, names, bootstrapContext),
       createQueuesFromTemplate(sqsClient, template, names, bootstrapContext, {
         timeScale: options.timeScale,
@@ -168,16 +175,18 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     names = withAttributes(names, tableAttributes(tables));
     const ctx = createResolveContext(names, { ...nameOptions, template });
     const outputs = resolvedOutputs(template, ctx);
+    const stopTracingDeadLetters = traceDeadLetters(tracer, sqs, queues);
+    stack.push(async () => stopTracingDeadLetters());
 
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
     const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqsProxy.endpoint, sfn: sfnEndpoint };
+    const labels = functionConstructIds(template, names);
     const runner = createLambdaRunner({
       timeScale: options.timeScale,
       baseEnvironment: emulatorEnvironment(endpoints),
-      onLog: (functionName, _stream, line) => {
-        // Handlers log JSON lines; only warnings and errors are worth a place in the trace.
-        if (/"level":"(warn|error)"/.test(line)) tracer.info(`  ${functionName}: ${line}`);
-      },
+      // Handlers log JSON lines; their warnings and errors get a line each, unless the trace already tells it.
+      onLog: (functionName, _stream, line) =>
+        tracer.handlerLog(labels.get(functionName) ?? functionName, line),
     });
     stack.push(() => runner.stop());
     for (const config of lambdaFunctionsFromTemplate(template, ctx, {
@@ -187,18 +196,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       runner.register(config);
 
     const faults = new FaultRegistry();
-    const invoker = new FaultInjectingInvoker(
-      runner,
-      faults,
-      tracer,
-      options.timeScale,
-      functionConstructIds(template, names),
-    );
+    const invoker = new FaultInjectingInvoker(runner, faults, tracer, options.timeScale, labels);
     const taskTokens = new TaskTokenRegistry();
-    const sfnApi = new StepFunctionsApi(taskTokens, {
-      onStart: (execution) => traceOutcome(tracer, execution),
-      onRedrive: (execution) => traceOutcome(tracer, execution),
-    });
+    const sfnApi = new StepFunctionsApi(taskTokens);
     // Runs before the functions stop: no saga keeps retrying into a runner that is gone.
     stack.push(async () => {
       for (const execution of sfnApi.allExecutions())
@@ -219,6 +219,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           lambda: invoker,
           integrations: { 'arn:aws:states:::sqs:sendMessage': sqsSendMessageIntegration(sqsClient) },
           taskTokens,
+          onHistoryEvent: traceExecutions(tracer, constructIdOf(template, logicalId)),
         }),
       );
     }
@@ -238,7 +239,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       putRows(dynamodb.client, tableOf('PaymentsTableName'), rows.payments),
     ]);
 
-    const restApi = new LocalRestApi(template, ctx, invoker);
+    // The API's calls are traced as requests (route, status, order), not as function invocations.
+    const restApi = new LocalRestApi(template, ctx, invoker.untraced(), { onResponse: tracer.api });
     const snapshot = () =>
       takeSnapshot({ dynamodb: dynamodb.client, sqs: sqsClient, outputs, queues: names });
     const schedules = startSchedules({
@@ -279,7 +281,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       sqsClient,
       dynamodbEndpoint: dynamodb.endpoint,
       timeScale: options.timeScale,
-      onTrace: tracer.info,
+      onTrace: ({ mapping, orderId, message }) => tracer.note(orderId, mapping, message),
       // Asked before a batch is delivered: a duplicate-delivery fault on the function or the queue repeats it.
       duplicateDelivery: (targets, orderId) => {
         const hit = faults.take(targets, orderId, ['duplicate-delivery']) !== undefined;
@@ -326,12 +328,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
     // Other processes cannot resolve sqs.<region>.localhost; the loopback address reaches the same proxy.
     const publicEndpoints = { ...endpoints, sqs: loopbackUrl(endpoints.sqs) };
-    const endpointsFile = await publishEndpoints(options.projectRoot, {
+    const unpublish = await publishEndpointsIfAsked(options, {
       api: apiUrl,
       ...publicEndpoints,
       region: ctx.region,
     });
-    stack.push(() => rm(endpointsFile, { force: true }));
+    if (unpublish) stack.push(unpublish);
 
     return {
       apiUrl,
@@ -350,14 +352,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   }
 }
 
-/** Each function's construct id, from the path CDK records in the template ('OrderSaga/Shipping/ShippingWorker/Resource'). */
+/** Each function's construct id by function name ('ShippingWorker'), what faults target and the trace shows. */
 function functionConstructIds(template: CfnTemplate, names: PhysicalNames): Map<string, string> {
   const ids = new Map<string, string>();
-  for (const [logicalId, resource] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-    const cdkPath = resource.Metadata?.['aws:cdk:path'];
+  for (const [logicalId] of resourcesOfType(template, 'AWS::Lambda::Function')) {
     const functionName = names[logicalId]?.ref;
-    const constructId = typeof cdkPath === 'string' ? cdkPath.split('/').at(-2) : undefined;
-    if (functionName && constructId) ids.set(functionName, constructId);
+    if (functionName) ids.set(functionName, constructIdOf(template, logicalId));
   }
   return ids;
 }
@@ -379,12 +379,15 @@ function loopbackUrl(url: string): string {
   return parsed.origin;
 }
 
-/** Where scripts (npm run redrive -- --local) find the running local cloud. */
-async function publishEndpoints(projectRoot: string, endpoints: Record<string, string>): Promise<string> {
-  const file = path.join(projectRoot, LOCAL_ENDPOINTS_FILE);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify(endpoints, null, 2)}\n`);
-  return file;
+/**
+ * Writes `.local-cloud/endpoints.json` only for a cloud started with publishEndpoints (npm start), and returns
+ * what removes it on stop; any other local cloud leaves the file, and the cloud it names, alone.
+ */
+export async function publishEndpointsIfAsked(
+  options: Pick<LocalCloudOptions, 'projectRoot' | 'publishEndpoints'>,
+  endpoints: LocalEndpoints,
+): Promise<(() => Promise<void>) | undefined> {
+  return options.publishEndpoints ? publishLocalEndpoints(options.projectRoot, endpoints) : undefined;
 }
 
 function closeServer(server: Server): Promise<void> {

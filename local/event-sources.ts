@@ -32,6 +32,7 @@ import { orderIdOf } from './order-id.js';
 import type { LambdaInvokeOutcome, LambdaInvoker } from './stepfunctions-engine.js';
 import {
   type CfnTemplate,
+  constructIdOf,
   isRecord,
   type PhysicalResource,
   type ResolveContext,
@@ -56,6 +57,10 @@ export type EventSourceKind = 'sqs' | 'dynamodb-stream' | 'unsupported';
 
 export interface EventSourceMappingConfig {
   logicalId: string;
+  /** What the trace calls the mapping: its function's construct id ('ShippingWorker'). */
+  label: string;
+  /** The queue's or table's name, for the trace. */
+  sourceName: string;
   kind: EventSourceKind;
   enabled: boolean;
   /** As resolved from FunctionName: usually the function's name (Ref), sometimes its ARN. */
@@ -95,6 +100,15 @@ export interface EventSourceStats {
 
 export type DuplicateDeliveryHook = (targets: readonly string[], orderId: string | undefined) => boolean;
 
+/** A notable thing a mapping did or met: redelivery ahead, a poll error, records given up on. */
+export interface EventSourceTrace {
+  /** The mapping's label (its function's construct id). */
+  mapping: string;
+  /** The order of the batch's first record, when orderIdOf finds one. */
+  orderId?: string;
+  message: string;
+}
+
 export interface EventSourcesOptions {
   template: CfnTemplate;
   /** Built after the tables exist (withAttributes + tableAttributes), so GetAtt StreamArn is the real ARN. */
@@ -109,7 +123,7 @@ export interface EventSourcesOptions {
   timeScale?: number;
   /** Asked once per batch before the first invocation; true delivers the batch twice (at-least-once). */
   duplicateDelivery?: DuplicateDeliveryHook;
-  onTrace?: (message: string) => void;
+  onTrace?: (trace: EventSourceTrace) => void;
   /** ReceiveMessage long-poll time; also bounds how long an SQS poller takes to notice stop(). Default 1. */
   sqsWaitTimeSeconds?: number;
   /** Pollers per SQS mapping, further capped by MaximumConcurrency. Default 1. */
@@ -213,6 +227,10 @@ export function eventSourceMappingsFromTemplate(
     const startingPosition = properties.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON';
     return {
       logicalId,
+      label: functionEntry ? constructIdOf(template, functionEntry[0]) : logicalId,
+      sourceName:
+        (kind === 'dynamodb-stream' ? eventSourceArn.split('/')[1] : eventSourceArn.split(':').pop()) ||
+        eventSourceArn,
       kind,
       enabled: booleanOf(properties.Enabled) ?? true,
       functionName,
@@ -340,7 +358,7 @@ interface Runtime {
   region: string;
   timeScale: number;
   signal: AbortSignal;
-  trace: (message: string) => void;
+  trace: (mapping: EventSourceMappingConfig, message: string, orderId?: string) => void;
   queueUrlOf(queueArn: string): Promise<string>;
 }
 
@@ -506,7 +524,7 @@ class SqsPoller {
       } catch (error) {
         if (signal.aborted) break;
         this.stats.pollErrors += 1;
-        this.runtime.trace(`${this.mapping.logicalId}: SQS poll failed: ${errorMessage(error)}`);
+        this.runtime.trace(this.mapping, `polling ${this.queueName} failed: ${errorMessage(error)}`);
         await pause(POLL_ERROR_BACKOFF_MS, signal);
       }
     }
@@ -563,27 +581,35 @@ class SqsPoller {
       records.map((record) => orderIdOf({ Records: [record] })),
     );
     let outcome = await this.invoke(event);
+    const orderId = orderIdOf(event);
     if (duplicate) {
       stats.duplicatedBatches += 1;
       runtime.trace(
-        `${mapping.logicalId}: delivering ${records.length} message(s) again (duplicate-delivery)`,
+        mapping,
+        `delivering ${records.length} message(s) of ${this.queueName} again (duplicate-delivery)`,
+        orderId,
       );
       // As if the first delivery's deletes were lost: the redelivery's outcome decides what is deleted.
       outcome = await this.invoke(event);
     }
-    await this.delete(sqsDeletable(records, outcome, mapping.reportBatchItemFailures));
+    const deletable = sqsDeletable(records, outcome, mapping.reportBatchItemFailures);
+    const kept = records.length - deletable.length;
+    if (kept > 0) {
+      // The function's own failure is on its invocation line; what follows from it is the queue's business.
+      runtime.trace(
+        mapping,
+        `${kept} of ${records.length} message(s) ${outcome.ok ? 'reported failed' : 'not handled'}: back on ` +
+          `${this.queueName} after the visibility timeout`,
+        orderId,
+      );
+    }
+    await this.delete(deletable);
   }
 
   private async invoke(event: { Records: SQSRecord[] }): Promise<LambdaInvokeOutcome> {
     this.stats.invocations += 1;
     const outcome = await invokeSafely(this.runtime.options.invoker, this.mapping.functionName, event);
-    if (!outcome.ok) {
-      this.stats.failedInvocations += 1;
-      this.runtime.trace(
-        `${this.mapping.logicalId}: ${event.Records.length} message(s) failed with ${outcome.error.errorType}; ` +
-          'they return after the visibility timeout',
-      );
-    }
+    if (!outcome.ok) this.stats.failedInvocations += 1;
     return outcome;
   }
 
@@ -602,7 +628,8 @@ class SqsPoller {
       this.stats.deletedMessages += response.Successful?.length ?? 0;
       for (const failed of response.Failed ?? []) {
         this.runtime.trace(
-          `${this.mapping.logicalId}: delete failed: ${failed.Code} ${failed.Message ?? ''}`,
+          this.mapping,
+          `deleting a message of ${this.queueName} failed: ${failed.Code} ${failed.Message ?? ''}`,
         );
       }
     }
@@ -775,7 +802,10 @@ class StreamPoller {
       } catch (error) {
         if (signal.aborted) break;
         this.stats.pollErrors += 1;
-        this.runtime.trace(`${this.mapping.logicalId}: stream poll failed: ${errorMessage(error)}`);
+        this.runtime.trace(
+          this.mapping,
+          `polling the ${this.mapping.sourceName} stream failed: ${errorMessage(error)}`,
+        );
         await pause(POLL_ERROR_BACKOFF_MS, signal);
       }
       if (!sawRecords) await pause(idleMs, signal);
@@ -880,7 +910,10 @@ class StreamPoller {
           break;
         }
         this.runtime.trace(
-          `${this.mapping.logicalId}: ${result.detail}; retry ${attempts}/${maximumRetries} of ${current.length} record(s)`,
+          this.mapping,
+          `${result.detail}; retry ${attempts}/${maximumRetries} of ${current.length} record(s) of the ` +
+            `${this.mapping.sourceName} stream`,
+          orderIdOf({ Records: current }),
         );
         await pause(retryDelayMs, this.runtime.signal);
       }
@@ -931,15 +964,19 @@ class StreamPoller {
     const destination = mapping.onFailureDestination;
     const first = records[0];
     const last = records[records.length - 1];
+    const destinationName = destination?.split(':').pop();
     runtime.trace(
-      `${mapping.logicalId}: giving up on ${records.length} record(s) after ${attempts} attempt(s) (${result.detail})` +
-        (destination ? `; on-failure record sent to ${destination}` : '; no on-failure destination, skipped'),
+      mapping,
+      `giving up on ${records.length} record(s) of the ${mapping.sourceName} stream after ${attempts} ` +
+        `attempt(s) (${result.detail})` +
+        (destination
+          ? `; on-failure record sent to ${destinationName}`
+          : '; no on-failure destination, skipped'),
+      orderIdOf({ Records: records }),
     );
     if (!destination) return;
     if (kindOfArn(destination) !== 'sqs') {
-      runtime.trace(
-        `${mapping.logicalId}: on-failure destination ${destination} is not an SQS queue: not emulated`,
-      );
+      runtime.trace(mapping, `on-failure destination ${destination} is not an SQS queue: not emulated`);
       return;
     }
     // The body Lambda sends to a stream mapping's on-failure destination: where the records are, not the records.
@@ -986,7 +1023,9 @@ class StreamPoller {
 export async function startEventSources(options: EventSourcesOptions): Promise<RunningEventSources> {
   const mappings = eventSourceMappingsFromTemplate(options.template, options.ctx);
   const controller = new AbortController();
-  const trace = options.onTrace ?? (() => undefined);
+  const onTrace = options.onTrace ?? (() => undefined);
+  const trace = (mapping: EventSourceMappingConfig, message: string, orderId?: string) =>
+    onTrace({ mapping: mapping.label, message, ...(orderId === undefined ? {} : { orderId }) });
   const queueUrls = new Map<string, Promise<string>>();
   const runtime: Runtime = {
     options,
@@ -1023,7 +1062,7 @@ export async function startEventSources(options: EventSourcesOptions): Promise<R
       const mappingStats = emptyStats();
       stats[mapping.logicalId] = mappingStats;
       if (!mapping.enabled) {
-        trace(`${mapping.logicalId}: disabled (Enabled: false), not polled`);
+        trace(mapping, `reading ${mapping.sourceName} is disabled (Enabled: false): not polled`);
         continue;
       }
       if (mapping.kind === 'sqs') {
@@ -1053,7 +1092,7 @@ export async function startEventSources(options: EventSourcesOptions): Promise<R
         await poller.init();
         runs.push(poller.run());
       } else {
-        trace(`${mapping.logicalId}: event source ${mapping.eventSourceArn} is not emulated locally`);
+        trace(mapping, `event source ${mapping.eventSourceArn} is not emulated locally`);
       }
     }
   } catch (error) {

@@ -42,7 +42,9 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promis
 
 /**
  * Every Lambda invocation of the local cloud goes through here: Step Functions tasks, API routes and
- * event sources alike. It applies armed faults, by state or function name, and traces each call.
+ * event sources alike. It applies armed faults, by state or function name, and traces the calls nobody else
+ * traces: those of event sources and schedules, by the function's construct id. A Step Functions task is
+ * traced by its state (traceExecutions), an API call by its route (untraced()).
  */
 export class FaultInjectingInvoker implements LambdaInvoker {
   constructor(
@@ -71,22 +73,39 @@ export class FaultInjectingInvoker implements LambdaInvoker {
     );
   }
 
-  async invoke(
+  /** The short name the trace uses for a function: its construct id when the template has it. */
+  labelOf(functionNameOrArn: string): string {
+    const config = this.configOf(functionNameOrArn);
+    return (
+      (config && this.constructIds.get(config.functionName)) ?? config?.functionName ?? functionNameOrArn
+    );
+  }
+
+  invoke(functionNameOrArn: string, payload: unknown, task?: TaskInvocation): Promise<LambdaInvokeOutcome> {
+    return this.run(functionNameOrArn, payload, task, task === undefined);
+  }
+
+  /** The same invoker (faults included) for a caller that traces its calls itself, such as the REST API. */
+  untraced(): LambdaInvoker {
+    return {
+      invoke: (functionNameOrArn, payload, task) => this.run(functionNameOrArn, payload, task, false),
+    };
+  }
+
+  private async run(
     functionNameOrArn: string,
     payload: unknown,
-    task?: TaskInvocation,
+    task: TaskInvocation | undefined,
+    traced: boolean,
   ): Promise<LambdaInvokeOutcome> {
     const targets = this.targetsOf(functionNameOrArn, task?.stateName);
-    const [label = functionNameOrArn] = targets;
+    const label = task?.stateName ?? this.labelOf(functionNameOrArn);
     const orderId = orderIdOf(payload);
     const mode = this.faults.take(targets, orderId);
     if (mode) this.tracer.fault(orderId, label, mode);
     const started = Date.now();
     const outcome = await this.invokeWith(mode, functionNameOrArn, payload, task);
-    const ms = Date.now() - started;
-    if (outcome.ok) this.tracer.step(orderId, label, 'ok', false, ms);
-    else
-      this.tracer.step(orderId, label, `${outcome.error.errorType}: ${outcome.error.errorMessage}`, true, ms);
+    if (traced) this.tracer.invocation(orderId, label, outcome, Date.now() - started);
     return outcome;
   }
 
@@ -101,9 +120,9 @@ export class FaultInjectingInvoker implements LambdaInvoker {
       scaledFunctionTimeoutMs(this.configOf(functionNameOrArn)?.timeoutSeconds ?? 3, this.timeScale);
     switch (mode) {
       case 'error':
-        return failure('InjectedError', `Fault injected into ${functionNameOrArn}`);
+        return failure('InjectedError', `Fault injected into ${this.labelOf(functionNameOrArn)}`);
       case 'transient':
-        return failure('TransientError', `Transient fault injected into ${functionNameOrArn}`);
+        return failure('TransientError', `Transient fault injected into ${this.labelOf(functionNameOrArn)}`);
       case 'timeout': {
         await run();
         // The answer is lost: a state's own timeout moves the saga on; any other caller sees the function time out.

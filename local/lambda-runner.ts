@@ -82,8 +82,6 @@ export function emulatorEnvironment(endpoints: EmulatorEndpoints): Record<string
     AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
     AWS_SESSION_TOKEN: 'local',
-    // SDK releases warn about Node 20 on every cold start; noise in local logs.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...(endpoints.dynamodb ? { AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb } : {}),
     ...(endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
     ...(endpoints.sfn ? { AWS_ENDPOINT_URL_SFN: endpoints.sfn } : {}),

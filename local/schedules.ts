@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { LambdaInvokeOutcome, LambdaInvoker } from './stepfunctions-engine.js';
 import {
   type CfnTemplate,
+  constructIdOf,
   isRecord,
   type ResolveContext,
   resolveProperties,
@@ -87,6 +88,8 @@ export interface ScheduleDefinition {
   // The physical name: Name, or the local generated one.
   name: string;
   logicalId: string;
+  // What the trace calls it: the Name the template gives, else its construct id (or logical id).
+  label: string;
   arn: string;
   type: 'AWS::Events::Rule' | 'AWS::Scheduler::Schedule';
   expression: string;
@@ -191,6 +194,7 @@ export function schedulesFromTemplate(template: CfnTemplate, ctx: ResolveContext
     schedules.push({
       name: physical.ref,
       logicalId,
+      label: typeof properties.Name === 'string' ? properties.Name : constructIdOf(template, logicalId),
       arn: physical.attributes.Arn ?? physical.ref,
       type,
       expression,
@@ -344,7 +348,7 @@ export function startSchedules(options: StartSchedulesOptions): LocalSchedules {
           }
           if (!outcome.ok) {
             trace(
-              `schedule ${definition.logicalId} -> ${target.id} failed: ${outcome.error.errorType}: ${outcome.error.errorMessage}`,
+              `schedule ${definition.label} -> ${target.id} failed: ${outcome.error.errorType}: ${outcome.error.errorMessage}`,
             );
           }
           return {
@@ -366,17 +370,17 @@ export function startSchedules(options: StartSchedulesOptions): LocalSchedules {
     const periodMs = localPeriodOf(definition);
     if (periodMs === undefined) {
       if (definition.enabled) {
-        trace(`schedule ${definition.logicalId} (${definition.expression}) is not timed locally: use runNow`);
+        trace(`schedule ${definition.label} (${definition.expression}) is not timed locally: use runNow`);
       }
       continue;
     }
     // Like a new rate rule on AWS, the first fire comes one period after start.
     const timer = setInterval(() => {
       if ((inFlight.get(definition.name) ?? 0) > 0) {
-        trace(`schedule ${definition.logicalId} skipped: the previous fire is still running`);
+        trace(`schedule ${definition.label} skipped: the previous fire is still running`);
         return;
       }
-      trace(`schedule ${definition.logicalId} fired`);
+      trace(`schedule ${definition.label} fired`);
       void run(definition, 'timer');
     }, periodMs);
     // The local cloud's servers keep the process alive; a timer alone must not.

@@ -29,14 +29,29 @@ const epochSeconds = (date: Date | string) => new Date(date).getTime() / 1000;
 const jsonText = (value: JsonValue | undefined) => (value === undefined ? undefined : JSON.stringify(value));
 const isLambdaArn = (resource: string | undefined) => /^arn:[^:]+:lambda:/.test(resource ?? '');
 
+/**
+ * How AWS names a service integration in task events: arn:aws:states:::sqs:sendMessage.waitForTaskToken is
+ * resourceType sqs, resource sendMessage.waitForTaskToken; arn:aws:states:::aws-sdk:dynamodb:putItem is
+ * aws-sdk:dynamodb and putItem.
+ */
+export function taskResourceOf(resource: string | undefined): { resourceType: string; resource: string } {
+  const [service = 'unknown', ...rest] = (resource ?? '').split(':').slice(5);
+  if (service === 'aws-sdk' && rest.length > 1) {
+    return { resourceType: `aws-sdk:${rest[0]}`, resource: rest.slice(1).join(':') };
+  }
+  return { resourceType: service, resource: rest.join(':') };
+}
+
 /** Maps the engine's history to AWS's event shapes; Lambda-ARN tasks report LambdaFunction* events as on AWS. */
 export function toAwsHistoryEvent(event: HistoryEvent): Record<string, unknown> | undefined {
-  const base = { id: event.id, previousEventId: event.id - 1, timestamp: epochSeconds(event.timestamp) };
-  const lambda = isLambdaArn(event.resource);
-  const taskResource = {
-    resourceType: event.resource?.split(':')[2] ?? 'unknown',
-    resource: event.resource ?? '',
+  const base = {
+    id: event.id,
+    previousEventId: event.previousEventId,
+    timestamp: epochSeconds(event.timestamp),
   };
+  const lambda = isLambdaArn(event.resource);
+  const taskResource = taskResourceOf(event.resource);
+  const errorDetails = { error: event.error, ...(event.cause ? { cause: event.cause } : {}) };
   if (event.type.endsWith('StateEntered')) {
     return {
       ...base,
@@ -96,6 +111,10 @@ export function toAwsHistoryEvent(event: HistoryEvent): Record<string, unknown> 
             type: event.type,
             taskScheduledEventDetails: { ...taskResource, parameters: jsonText(event.input) },
           };
+    case 'TaskStarted':
+      return lambda
+        ? { ...base, type: 'LambdaFunctionStarted' }
+        : { ...base, type: event.type, taskStartedEventDetails: taskResource };
     case 'TaskSubmitted':
       return {
         ...base,
@@ -128,18 +147,15 @@ export function toAwsHistoryEvent(event: HistoryEvent): Record<string, unknown> 
           };
     case 'TaskTimedOut':
       return lambda
-        ? {
-            ...base,
-            type: 'LambdaFunctionTimedOut',
-            lambdaFunctionTimedOutEventDetails: { error: event.error, cause: event.cause },
-          }
-        : {
-            ...base,
-            type: event.type,
-            taskTimedOutEventDetails: { ...taskResource, error: event.error, cause: event.cause },
-          };
+        ? { ...base, type: 'LambdaFunctionTimedOut', lambdaFunctionTimedOutEventDetails: errorDetails }
+        : { ...base, type: event.type, taskTimedOutEventDetails: { ...taskResource, ...errorDetails } };
+    case 'MapIterationStarted':
+    case 'MapIterationSucceeded':
+    case 'MapIterationFailed': {
+      const key = `${event.type.charAt(0).toLowerCase()}${event.type.slice(1)}EventDetails`;
+      return { ...base, type: event.type, [key]: { name: event.stateName, index: event.index } };
+    }
     default:
-      // StateRetried and StateCaught are the engine's own; AWS shows retries as repeated task events.
       return undefined;
   }
 }

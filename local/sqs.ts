@@ -1,5 +1,5 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { interceptLocalhostDns, startFauxqs } from 'fauxqs';
+import { interceptLocalhostDns, type SqsSpyMessage, startFauxqs } from 'fauxqs';
 import { DUMMY_CREDENTIALS } from './net.js';
 import {
   type CfnTemplate,
@@ -20,7 +20,19 @@ export interface SqsLocal {
   client: SQSClient;
   // Variables a handler process needs besides region and credentials.
   handlerEnvironment: Record<string, string>;
+  /**
+   * Calls `listener` whenever the emulator moves a message to a dead-letter queue (on the receive after its
+   * maxReceiveCount-th). Returns what unsubscribes.
+   */
+  onDeadLetter(listener: (moved: DeadLetteredMessage) => void): () => void;
   stop(): Promise<void>;
+}
+
+export interface DeadLetteredMessage {
+  // The queue the message left.
+  queueName: string;
+  messageId: string;
+  body: string;
 }
 
 export interface StartSqsOptions {
@@ -36,22 +48,53 @@ export interface StartSqsOptions {
 export async function startSqsLocal(options: StartSqsOptions = {}): Promise<SqsLocal> {
   const started = Date.now();
   const region = options.region ?? DEFAULT_REGION;
-  const server = await startFauxqs({ port: options.port ?? 0, logger: false, defaultRegion: region });
+  // The spy is how fauxqs tells of its DLQ moves; its buffer only has to bridge one wait to the next.
+  const server = await startFauxqs({
+    port: options.port ?? 0,
+    logger: false,
+    defaultRegion: region,
+    messageSpies: { bufferSize: 100 },
+  });
   const restoreDns = interceptLocalhostDns();
   const endpoint = `http://sqs.${region}.localhost:${server.port}`;
   const client = createSqsClient(endpoint, region);
   let stopped = false;
+  const listeners = new Set<(moved: DeadLetteredMessage) => void>();
+  let watching = false;
+  const watchDeadLetters = async () => {
+    // Each spy message is an object of its own: remembering the ones seen lets each wait start from the buffer.
+    const seen = new WeakSet<object>();
+    while (!stopped) {
+      const moved = await server.spy
+        .waitForMessage((message) => message.service === 'sqs' && !seen.has(message), 'dlq')
+        .catch(() => undefined);
+      if (!moved || stopped) return;
+      seen.add(moved);
+      const { queueName, messageId, body } = moved as SqsSpyMessage;
+      for (const listener of listeners) listener({ queueName, messageId, body });
+    }
+  };
   return {
     endpoint,
     port: server.port,
     startupMs: Date.now() - started,
     client,
     handlerEnvironment: { AWS_ENDPOINT_URL_SQS: endpoint },
+    onDeadLetter: (listener) => {
+      listeners.add(listener);
+      if (!watching) {
+        watching = true;
+        void watchDeadLetters();
+      }
+      return () => listeners.delete(listener);
+    },
     stop: async () => {
       if (stopped) {
         return;
       }
       stopped = true;
+      // Ends the pending wait of watchDeadLetters.
+      server.spy.clear();
       client.destroy();
       restoreDns();
       await server.stop();
@@ -107,12 +150,15 @@ function scaledVisibility(attributes: Record<string, string>, timeScale: number)
   };
 }
 
-function deadLetterTargetArn(properties: Record<string, unknown>): string | undefined {
+function redrivePolicyOf(properties: Record<string, unknown>): Record<string, unknown> | undefined {
   const policy = properties.RedrivePolicy;
   const parsed: unknown = typeof policy === 'string' ? JSON.parse(policy) : policy;
-  return isRecord(parsed) && typeof parsed.deadLetterTargetArn === 'string'
-    ? parsed.deadLetterTargetArn
-    : undefined;
+  return isRecord(parsed) ? parsed : undefined;
+}
+
+function deadLetterTargetArn(properties: Record<string, unknown>): string | undefined {
+  const target = redrivePolicyOf(properties)?.deadLetterTargetArn;
+  return typeof target === 'string' ? target : undefined;
 }
 
 export interface CreatedQueue {
@@ -120,6 +166,9 @@ export interface CreatedQueue {
   queueName: string;
   queueUrl: string;
   queueArn: string;
+  // From RedrivePolicy: where SQS moves a message received more than maxReceiveCount times.
+  deadLetterQueueName?: string;
+  maxReceiveCount?: number;
 }
 
 /**
@@ -179,7 +228,16 @@ export async function createQueuesFromTemplate(
     );
     const queueArn = arnResponse.Attributes?.QueueArn ?? physical.attributes.Arn ?? '';
     createdArns.add(queueArn);
-    created.push({ logicalId: next.logicalId, queueName, queueUrl, queueArn });
+    const deadLetterArn = deadLetterTargetArn(next.properties);
+    const maxReceiveCount = Number(redrivePolicyOf(next.properties)?.maxReceiveCount);
+    created.push({
+      logicalId: next.logicalId,
+      queueName,
+      queueUrl,
+      queueArn,
+      ...(deadLetterArn ? { deadLetterQueueName: deadLetterArn.split(':').pop() } : {}),
+      ...(Number.isFinite(maxReceiveCount) ? { maxReceiveCount } : {}),
+    });
   }
   return created;
 }

@@ -2,8 +2,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEMO_SEED, loadSeedFile } from './seed.js';
 
-// The SDK warns about Node 20 once per process; the local cloud runs on the Node the project supports.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { startLocalCloud } = await import('./cloud.js');
 const { JavaMissingError } = await import('./dynamodb.js');
 
@@ -63,6 +61,8 @@ try {
     forceSynth: values.synth,
     trace: (line) => console.log(line),
     color: process.stdout.isTTY,
+    // The one local cloud scripts reach (npm run redrive -- --local); tests and benchmarks run their own.
+    publishEndpoints: true,
   });
   console.log(
     `order-saga local cloud ready in ${((Date.now() - started) / 1000).toFixed(1)}s: API ${cloud.apiUrl}`,

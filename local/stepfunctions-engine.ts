@@ -8,29 +8,6 @@ import { isRecord } from './template.js';
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /**
- * aws-local-stepfunctions 3 calls Promise.withResolvers (Node 22+) in every Task state. Must run before the
- * first execution; createLocalStateMachine does it.
- */
-export function ensurePromiseWithResolvers(): void {
-  if ('withResolvers' in Promise) {
-    return;
-  }
-  Object.defineProperty(Promise, 'withResolvers', {
-    configurable: true,
-    writable: true,
-    value<T>(this: PromiseConstructor) {
-      let resolve: (value: T | PromiseLike<T>) => void = () => undefined;
-      let reject: (reason?: unknown) => void = () => undefined;
-      const promise = new this<T>((resolvePromise, rejectPromise) => {
-        resolve = resolvePromise;
-        reject = rejectPromise;
-      });
-      return { promise, resolve, reject };
-    },
-  });
-}
-
-/**
  * Throw this from a task handler to fail the state with an error name that Retry/Catch match against
  * (the engine compares `error.name`; Catch's output is { Error: name, Cause: message }).
  */
@@ -366,11 +343,19 @@ export function prepareDefinition(
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
+/**
+ * One event of an execution's history, as GetExecutionHistory numbers and links them: ids are consecutive
+ * from 1 and every event is one AWS records (a retry shows as the task's events again, a caught error as
+ * the state's exit), so the Step Functions API can hand the history out as it is.
+ */
 export interface HistoryEvent {
   id: number;
+  // As on AWS: the event before it, except the first state's entry and an abort, which link to 0.
+  previousEventId: number;
   timestamp: string;
-  // AWS-like names: ExecutionStarted, TaskStateEntered, TaskScheduled, TaskSucceeded, TaskFailed,
-  // TaskStateExited, StateRetried, StateCaught, ExecutionSucceeded/Failed/TimedOut/Aborted, ...
+  // AWS names, with Task* for every task (the API reports Lambda-ARN tasks as LambdaFunction*):
+  // ExecutionStarted, TaskStateEntered, TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded,
+  // TaskFailed, TaskTimedOut, TaskStateExited, ExecutionSucceeded/Failed/TimedOut/Aborted/Redriven, ...
   type: string;
   stateName?: string;
   resource?: string;
@@ -378,8 +363,9 @@ export interface HistoryEvent {
   output?: JsonValue;
   error?: string;
   cause?: string;
-  attempt?: number;
   taskToken?: string;
+  // MapIteration* only.
+  index?: number;
   // ExecutionRedriven only.
   redriveCount?: number;
 }
@@ -421,6 +407,8 @@ export interface LocalStateMachineOptions {
   taskHandlers?: Record<string, TaskHandler>;
   taskTokens?: TaskTokenRegistry;
   roleArn?: string;
+  // Called with every event as it is added to an execution's history (the local cloud's trace).
+  onHistoryEvent?: (execution: LocalExecution, event: HistoryEvent) => void;
 }
 
 export interface LocalStateMachine {
@@ -511,11 +499,30 @@ function lambdaIntegration(lambda: LambdaInvoker): ServiceIntegration {
   };
 }
 
+/**
+ * What a task still running when its execution ends (stopped, timed out, or moved on past a timed-out state)
+ * is told. Like the engine's own States.Runtime, no Retry or Catch matches it: the engine must not run the
+ * state again, or its Catch target, for an execution that is over.
+ */
+class TaskCutShort extends TaskFailure {
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+
+  constructor(cause: string) {
+    super('States.Runtime', cause);
+  }
+}
+
+const EXECUTION_ENDS: ReadonlySet<string> = new Set([
+  'ExecutionSucceeded',
+  'ExecutionFailed',
+  'ExecutionTimedOut',
+  'ExecutionAborted',
+]);
+
 function rejectionOnAbort(signal: AbortSignal): Promise<never> {
   const rejection = new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => reject(new TaskFailure('States.Runtime', 'Execution stopped')), {
-      once: true,
-    });
+    signal.addEventListener('abort', () => reject(new TaskCutShort('Execution stopped')), { once: true });
   });
   // Only raced against; an execution that ends normally must not leave an unhandled rejection.
   rejection.catch(() => undefined);
@@ -537,7 +544,9 @@ interface ExecutionInternals {
   abortController: AbortController;
   // Where a redrive restarts: the last top-level state the latest attempt entered.
   resumePoint?: ResumePoint;
-  record(event: Omit<HistoryEvent, 'id' | 'timestamp'>, timestamp?: number): void;
+  // Set by the event that ends an attempt; nothing is recorded after it until a redrive.
+  closed: boolean;
+  record(event: Omit<HistoryEvent, 'id' | 'previousEventId' | 'timestamp'>, timestamp?: number): void;
 }
 
 /**
@@ -547,7 +556,6 @@ interface ExecutionInternals {
  * call real AWS Lambda.
  */
 export async function createLocalStateMachine(options: LocalStateMachineOptions): Promise<LocalStateMachine> {
-  ensurePromiseWithResolvers();
   const { StateMachine } = await import('aws-local-stepfunctions');
   const timeScale = options.timeScale ?? 1;
   const taskTokens = options.taskTokens ?? new TaskTokenRegistry();
@@ -629,6 +637,8 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
     const handlerFor = (stateName: string, info: TaskStateInfo) => async (effectiveInput: JsonValue) => {
       // Lets the event-log reader record StateEntered before this task's own events.
       await nextTurn();
+      // The execution ended meanwhile (stopped, timed out): nothing is called for it any more.
+      if (abortController.signal.aborted) throw new TaskCutShort('Execution stopped');
       const serviceCall = serviceCallFor(stateName, info.resource);
       if (!serviceCall) {
         throw new TaskFailure('States.Runtime', `No local handler for ${stateName}`);
@@ -669,11 +679,15 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
         taskToken: tokenEntry?.token,
         signal: taskAbort.signal,
       };
+      // Whether this task's end belongs in the history. Not when the state already timed out (AWS recorded the
+      // timeout), nor when the execution ended while it ran (AWS ends the history with the execution's end).
+      const endIsHistory = (): boolean => !stateTimedOut && !abortController.signal.aborted;
       record({ type: 'TaskScheduled', stateName, resource: info.resource, input: parameters });
+      record({ type: 'TaskStarted', stateName, resource: info.resource });
       try {
         const serviceResult = await Promise.race([serviceCall(parameters, task), ended]);
         let output = serviceResult;
-        if (tokenEntry) {
+        if (tokenEntry && endIsHistory()) {
           record({
             type: 'TaskSubmitted',
             stateName,
@@ -681,16 +695,15 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
             output: serviceResult,
             taskToken: tokenEntry.token,
           });
-          output = await Promise.race([tokenEntry.outcome, ended]);
         }
-        // A late answer is not part of the history on AWS: the state already recorded its timeout.
-        if (!stateTimedOut) record({ type: 'TaskSucceeded', stateName, resource: info.resource, output });
+        if (tokenEntry) output = await Promise.race([tokenEntry.outcome, ended]);
+        if (endIsHistory()) record({ type: 'TaskSucceeded', stateName, resource: info.resource, output });
         return output;
       } catch (error) {
         if (tokenEntry) {
           taskTokens.close(tokenEntry.token, 'done');
         }
-        if (!stateTimedOut) {
+        if (endIsHistory()) {
           const { error: errorName, cause } = errorText(error);
           record({ type: 'TaskFailed', stateName, resource: info.resource, error: errorName, cause });
         }
@@ -780,23 +793,21 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
             break;
           case 'StateFailed':
             if (event.Error === 'States.Timeout') {
-              // Raised by the engine's own timer: no TaskFailed was recorded by the handler.
+              // Raised by the engine's own timer: no TaskFailed was recorded by the handler. AWS gives no cause.
               record(
                 {
                   type: 'TaskTimedOut',
                   stateName: event.state.name,
+                  resource: taskStates.get(event.state.name)?.resource,
                   error: event.Error,
-                  cause: String(event.Cause ?? ''),
                 },
                 at,
               );
             }
             break;
           case 'StateRetried':
-            record({ type: 'StateRetried', stateName: event.state.name, attempt: event.retry.attempt }, at);
-            break;
           case 'StateCaught':
-            record({ type: 'StateCaught', stateName: event.state.name }, at);
+            // Not history on AWS: a retry shows as the task's events again, a catch as the state's exit.
             break;
           case 'ExecutionSucceeded':
             record({ type: 'ExecutionSucceeded', output: event.output }, at);
@@ -810,8 +821,14 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
           case 'ExecutionAborted':
             record({ type: 'ExecutionAborted', ...internals.stopReason }, at);
             break;
+          case 'MapIterationStarted':
+          case 'MapIterationSucceeded':
+          case 'MapIterationFailed':
+            record({ type: event.type, stateName: event.parentState.name, index: event.index }, at);
+            break;
           default:
-            record({ type: event.type }, at);
+            // ParallelBranch*: the engine's own, no AWS event.
+            break;
         }
       }
     })();
@@ -853,8 +870,25 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
     const internals: ExecutionInternals = {
       status: 'RUNNING',
       abortController: new AbortController(),
+      closed: false,
       record: (event, timestamp = Date.now()) => {
-        history.push({ id: history.length + 1, timestamp: new Date(timestamp).toISOString(), ...event });
+        // A task that answers after its execution ended is not history (and would look like the last step).
+        if (internals.closed) return;
+        const id = history.length + 1;
+        const firstState = event.type.endsWith('StateEntered') && history.at(-1)?.type === 'ExecutionStarted';
+        const recorded: HistoryEvent = {
+          id,
+          previousEventId: firstState || event.type === 'ExecutionAborted' ? 0 : id - 1,
+          timestamp: new Date(timestamp).toISOString(),
+          ...event,
+        };
+        history.push(recorded);
+        if (EXECUTION_ENDS.has(event.type)) internals.closed = true;
+        try {
+          options.onHistoryEvent?.(internals.execution, recorded);
+        } catch {
+          // A listener (the trace) must not change the execution it listens to.
+        }
       },
       execution: {
         executionArn,
@@ -909,6 +943,7 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
     execution.redriveDate = new Date();
     internals.status = 'RUNNING';
     internals.resumePoint = undefined;
+    internals.closed = false;
     internals.record({ type: 'ExecutionRedriven', redriveCount: execution.redriveCount });
     execution.result = runAttempt(internals, startingEngine, input, true);
     return execution;

@@ -10,6 +10,25 @@ export interface CfnResource {
   Condition?: string;
 }
 
+const GENERIC_CONSTRUCT_IDS = new Set(['StateMachine', 'Queue', 'Table', 'Function', 'Default']);
+
+/**
+ * A resource's construct id, from the path CDK records ('OrderSaga/Shipping/ShippingWorker/Resource' is
+ * ShippingWorker): short and stable across deploys, unlike a hashed logical id. A construct named only for its
+ * kind ('OrderSaga/OrderSaga/StateMachine/Resource') is named with its parent (OrderSaga). Without a CDK path,
+ * the logical id.
+ */
+export function constructIdOf(template: CfnTemplate, logicalId: string): string {
+  const cdkPath = template.Resources[logicalId]?.Metadata?.['aws:cdk:path'];
+  if (typeof cdkPath !== 'string') return logicalId;
+  const segments = cdkPath.split('/');
+  if (segments.at(-1) === 'Resource') segments.pop();
+  const id = segments.at(-1);
+  if (!id) return logicalId;
+  const parent = segments.at(-2);
+  return GENERIC_CONSTRUCT_IDS.has(id) && parent && segments.length > 2 ? parent : id;
+}
+
 export interface CfnParameter {
   Type: string;
   Default?: unknown;

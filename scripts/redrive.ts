@@ -68,8 +68,9 @@ export async function redrive(
   }
 }
 
-function localClient(): SQSClient {
-  const endpoints = readLocalEndpoints();
+/** The SQS of the local cloud npm start runs (it publishes .local-cloud/endpoints.json), or of another's file. */
+function localClient(endpointsFile?: string): SQSClient {
+  const endpoints = readLocalEndpoints(endpointsFile);
   return new SQSClient({
     endpoint: endpoints.sqs,
     region: endpoints.region,
@@ -80,16 +81,27 @@ function localClient(): SQSClient {
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { stack: { type: 'string', default: 'OrderSaga' }, local: { type: 'boolean', default: false } },
+    options: {
+      stack: { type: 'string', default: 'OrderSaga' },
+      local: { type: 'boolean', default: false },
+      // With --local: another local cloud's endpoints file than npm start's .local-cloud/endpoints.json.
+      endpoints: { type: 'string' },
+    },
   });
   const [queue] = positionals;
   if (!queue || positionals.length > 1) {
     console.error(
-      'Usage: npm run redrive -- <queue> [--stack OrderSaga] [--local]\n  queues: order-events, shipping-requests',
+      'Usage: npm run redrive -- <queue> [--stack OrderSaga] [--local [--endpoints <file>]]\n' +
+        '  queues: order-events, shipping-requests\n' +
+        '  --local: the local cloud of npm start (.local-cloud/endpoints.json), or the one <file> names',
     );
     process.exit(2);
   }
-  const client = values.local ? localClient() : new SQSClient({});
+  if (values.endpoints && !values.local) {
+    console.error('--endpoints goes with --local');
+    process.exit(2);
+  }
+  const client = values.local ? localClient(values.endpoints) : new SQSClient({});
   const result = await redrive(client, queue, { stack: values.stack ?? 'OrderSaga' });
   console.log(`moved ${result.moved} message(s) from ${result.source} to ${result.destination}`);
 }

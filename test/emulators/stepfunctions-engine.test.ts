@@ -184,17 +184,25 @@ describe('local Step Functions engine', () => {
     const types = execution.history.map(
       (event) => `${event.type}${event.stateName ? `:${event.stateName}` : ''}`,
     );
-    expect(types.slice(0, 4)).toEqual([
+    expect(types.slice(0, 5)).toEqual([
       'ExecutionStarted',
       'TaskStateEntered:Reserve',
       'TaskScheduled:Reserve',
+      'TaskStarted:Reserve',
       'TaskSucceeded:Reserve',
     ]);
-    expect(types.filter((type) => type === 'StateRetried:Flaky')).toHaveLength(2);
+    // Retries show as the task's events again, as on AWS: three attempts, two failures.
+    expect(types.filter((type) => type === 'TaskScheduled:Flaky')).toHaveLength(3);
+    expect(types.filter((type) => type === 'TaskFailed:Flaky')).toHaveLength(2);
     expect(types).toContain('TaskSubmitted:Approve');
-    expect(types).toContain('TaskTimedOut:Slow');
-    expect(types).toContain('StateCaught:Slow');
-    expect(types.at(-1)).toBe('ExecutionSucceeded');
+    // The caught timeout exits the state.
+    expect(types.slice(types.indexOf('TaskTimedOut:Slow'))).toEqual([
+      'TaskTimedOut:Slow',
+      'TaskStateExited:Slow',
+      'PassStateEntered:TimedOut',
+      'PassStateExited:TimedOut',
+      'ExecutionSucceeded',
+    ]);
     expect(() => saga.start({ orderId: 'o-1' }, { name: 'order-o-1' })).toThrow(/Already Exists/);
   });
 
@@ -387,22 +395,25 @@ describe('RedriveExecution', () => {
       'ExecutionStarted',
       'TaskStateEntered:Reserve',
       'TaskScheduled:Reserve',
+      'TaskStarted:Reserve',
       'TaskSucceeded:Reserve',
       'TaskStateExited:Reserve',
       'TaskStateEntered:Charge',
       'TaskScheduled:Charge',
+      'TaskStarted:Charge',
       'TaskFailed:Charge',
       'ExecutionFailed',
       'ExecutionRedriven',
       'TaskStateEntered:Charge',
       'TaskScheduled:Charge',
+      'TaskStarted:Charge',
       'TaskSucceeded:Charge',
       'TaskStateExited:Charge',
       'ExecutionSucceeded',
     ]);
     expect(execution.history.map((event) => event.id)).toEqual(types.map((_, index) => index + 1));
     // The retried state gets the input it had the first time, not the execution input.
-    expect(execution.history[10]?.input).toEqual({ orderId: 'r-1', reservation: { reserved: true } });
+    expect(execution.history[12]?.input).toEqual({ orderId: 'r-1', reservation: { reserved: true } });
 
     expect(() => saga.redrive(execution.executionArn)).toThrow(
       expect.objectContaining({ name: 'ExecutionNotRedrivable' }),
@@ -471,7 +482,7 @@ describe('RedriveExecution', () => {
     execution.stop('Operator', 'paused');
     expect(await execution.result).toMatchObject({ status: 'ABORTED', error: 'Operator' });
     saga.redrive(execution.executionArn);
-    await vi.waitFor(() => expect(execution.history.at(-1)?.type).toBe('TaskScheduled'));
+    await vi.waitFor(() => expect(execution.history.at(-1)?.type).toBe('TaskStarted'));
     release();
     // Charge fails on its first call: FAILED again, redriven a second time, then through.
     expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'PaymentDown' });
@@ -616,7 +627,7 @@ describe('several state machines behind one Step Functions API', () => {
             .allExecutions()
             .find((e) => e.executionArn === unwindStopped)
             ?.history.at(-1)?.type,
-        ).toBe('TaskScheduled'),
+        ).toBe('TaskStarted'),
       );
       await sfn.send(new StopExecutionCommand({ executionArn: unwindStopped, error: 'Operator' }));
 

@@ -1,9 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { orderEvent } from '../../lambdas/shared/outbox.js';
+import { LOCAL_ENDPOINTS_FILE, publishLocalEndpoints } from '../../local/endpoints-file.js';
 import { VALID_ORDER } from './bad-input-cases.js';
 import {
   address,
@@ -72,13 +76,24 @@ describe('delivery guarantees on the local cloud', () => {
     );
     expect(await rowsOf('NotificationsTableName', `NOTIFICATION#${orderId}`)).toEqual([]);
 
+    // The test cloud leaves .local-cloud/endpoints.json to npm start: the script is pointed at its own copy.
+    const root = await mkdtemp(path.join(tmpdir(), 'test-cloud-'));
+    await publishLocalEndpoints(root, {
+      api: inject('apiUrl'),
+      dynamodb: inject('dynamodbEndpoint'),
+      sqs: inject('sqsEndpoint'),
+      sfn: inject('sfnEndpoint'),
+      region: 'us-east-1',
+    });
     const { stdout } = await run('node', [
       '--import',
       'tsx',
       'scripts/redrive.ts',
       'order-events',
       '--local',
-    ]);
+      '--endpoints',
+      path.join(root, LOCAL_ENDPOINTS_FILE),
+    ]).finally(() => rm(root, { recursive: true, force: true }));
 
     expect(stdout).toContain('moved 1 message(s) from OrderSaga-order-events-dlq to OrderSaga-order-events');
     const notifications = await eventually('the redriven notification', async () => {
