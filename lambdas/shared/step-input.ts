@@ -1,4 +1,9 @@
 import { InvalidStepInput } from './errors.js';
+import {
+  type GeneratedValidator,
+  validateOrderLines,
+  validateShippingAddress,
+} from './generated/step-payload-validators.js';
 
 /**
  * Narrowing helpers for step payloads. The state machine shapes each payload, but a payload is still
@@ -49,33 +54,27 @@ export function positiveIntField(source: JsonObject, field: string): number {
   return value;
 }
 
+/** Runs a validator generated from the API schema; a payload that fails it is refused with every problem named. */
+function checked<T>(validate: GeneratedValidator, value: unknown, field: string): T {
+  if (validate(value)) return value as T;
+  const problems = (validate.errors ?? []).map(
+    (error) => `${field}${error.instancePath} ${error.message ?? error.keyword}`,
+  );
+  throw new InvalidStepInput(problems.join('; '));
+}
+
+/** The order lines, checked as the API checked them. */
 export function orderLinesField(source: JsonObject, field: string): OrderLine[] {
-  const value = source[field];
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new InvalidStepInput(`${field} must be a non-empty array`);
-  }
-  const lines = value.map((entry, index) => {
-    const line = asObject(entry, `${field}[${index}]`);
-    return { sku: stringField(line, 'sku'), quantity: positiveIntField(line, 'quantity') };
-  });
+  const lines = checked<OrderLine[]>(validateOrderLines, source[field], field);
   // Two writes to one item in a single transaction are rejected by DynamoDB, and a repeated SKU is a caller bug.
   const skus = new Set(lines.map((line) => line.sku));
   if (skus.size !== lines.length) throw new InvalidStepInput(`${field} repeats a sku`);
   return lines;
 }
 
+/** The shipping address, every field the API accepted included, checked as the API checked it. */
 export function shippingAddressField(source: JsonObject, field: string): ShippingAddress {
-  const address = asObject(source[field], field);
-  const line2 = address.line2;
-  if (line2 !== undefined && typeof line2 !== 'string')
-    throw new InvalidStepInput(`${field}.line2 must be a string`);
-  return {
-    line1: stringField(address, 'line1'),
-    ...(line2 ? { line2 } : {}),
-    city: stringField(address, 'city'),
-    postalCode: stringField(address, 'postalCode'),
-    country: stringField(address, 'country'),
-  };
+  return checked<ShippingAddress>(validateShippingAddress, source[field], field);
 }
 
 /** The `failures` map the saga's Catch clauses fill, keyed by the state that failed, in order. */
