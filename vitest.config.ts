@@ -22,7 +22,7 @@ export default defineConfig({
       {
         test: {
           name: 'emulators',
-          include: ['test/emulators/**/*.test.ts'],
+          include: ['packages/local-cloud/test/**/*.test.ts', 'test/emulators/**/*.test.ts'],
           // Each file boots the emulator it tests (DynamoDB Local takes a few seconds).
           testTimeout: 30_000,
           hookTimeout: 60_000,

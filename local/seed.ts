@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { isRecord } from '@order-saga/local-cloud';
 import { stockRow } from '../lambdas/inventory/inventory.js';
 import { accountRow } from '../lambdas/payments/payments.js';
-import { isRecord } from './template.js';
 
 export interface Seed {
   inventory: { sku: string; stock: number; priceCents: number }[];

@@ -1,7 +1,7 @@
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { isRecord, type PhysicalNames } from './template.js';
+import { isRecord, type PhysicalNames } from '@order-saga/local-cloud';
 
 export interface Snapshot {
   inventory: { sku: string; available: number; reserved: number }[];

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { DEMO_SEED, loadSeedFile } from './seed.js';
 
 const { startLocalCloud } = await import('./cloud.js');
-const { JavaMissingError } = await import('./dynamodb.js');
+const { JavaMissingError } = await import('@order-saga/local-cloud');
 
 const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth]
   --port         API port on 127.0.0.1 (env PORT, default 3000)

@@ -6,7 +6,7 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { readLocalEndpoints } from '../local/endpoints-file.js';
+import { readLocalEndpoints } from '@order-saga/local-cloud';
 
 /** Queues whose DLQ holds stream failure records, not messages: moving them back would replay nothing. */
 const NOT_REDRIVABLE: Record<string, string> = {

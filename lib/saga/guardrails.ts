@@ -1,3 +1,4 @@
+import { findJsonataAndVariables } from '@order-saga/local-cloud/query-language';
 import type { IAspect } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { IConstruct } from 'constructs';
@@ -8,15 +9,21 @@ import { renderDefinition, type StatesDefinition } from './definition.js';
  * and JSONPath only. The local engine runs JSONata and variables silently wrong, and a Task without a
  * timeout, retry or catch is how sagas hang or fail without compensating.
  */
-export function findDefinitionViolations(definition: StatesDefinition, scope = ''): string[] {
+export function findDefinitionViolations(definition: StatesDefinition): string[] {
+  return [
+    // The local cloud's own check: what it refuses to run is what synth refuses to build.
+    ...findJsonataAndVariables(definition).map(({ where, feature }) =>
+      feature === 'JSONata' ? `${where}: uses JSONata` : `${where}: uses ${feature} (variables or JSONata)`,
+    ),
+    ...findUnboundedTasks(definition),
+  ];
+}
+
+/** Tasks without a timeout, a retry or a catch, nested states included. */
+function findUnboundedTasks(definition: StatesDefinition, scope = ''): string[] {
   const violations: string[] = [];
-  if (definition.QueryLanguage === 'JSONata') violations.push(`${scope || 'definition'}: uses JSONata`);
   for (const [name, state] of Object.entries(definition.States)) {
     const where = scope ? `${scope}/${name}` : name;
-    if (state.QueryLanguage === 'JSONata') violations.push(`${where}: uses JSONata`);
-    for (const field of ['Assign', 'Arguments', 'Output'] as const) {
-      if (state[field] !== undefined) violations.push(`${where}: uses ${field} (variables or JSONata)`);
-    }
     if (state.Type === 'Task') {
       if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
         violations.push(`${where}: Task has no TimeoutSeconds`);
@@ -26,7 +33,7 @@ export function findDefinitionViolations(definition: StatesDefinition, scope = '
     }
     const nested = [...(state.Branches ?? []), state.ItemProcessor, state.Iterator];
     for (const child of nested) {
-      if (child) violations.push(...findDefinitionViolations(child, where));
+      if (child) violations.push(...findUnboundedTasks(child, where));
     }
   }
   return violations;

@@ -1,9 +1,8 @@
 import { CreateTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { createSqsClient, type DynamoDbLocal, startDynamoDbLocal } from '@order-saga/local-cloud';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb.js';
 import { takeSnapshot } from '../../local/snapshot.js';
-import { createSqsClient } from '../../local/sqs.js';
 
 const TABLES = {
   InventoryTableName: 'inventory',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { LOCAL_ENDPOINTS_FILE } from '@order-saga/local-cloud';
 import { describe, expect, it } from 'vitest';
-import { LOCAL_ENDPOINTS_FILE } from '../../local/endpoints-file.js';
 import { apiUrl } from './harness.js';
 
 describe('the endpoints file', () => {

@@ -1,12 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { findLocallyUnsupported } from '../../local/support.js';
 import {
   createResolveContext,
+  findLocallyUnsupported,
   loadTemplate,
   physicalNames,
   resolveStateMachineDefinition,
   resourcesOfType,
-} from '../../local/template.js';
+} from '@order-saga/local-cloud';
+import { describe, expect, it } from 'vitest';
 
 describe('what the local cloud can run', () => {
   it('runs every state machine of the synthesized stack', () => {

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { LOCAL_ENDPOINTS_FILE, publishLocalEndpoints } from '@order-saga/local-cloud';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { orderEvent } from '../../lambdas/shared/outbox.js';
-import { LOCAL_ENDPOINTS_FILE, publishLocalEndpoints } from '../../local/endpoints-file.js';
 import { VALID_ORDER } from './bad-input-cases.js';
 import {
   address,

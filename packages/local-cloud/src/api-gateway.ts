@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { orderIdOf } from './order-id.js';
+import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import type { LambdaErrorShape, LambdaInvoker } from './stepfunctions-engine.js';
 import {
   type CfnTemplate,
@@ -15,7 +15,7 @@ export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
 interface Route {
   method: string;
-  /** The resource path as API Gateway names it, e.g. /orders/{orderId}. */
+  /** The resource path as API Gateway names it, e.g. /items/{itemId}. */
   resource: string;
   pattern: RegExp;
   parameterNames: string[];
@@ -47,12 +47,12 @@ export interface HttpResponse {
 /** One request as the trace tells it. */
 export interface ApiExchange {
   method: string;
-  /** The route as API Gateway names it (/orders/{orderId}); the request's path when no route matched. */
+  /** The route as API Gateway names it (/items/{itemId}); the request's path when no route matched. */
   path: string;
   status: number;
   ms: number;
-  /** From the path or the response, through orderIdOf. */
-  orderId?: string;
+  /** From the path or the response, through correlationIdOf. */
+  correlationId?: string;
   /** The function error behind a 502. */
   error?: LambdaErrorShape;
 }
@@ -60,11 +60,13 @@ export interface ApiExchange {
 export interface LocalRestApiOptions {
   /** Called once per request, after the response is made. */
   onResponse?: (exchange: ApiExchange) => void;
+  /** What a request is about, from its path parameters or its response body; see CorrelationIdOf. */
+  correlationIdOf?: CorrelationIdOf;
 }
 
-function responseOrderId(response: HttpResponse): string | undefined {
+function responseCorrelationId(response: HttpResponse, correlationIdOf: CorrelationIdOf): string | undefined {
   try {
-    return orderIdOf(JSON.parse(response.body));
+    return correlationIdOf(JSON.parse(response.body));
   } catch {
     return undefined;
   }
@@ -191,7 +193,9 @@ export class LocalRestApi {
     const response = await this.respond(request, exchange);
     this.options.onResponse?.({
       ...exchange,
-      orderId: exchange.orderId ?? responseOrderId(response),
+      correlationId:
+        exchange.correlationId ??
+        responseCorrelationId(response, this.options.correlationIdOf ?? noCorrelation),
       status: response.status,
       ms: performance.now() - started,
     });
@@ -278,7 +282,7 @@ export class LocalRestApi {
     const pathParameters = Object.fromEntries(
       route.parameterNames.map((name, index) => [name, decodeURIComponent(match?.[index + 1] ?? '')]),
     );
-    exchange.orderId = orderIdOf({ pathParameters });
+    exchange.correlationId = (this.options.correlationIdOf ?? noCorrelation)({ pathParameters });
     const query = [...url.searchParams.entries()];
     const event = {
       resource: route.resource,

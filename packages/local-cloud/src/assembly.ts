@@ -9,7 +9,8 @@ export interface CloudAssembly {
   templatePath: string;
 }
 
-const SOURCES = ['bin', 'lib', 'lambdas', 'cdk.json', 'package-lock.json'];
+/** What a `cdk init` app's template and bundles come from; an app with more source folders names them. */
+export const DEFAULT_SYNTH_SOURCES = ['bin', 'lib', 'cdk.json', 'package-lock.json'];
 
 function newestModification(entry: string): number {
   if (!existsSync(entry)) return 0;
@@ -22,11 +23,15 @@ function newestModification(entry: string): number {
 }
 
 /** cdk.out is reused when it is newer than every source that shapes the template or the bundles. */
-export function isAssemblyFresh(projectRoot: string, cdkOutDir: string): boolean {
+export function isAssemblyFresh(
+  projectRoot: string,
+  cdkOutDir: string,
+  sources: readonly string[] = DEFAULT_SYNTH_SOURCES,
+): boolean {
   const manifest = path.join(cdkOutDir, 'manifest.json');
   if (!existsSync(manifest)) return false;
   const builtAt = statSync(manifest).mtimeMs;
-  return SOURCES.every((source) => newestModification(path.join(projectRoot, source)) <= builtAt);
+  return sources.every((source) => newestModification(path.join(projectRoot, source)) <= builtAt);
 }
 
 function readAssembly(cdkOutDir: string): CloudAssembly {
@@ -50,10 +55,10 @@ function readAssembly(cdkOutDir: string): CloudAssembly {
 /** Synthesizes the app unless a fresh cdk.out exists: the local cloud runs exactly what `cdk deploy` would deploy. */
 export async function ensureCloudAssembly(
   projectRoot: string,
-  options: { force?: boolean; log?: (line: string) => void } = {},
+  options: { force?: boolean; log?: (line: string) => void; sources?: readonly string[] } = {},
 ): Promise<CloudAssembly> {
   const cdkOutDir = path.join(projectRoot, 'cdk.out');
-  if (options.force || !isAssemblyFresh(projectRoot, cdkOutDir)) {
+  if (options.force || !isAssemblyFresh(projectRoot, cdkOutDir, options.sources)) {
     options.log?.('synthesizing the stack (cdk synth)...');
     await new Promise<void>((resolve, reject) => {
       const child = spawn('npx', ['cdk', 'synth', '--quiet'], {

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { LocalRestApi } from './api-gateway.js';
 import { type CloudAssembly, ensureCloudAssembly } from './assembly.js';
+import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import { createTablesFromTemplate, startDynamoDbLocal, tableAttributes } from './dynamodb.js';
 import { type LocalEndpoints, publishLocalEndpoints } from './endpoints-file.js';
 import { startEventSources } from './event-sources.js';
@@ -11,11 +12,8 @@ import { FaultRegistry, FaultValidationError } from './faults.js';
 import { FaultInjectingInvoker } from './invoker.js';
 import { createLambdaRunner, emulatorEnvironment, lambdaFunctionsFromTemplate } from './lambda-runner.js';
 import { findFreePort, readBody } from './net.js';
-import { orderIdOf } from './order-id.js';
 import { type LocalSchedules, startSchedules, UnknownScheduleError } from './schedules.js';
-import { type Seed, seedRows } from './seed.js';
 import { StepFunctionsApi } from './sfn-api.js';
-import { type Snapshot, takeSnapshot } from './snapshot.js';
 import {
   type CreatedQueue,
   createQueuesFromTemplate,
@@ -55,9 +53,30 @@ export interface LocalCloudOptions {
    * variables (environment variables named `*_SECONDS`, see scaleDurationVariables).
    */
   timeScale: number;
-  seed: Seed;
   /** Re-synthesize even when cdk.out is fresh. */
   forceSynth?: boolean;
+  /**
+   * Files and folders under projectRoot whose changes make cdk.out stale (it is re-synthesized when one is
+   * newer). Default DEFAULT_SYNTH_SOURCES: bin, lib, cdk.json, package-lock.json.
+   */
+  synthSources?: readonly string[];
+  /**
+   * What a payload is about (a step input, a queue message, a stream record, an API path or response): the
+   * trace's second column and what a fault's correlation field targets. Nothing is correlated without it.
+   */
+  correlationIdOf?: CorrelationIdOf;
+  /** The field of a POST /_local/faults body that names the correlation id a fault targets. Default `correlationId`. */
+  faultCorrelationField?: string;
+  /**
+   * Runs once the tables and queues exist and the functions are registered, before the event sources poll
+   * and the API listens: the place to seed tables.
+   */
+  prepare?: (resources: LocalCloudResources) => Promise<void>;
+  /**
+   * The app's own routes beside the built-in /_local/ ones, keyed `'METHOD /path'` (for example
+   * `'GET /_local/snapshot'`); a built-in route of the same key wins.
+   */
+  routes?: (resources: LocalCloudResources) => Record<string, LocalRouteHandler>;
   /** Where the live trace goes; silent when omitted. */
   trace?: (line: string) => void;
   color?: boolean;
@@ -69,6 +88,17 @@ export interface LocalCloudOptions {
   publishEndpoints?: boolean;
 }
 
+/** The running emulators and the stack's names in them, for an app's seed, routes and checks. */
+export interface LocalCloudResources {
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  template: CfnTemplate;
+  /** Stack outputs, resolved to local names and ARNs. */
+  outputs: Record<string, string>;
+  /** Every resource's local physical name (Ref) and attributes, by logical id. */
+  names: PhysicalNames;
+}
+
 export interface LocalCloud {
   apiUrl: string;
   endpoints: { dynamodb: string; sqs: string; sfn: string };
@@ -78,15 +108,17 @@ export interface LocalCloud {
   faults: FaultRegistry;
   /** DynamoDB Local's Java process, for measuring what the local cloud costs. */
   dynamodbPid: number;
-  snapshot(): Promise<Snapshot>;
+  resources: LocalCloudResources;
   executions(): LocalExecution[];
   stop(): Promise<void>;
 }
 
-type RouteHandler = (
+/** Answers one route: the body is sent as JSON (nothing when undefined). */
+export type LocalRouteHandler = (
   request: IncomingMessage,
   body: string,
 ) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
+type RouteHandler = LocalRouteHandler;
 
 export function jsonReply(
   response: ServerResponse,
@@ -107,24 +139,13 @@ function resolvedOutputs(template: CfnTemplate, ctx: ResolveContext): Record<str
   );
 }
 
-async function putRows(client: DynamoDBClient, tableName: string, rows: object[]): Promise<void> {
-  for (let index = 0; index < rows.length; index += 25) {
-    const batch = rows.slice(index, index + 25);
-    await client.send(
-      new BatchWriteItemCommand({
-        RequestItems: { [tableName]: batch.map((row) => ({ PutRequest: { Item: marshall(row) } })) },
-      }),
-    );
-  }
-}
-
-/** Traces SQS's moves to a dead-letter queue: the queue, its DLQ, and the order the message was about. */
+/** Traces SQS's moves to a dead-letter queue: the queue, its DLQ, and what the message was about. */
 function traceDeadLetters(tracer: Tracer, sqs: SqsLocal, queues: CreatedQueue[]): () => void {
   const byName = new Map(queues.map((queue) => [queue.queueName, queue]));
   return sqs.onDeadLetter((moved) => {
     const queue = byName.get(moved.queueName);
     tracer.deadLetter(
-      orderIdOf({ Records: [{ body: moved.body }] }),
+      tracer.correlationIdOf({ Records: [{ body: moved.body }] }),
       moved.queueName,
       queue?.deadLetterQueueName ?? 'its dead-letter queue',
       queue?.maxReceiveCount,
@@ -138,7 +159,9 @@ function traceDeadLetters(tracer: Tracer, sqs: SqsLocal, queues: CreatedQueue[])
  * environment, and the API on loopback. Everything is derived from the template; nothing is listed by hand.
  */
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
-  const tracer = createTracer(options.trace ?? (() => undefined), options.color ?? false);
+  const tracer = createTracer(options.trace ?? (() => undefined), options.color ?? false, {
+    correlationIdOf: options.correlationIdOf ?? noCorrelation,
+  });
   const stack: Array<() => Promise<void>> = [];
   // Stops run newest first; splice empties the list so a second stop() does nothing.
   const stopAll = async () => {
@@ -153,7 +176,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
   try {
     const [assembly, dynamodb, sqs, sfnPort] = await Promise.all([
-      ensureCloudAssembly(options.projectRoot, { force: options.forceSynth, log: tracer.info }),
+      ensureCloudAssembly(options.projectRoot, {
+        force: options.forceSynth,
+        log: tracer.info,
+        sources: options.synthSources,
+      }),
       started(startDynamoDbLocal()),
       started(startSqsLocal()),
       findFreePort(),
@@ -195,7 +222,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     }))
       runner.register(config);
 
-    const faults = new FaultRegistry();
+    const faults = new FaultRegistry({ correlationField: options.faultCorrelationField });
     const invoker = new FaultInjectingInvoker(runner, faults, tracer, options.timeScale, labels);
     const taskTokens = new TaskTokenRegistry();
     const sfnApi = new StepFunctionsApi(taskTokens);
@@ -228,21 +255,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await new Promise<void>((resolve) => sfnServer.listen(sfnPort, '127.0.0.1', resolve));
     stack.push(() => closeServer(sfnServer));
 
-    const rows = seedRows(options.seed);
-    const tableOf = (output: string) => {
-      const name = outputs[output];
-      if (!name) throw new Error(`Stack output ${output} is missing: the seed has nowhere to go`);
-      return name;
+    const resources: LocalCloudResources = {
+      dynamodb: dynamodb.client,
+      sqs: sqsClient,
+      template,
+      outputs,
+      names,
     };
-    await Promise.all([
-      putRows(dynamodb.client, tableOf('InventoryTableName'), rows.inventory),
-      putRows(dynamodb.client, tableOf('PaymentsTableName'), rows.payments),
-    ]);
+    await options.prepare?.(resources);
 
-    // The API's calls are traced as requests (route, status, order), not as function invocations.
-    const restApi = new LocalRestApi(template, ctx, invoker.untraced(), { onResponse: tracer.api });
-    const snapshot = () =>
-      takeSnapshot({ dynamodb: dynamodb.client, sqs: sqsClient, outputs, queues: names });
+    // The API's calls are traced as requests (route, status, correlation id), not as function invocations.
+    const restApi = new LocalRestApi(template, ctx, invoker.untraced(), {
+      onResponse: tracer.api,
+      correlationIdOf: tracer.correlationIdOf,
+    });
     const schedules = startSchedules({
       template,
       ctx,
@@ -253,8 +279,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stack.push(async () => schedules.stop());
 
     const localRoutes: Record<string, RouteHandler> = {
+      ...options.routes?.(resources),
       'GET /_local/schedules': async () => ({ status: 200, body: { schedules: schedules.list() } }),
-      'GET /_local/snapshot': async () => ({ status: 200, body: await snapshot() }),
       'POST /_local/faults': async (_request, body) => {
         try {
           return { status: 201, body: faults.add(JSON.parse(body || 'null')) };
@@ -281,11 +307,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       sqsClient,
       dynamodbEndpoint: dynamodb.endpoint,
       timeScale: options.timeScale,
-      onTrace: ({ mapping, orderId, message }) => tracer.note(orderId, mapping, message),
+      correlationIdOf: tracer.correlationIdOf,
+      onTrace: ({ mapping, correlationId, message }) => tracer.note(correlationId, mapping, message),
       // Asked before a batch is delivered: a duplicate-delivery fault on the function or the queue repeats it.
-      duplicateDelivery: (targets, orderId) => {
-        const hit = faults.take(targets, orderId, ['duplicate-delivery']) !== undefined;
-        if (hit) tracer.fault(orderId, targets[1] ?? targets[0] ?? 'event source', 'duplicate-delivery');
+      duplicateDelivery: (targets, correlationId) => {
+        const hit = faults.take(targets, correlationId, ['duplicate-delivery']) !== undefined;
+        if (hit)
+          tracer.fault(correlationId, targets[1] ?? targets[0] ?? 'event source', 'duplicate-delivery');
         return hit;
       },
     });
@@ -342,7 +370,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       outputs,
       faults,
       dynamodbPid: dynamodb.pid,
-      snapshot,
+      resources,
       executions: () => sfnApi.allExecutions(),
       stop: stopAll,
     };

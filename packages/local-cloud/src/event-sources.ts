@@ -27,8 +27,8 @@ import type {
   SQSRecordAttributes,
   StreamRecord,
 } from 'aws-lambda';
+import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import { DUMMY_CREDENTIALS } from './net.js';
-import { orderIdOf } from './order-id.js';
 import type { LambdaInvokeOutcome, LambdaInvoker } from './stepfunctions-engine.js';
 import {
   type CfnTemplate,
@@ -98,14 +98,17 @@ export interface EventSourceStats {
   pollErrors: number;
 }
 
-export type DuplicateDeliveryHook = (targets: readonly string[], orderId: string | undefined) => boolean;
+export type DuplicateDeliveryHook = (
+  targets: readonly string[],
+  correlationId: string | undefined,
+) => boolean;
 
 /** A notable thing a mapping did or met: redelivery ahead, a poll error, records given up on. */
 export interface EventSourceTrace {
   /** The mapping's label (its function's construct id). */
   mapping: string;
-  /** The order of the batch's first record, when orderIdOf finds one. */
-  orderId?: string;
+  /** What the batch's first record is about, when correlationIdOf tells it. */
+  correlationId?: string;
   message: string;
 }
 
@@ -124,6 +127,8 @@ export interface EventSourcesOptions {
   /** Asked once per batch before the first invocation; true delivers the batch twice (at-least-once). */
   duplicateDelivery?: DuplicateDeliveryHook;
   onTrace?: (trace: EventSourceTrace) => void;
+  /** What a record is about, for the trace and duplicate-delivery faults; see CorrelationIdOf. */
+  correlationIdOf?: CorrelationIdOf;
   /** ReceiveMessage long-poll time; also bounds how long an SQS poller takes to notice stop(). Default 1. */
   sqsWaitTimeSeconds?: number;
   /** Pollers per SQS mapping, further capped by MaximumConcurrency. Default 1. */
@@ -358,7 +363,8 @@ interface Runtime {
   region: string;
   timeScale: number;
   signal: AbortSignal;
-  trace: (mapping: EventSourceMappingConfig, message: string, orderId?: string) => void;
+  trace: (mapping: EventSourceMappingConfig, message: string, correlationId?: string) => void;
+  correlationIdOf: CorrelationIdOf;
   queueUrlOf(queueArn: string): Promise<string>;
 }
 
@@ -386,15 +392,19 @@ async function pause(milliseconds: number, signal: AbortSignal): Promise<void> {
   }
 }
 
-/** Asks the hook once per distinct orderId of the batch (then without one), stopping at the first yes. */
+/** Asks the hook once per distinct correlationId of the batch (then without one), stopping at the first yes. */
 function wantsDuplicate(
   hook: DuplicateDeliveryHook | undefined,
   targets: readonly string[],
-  orderIds: (string | undefined)[],
+  correlationIds: (string | undefined)[],
 ): boolean {
   if (!hook) return false;
-  const distinct = [...new Set(orderIds.filter((orderId): orderId is string => orderId !== undefined))];
-  return [...distinct, undefined].some((orderId) => hook(targets, orderId));
+  const distinct = [
+    ...new Set(
+      correlationIds.filter((correlationId): correlationId is string => correlationId !== undefined),
+    ),
+  ];
+  return [...distinct, undefined].some((correlationId) => hook(targets, correlationId));
 }
 
 function targetsOf(mapping: EventSourceMappingConfig, sourceName: string | undefined): string[] {
@@ -578,16 +588,16 @@ class SqsPoller {
     const duplicate = wantsDuplicate(
       runtime.options.duplicateDelivery,
       targetsOf(mapping, this.queueName),
-      records.map((record) => orderIdOf({ Records: [record] })),
+      records.map((record) => runtime.correlationIdOf({ Records: [record] })),
     );
     let outcome = await this.invoke(event);
-    const orderId = orderIdOf(event);
+    const correlationId = runtime.correlationIdOf(event);
     if (duplicate) {
       stats.duplicatedBatches += 1;
       runtime.trace(
         mapping,
         `delivering ${records.length} message(s) of ${this.queueName} again (duplicate-delivery)`,
-        orderId,
+        correlationId,
       );
       // As if the first delivery's deletes were lost: the redelivery's outcome decides what is deleted.
       outcome = await this.invoke(event);
@@ -600,7 +610,7 @@ class SqsPoller {
         mapping,
         `${kept} of ${records.length} message(s) ${outcome.ok ? 'reported failed' : 'not handled'}: back on ` +
           `${this.queueName} after the visibility timeout`,
-        orderId,
+        correlationId,
       );
     }
     await this.delete(deletable);
@@ -913,7 +923,7 @@ class StreamPoller {
           this.mapping,
           `${result.detail}; retry ${attempts}/${maximumRetries} of ${current.length} record(s) of the ` +
             `${this.mapping.sourceName} stream`,
-          orderIdOf({ Records: current }),
+          this.runtime.correlationIdOf({ Records: current }),
         );
         await pause(retryDelayMs, this.runtime.signal);
       }
@@ -926,7 +936,7 @@ class StreamPoller {
     const duplicate = wantsDuplicate(
       runtime.options.duplicateDelivery,
       targetsOf(mapping, mapping.eventSourceArn.split('/')[1]),
-      records.map((record) => orderIdOf({ Records: [record] })),
+      records.map((record) => runtime.correlationIdOf({ Records: [record] })),
     );
     stats.invocations += 1;
     let outcome = await invokeSafely(runtime.options.invoker, mapping.functionName, event);
@@ -972,7 +982,7 @@ class StreamPoller {
         (destination
           ? `; on-failure record sent to ${destinationName}`
           : '; no on-failure destination, skipped'),
-      orderIdOf({ Records: records }),
+      runtime.correlationIdOf({ Records: records }),
     );
     if (!destination) return;
     if (kindOfArn(destination) !== 'sqs') {
@@ -1024,8 +1034,8 @@ export async function startEventSources(options: EventSourcesOptions): Promise<R
   const mappings = eventSourceMappingsFromTemplate(options.template, options.ctx);
   const controller = new AbortController();
   const onTrace = options.onTrace ?? (() => undefined);
-  const trace = (mapping: EventSourceMappingConfig, message: string, orderId?: string) =>
-    onTrace({ mapping: mapping.label, message, ...(orderId === undefined ? {} : { orderId }) });
+  const trace = (mapping: EventSourceMappingConfig, message: string, correlationId?: string) =>
+    onTrace({ mapping: mapping.label, message, ...(correlationId === undefined ? {} : { correlationId }) });
   const queueUrls = new Map<string, Promise<string>>();
   const runtime: Runtime = {
     options,
@@ -1033,6 +1043,7 @@ export async function startEventSources(options: EventSourcesOptions): Promise<R
     timeScale: options.timeScale ?? 1,
     signal: controller.signal,
     trace,
+    correlationIdOf: options.correlationIdOf ?? noCorrelation,
     queueUrlOf: (queueArn) => {
       let url = queueUrls.get(queueArn);
       if (!url) {

@@ -28,7 +28,19 @@ export interface Fault {
   mode: FaultMode;
   /** How many more invocations it hits. */
   remaining: number;
-  orderId?: string;
+  /** Only invocations about this correlation id (see CorrelationIdOf); listed under the registry's field name. */
+  correlationId?: string;
+}
+
+/** A fault as POST and GET /_local/faults show it: the correlation id under the registry's field name. */
+export type FaultView = Omit<Fault, 'correlationId'> & Record<string, unknown>;
+
+export interface FaultRegistryOptions {
+  /**
+   * The field of a POST /_local/faults body (and of the faults listed) that names the correlation id a fault
+   * targets, in the app's own words. Default `correlationId`.
+   */
+  correlationField?: string;
 }
 
 export class FaultValidationError extends Error {
@@ -39,13 +51,29 @@ const MAX_FAULT_COUNT = 1000;
 
 export class FaultRegistry {
   private faults: Fault[] = [];
+  private readonly correlationField: string;
+
+  constructor(options: FaultRegistryOptions = {}) {
+    this.correlationField = options.correlationField ?? 'correlationId';
+  }
+
+  private view(fault: Fault): FaultView {
+    const { correlationId, ...rest } = fault;
+    return { ...rest, [this.correlationField]: correlationId };
+  }
 
   /** Validates a POST /_local/faults body and arms the fault it describes. */
-  add(body: unknown): Fault {
+  add(body: unknown): FaultView {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new FaultValidationError('body must be an object with target, mode and count');
     }
-    const { target, mode, count, orderId, ...rest } = body as Record<string, unknown>;
+    const {
+      target,
+      mode,
+      count,
+      [this.correlationField]: correlationId,
+      ...rest
+    } = body as Record<string, unknown>;
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw new FaultValidationError(`unknown field(s): ${unknown.join(', ')}`);
     if (typeof target !== 'string' || target.trim() === '')
@@ -56,26 +84,32 @@ export class FaultRegistry {
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > MAX_FAULT_COUNT) {
       throw new FaultValidationError(`count must be an integer from 1 to ${MAX_FAULT_COUNT}`);
     }
-    if (orderId !== undefined && (typeof orderId !== 'string' || orderId === '')) {
-      throw new FaultValidationError('orderId, when given, must be a non-empty string');
+    if (correlationId !== undefined && (typeof correlationId !== 'string' || correlationId === '')) {
+      throw new FaultValidationError(`${this.correlationField}, when given, must be a non-empty string`);
     }
-    const fault: Fault = { id: randomUUID(), target, mode: mode as FaultMode, remaining: count, orderId };
+    const fault: Fault = {
+      id: randomUUID(),
+      target,
+      mode: mode as FaultMode,
+      remaining: count,
+      correlationId,
+    };
     this.faults.push(fault);
-    return fault;
+    return this.view(fault);
   }
 
   clear(): void {
     this.faults = [];
   }
 
-  list(): Fault[] {
-    return this.faults.map((fault) => ({ ...fault }));
+  list(): FaultView[] {
+    return this.faults.map((fault) => this.view(fault));
   }
 
   /** Uses up one hit of the first armed fault that matches, if any. */
   take(
     targets: readonly string[],
-    orderId: string | undefined,
+    correlationId: string | undefined,
     modes: readonly FaultMode[] = FAULT_MODES,
   ): FaultMode | undefined {
     const fault = this.faults.find(
@@ -83,7 +117,7 @@ export class FaultRegistry {
         candidate.remaining > 0 &&
         targets.includes(candidate.target) &&
         modes.includes(candidate.mode) &&
-        (candidate.orderId === undefined || candidate.orderId === orderId),
+        (candidate.correlationId === undefined || candidate.correlationId === correlationId),
     );
     if (!fault) return undefined;
     fault.remaining -= 1;

@@ -7,7 +7,6 @@ import {
   scaledFunctionTimeoutMs,
 } from './lambda-runner.js';
 import { sleep } from './net.js';
-import { orderIdOf } from './order-id.js';
 import type { LambdaInvokeOutcome, LambdaInvoker, TaskInvocation } from './stepfunctions-engine.js';
 import type { Tracer } from './trace.js';
 
@@ -100,12 +99,12 @@ export class FaultInjectingInvoker implements LambdaInvoker {
   ): Promise<LambdaInvokeOutcome> {
     const targets = this.targetsOf(functionNameOrArn, task?.stateName);
     const label = task?.stateName ?? this.labelOf(functionNameOrArn);
-    const orderId = orderIdOf(payload);
-    const mode = this.faults.take(targets, orderId);
-    if (mode) this.tracer.fault(orderId, label, mode);
+    const correlationId = this.tracer.correlationIdOf(payload);
+    const mode = this.faults.take(targets, correlationId);
+    if (mode) this.tracer.fault(correlationId, label, mode);
     const started = Date.now();
     const outcome = await this.invokeWith(mode, functionNameOrArn, payload, task);
-    if (traced) this.tracer.invocation(orderId, label, outcome, Date.now() - started);
+    if (traced) this.tracer.invocation(correlationId, label, outcome, Date.now() - started);
     return outcome;
   }
 

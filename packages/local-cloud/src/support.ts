@@ -1,3 +1,4 @@
+import { findJsonataAndVariables, type QueryLanguageFeature } from './query-language.js';
 import { isRecord } from './template.js';
 
 /**
@@ -19,18 +20,29 @@ function contextReferences(value: unknown): string[] {
   return [];
 }
 
-export function findLocallyUnsupported(definition: Json, scope = ''): string[] {
+const QUERY_LANGUAGE_PROBLEMS: Record<QueryLanguageFeature, string> = {
+  JSONata: 'JSONata is silently mis-run by the local engine',
+  Assign: 'variables (Assign) are not supported locally',
+  Arguments: 'Arguments (JSONata) is not supported locally',
+  Output: 'Output (JSONata) is not supported locally',
+};
+
+export function findLocallyUnsupported(definition: Json): string[] {
+  return [
+    ...findJsonataAndVariables(definition).map(
+      ({ where, feature }) => `${where}: ${QUERY_LANGUAGE_PROBLEMS[feature]}`,
+    ),
+    ...findUnscaledOrUnavailable(definition),
+  ];
+}
+
+/** Everything but JSONata and variables: unscaled time fields, missing context values, unknown integrations. */
+function findUnscaledOrUnavailable(definition: Json, scope = ''): string[] {
   const problems: string[] = [];
   const where = (name: string) => (scope ? `${scope}/${name}` : name);
-  if (definition.QueryLanguage === 'JSONata')
-    problems.push(`${scope || 'definition'}: JSONata is silently mis-run by the local engine`);
   const states = isRecord(definition.States) ? definition.States : {};
   for (const [name, state] of Object.entries(states)) {
     if (!isRecord(state)) continue;
-    if (state.QueryLanguage === 'JSONata')
-      problems.push(`${where(name)}: JSONata is silently mis-run by the local engine`);
-    if (state.Assign !== undefined)
-      problems.push(`${where(name)}: variables (Assign) are not supported locally`);
     for (const field of [
       'TimeoutSecondsPath',
       'HeartbeatSecondsPath',
@@ -63,7 +75,7 @@ export function findLocallyUnsupported(definition: Json, scope = ''): string[] {
       state.Iterator,
     ];
     for (const child of children)
-      if (isRecord(child)) problems.push(...findLocallyUnsupported(child, where(name)));
+      if (isRecord(child)) problems.push(...findUnscaledOrUnavailable(child, where(name)));
   }
   return problems;
 }

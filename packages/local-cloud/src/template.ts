@@ -13,9 +13,9 @@ export interface CfnResource {
 const GENERIC_CONSTRUCT_IDS = new Set(['StateMachine', 'Queue', 'Table', 'Function', 'Default']);
 
 /**
- * A resource's construct id, from the path CDK records ('OrderSaga/Shipping/ShippingWorker/Resource' is
- * ShippingWorker): short and stable across deploys, unlike a hashed logical id. A construct named only for its
- * kind ('OrderSaga/OrderSaga/StateMachine/Resource') is named with its parent (OrderSaga). Without a CDK path,
+ * A resource's construct id, from the path CDK records ('Shop/Billing/InvoiceWorker/Resource' is
+ * InvoiceWorker): short and stable across deploys, unlike a hashed logical id. A construct named only for its
+ * kind ('Shop/Checkout/StateMachine/Resource') is named with its parent (Checkout). Without a CDK path,
  * the logical id.
  */
 export function constructIdOf(template: CfnTemplate, logicalId: string): string {

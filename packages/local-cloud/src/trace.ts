@@ -1,26 +1,28 @@
-import { orderIdOf } from './order-id.js';
+import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import type { HistoryEvent, LocalExecution } from './stepfunctions-engine.js';
 
 /**
- * The live, readable trace `npm start` prints: one line per thing that happened, as it happens, aligned for
- * scanning: time, order (when the local cloud can tell it, through orderIdOf), what (a state, a function's
- * construct id, a queue, an API route) and how it went.
+ * The live, readable trace of a local cloud: one line per thing that happened, as it happens, aligned for
+ * scanning: time, correlation id (what the line is about, when the app's correlationIdOf tells it), what (a
+ * state, a function's construct id, a queue, an API route) and how it went.
  *
- *   14:21:54.231 ord_8c1e9f629da1c7094666836e6c4c2380 POST /orders             202 12ms
- *   14:21:54.233 ord_8c1e9f629da1c7094666836e6c4c2380 OrderSaga                started
- *   14:21:54.516 ord_8c1e9f629da1c7094666836e6c4c2380 ReserveInventory         ok 280ms
- *   14:21:55.309 ord_8c1e9f629da1c7094666836e6c4c2380 CreateShipment           ShippingRejected: We do not ship to BR 25ms
+ *   14:21:54.231 job-42                               POST /jobs               202 12ms
+ *   14:21:54.233 job-42                               JobFlow                  started
+ *   14:21:54.516 job-42                               Prepare                  ok 280ms
+ *   14:21:55.309 job-42                               Publish                  PublishRejected: Channel closed 25ms
  */
 export type TraceWriter = (line: string) => void;
 
 const COLORS = { green: 32, red: 31, yellow: 33, cyan: 36, dim: 2 } as const;
 type Color = keyof typeof COLORS;
 
-const ORDER_WIDTH = 36;
+const CORRELATION_WIDTH = 36;
 const WHAT_WIDTH = 24;
 const MAX_DETAIL = 240;
 
 export interface TracerOptions {
+  /** What a payload, an execution's input or a handler's log record is about; nothing is correlated without it. */
+  correlationIdOf?: CorrelationIdOf;
   /**
    * How long a handler's log line that names an error waits for the state or invocation line reporting the
    * same error (logs and results come back from a function separately); reported, it is not printed.
@@ -61,10 +63,11 @@ export function failureText(error: string, message: string): string {
 
 export function createTracer(write: TraceWriter, useColor: boolean, options: TracerOptions = {}) {
   const duplicateWindowMs = options.duplicateWindowMs ?? 250;
+  const correlationIdOf = options.correlationIdOf ?? noCorrelation;
   const paint = (color: Color, text: string) =>
     useColor ? `\u001b[${COLORS[color]}m${text}\u001b[0m` : text;
   const line = (
-    orderId: string | undefined,
+    correlationId: string | undefined,
     what: string,
     outcome: string,
     color: Color,
@@ -74,101 +77,119 @@ export function createTracer(write: TraceWriter, useColor: boolean, options: Tra
     const time = at.toISOString().slice(11, 23);
     const timing = ms === undefined ? '' : paint('dim', ` ${Math.round(ms)}ms`);
     write(
-      `${paint('dim', time)} ${(orderId ?? '-').padEnd(ORDER_WIDTH)} ${what.padEnd(WHAT_WIDTH)} ${paint(color, outcome)}${timing}`,
+      `${paint('dim', time)} ${(correlationId ?? '-').padEnd(CORRELATION_WIDTH)} ${what.padEnd(WHAT_WIDTH)} ${paint(color, outcome)}${timing}`,
     );
   };
 
   // Failures already on a line of their own, so that a handler's log of the same error is not printed again.
   const reported = new Map<string, number>();
-  const keyOf = (orderId: string | undefined, error: string, message: string) =>
-    `${orderId ?? '-'}\u0000${error}\u0000${message}`;
-  const remember = (orderId: string | undefined, error: string, message: string) => {
+  const keyOf = (correlationId: string | undefined, error: string, message: string) =>
+    `${correlationId ?? '-'}\u0000${error}\u0000${message}`;
+  const remember = (correlationId: string | undefined, error: string, message: string) => {
     const now = Date.now();
     if (reported.size > 1000) {
       for (const [key, at] of reported) if (now - at > 60_000) reported.delete(key);
     }
-    reported.set(keyOf(orderId, error, message), now);
+    reported.set(keyOf(correlationId, error, message), now);
   };
-  const failed = (orderId: string | undefined, what: string, error: string, message: string, ms?: number) => {
-    remember(orderId, error, message);
-    line(orderId, what, failureText(error, message), 'red', ms);
+  const failed = (
+    correlationId: string | undefined,
+    what: string,
+    error: string,
+    message: string,
+    ms?: number,
+  ) => {
+    remember(correlationId, error, message);
+    line(correlationId, what, failureText(error, message), 'red', ms);
   };
 
   return {
-    /** Setup and housekeeping, not about any order. */
+    correlationIdOf,
+    /** Setup and housekeeping, not about any one correlation id. */
     info: (message: string) => write(paint('dim', `${new Date().toISOString().slice(11, 23)} ${message}`)),
     /** Something the platform did or noticed: a schedule fired, a batch comes back, a poll failed. */
-    note: (orderId: string | undefined, what: string, message: string) =>
-      line(orderId, what, oneLine(message), 'yellow'),
-    executionStarted: (orderId: string | undefined, machine: string, execution: string, redriven = false) =>
+    note: (correlationId: string | undefined, what: string, message: string) =>
+      line(correlationId, what, oneLine(message), 'yellow'),
+    executionStarted: (
+      correlationId: string | undefined,
+      machine: string,
+      execution: string,
+      redriven = false,
+    ) =>
       line(
-        orderId,
+        correlationId,
         machine,
-        `${redriven ? 'redriven' : 'started'}${orderId === undefined ? ` (execution ${execution})` : ''}`,
+        `${redriven ? 'redriven' : 'started'}${correlationId === undefined ? ` (execution ${execution})` : ''}`,
         'cyan',
       ),
     executionEnded: (
-      orderId: string | undefined,
+      correlationId: string | undefined,
       machine: string,
       status: string,
       detail: string,
       ms: number,
     ) =>
       line(
-        orderId,
+        correlationId,
         machine,
         `${status}${detail ? ` ${detail}` : ''}`,
         status === 'SUCCEEDED' ? 'green' : 'red',
         ms,
       ),
     /** A state ended: a task attempt succeeded, failed or timed out, or another state exited. */
-    stateEnded: (orderId: string | undefined, state: string, outcome: TaskOutcome, ms?: number) => {
-      if (outcome.error === undefined) line(orderId, state, 'ok', 'green', ms);
-      else failed(orderId, state, outcome.error, causeMessage(outcome.cause), ms);
+    stateEnded: (correlationId: string | undefined, state: string, outcome: TaskOutcome, ms?: number) => {
+      if (outcome.error === undefined) line(correlationId, state, 'ok', 'green', ms);
+      else failed(correlationId, state, outcome.error, causeMessage(outcome.cause), ms);
     },
     /** A function run outside Step Functions: by an event source mapping or a schedule. */
     invocation: (
-      orderId: string | undefined,
+      correlationId: string | undefined,
       fn: string,
       outcome: { ok: true } | { ok: false; error: { errorType: string; errorMessage: string } },
       ms: number,
     ) => {
-      if (outcome.ok) line(orderId, fn, 'ok', 'green', ms);
-      else failed(orderId, fn, outcome.error.errorType, oneLine(outcome.error.errorMessage), ms);
+      if (outcome.ok) line(correlationId, fn, 'ok', 'green', ms);
+      else failed(correlationId, fn, outcome.error.errorType, oneLine(outcome.error.errorMessage), ms);
     },
     /** A REST API request: method, path, status; a function error behind a 5xx is named once, here. */
     api: (exchange: {
-      orderId?: string;
+      correlationId?: string;
       method: string;
       path: string;
       status: number;
       ms: number;
       error?: { errorType: string; errorMessage: string };
     }) => {
-      const { orderId, error } = exchange;
-      if (error) remember(orderId, error.errorType, oneLine(error.errorMessage));
+      const { correlationId, error } = exchange;
+      if (error) remember(correlationId, error.errorType, oneLine(error.errorMessage));
       const detail = error ? ` ${failureText(error.errorType, oneLine(error.errorMessage))}` : '';
       const color: Color = exchange.status >= 500 ? 'red' : exchange.status >= 400 ? 'yellow' : 'green';
-      line(orderId, `${exchange.method} ${exchange.path}`, `${exchange.status}${detail}`, color, exchange.ms);
+      line(
+        correlationId,
+        `${exchange.method} ${exchange.path}`,
+        `${exchange.status}${detail}`,
+        color,
+        exchange.ms,
+      );
     },
-    fault: (orderId: string | undefined, target: string, mode: string) =>
-      line(orderId, target, `fault injected: ${mode}`, 'yellow'),
+    fault: (correlationId: string | undefined, target: string, mode: string) =>
+      line(correlationId, target, `fault injected: ${mode}`, 'yellow'),
     /** SQS moved a message that was received too often to the queue's dead-letter queue. */
     deadLetter: (
-      orderId: string | undefined,
+      correlationId: string | undefined,
       queue: string,
       deadLetterQueue: string,
       maxReceiveCount?: number,
     ) =>
       line(
-        orderId,
+        correlationId,
         queue,
         `moved to ${deadLetterQueue}${maxReceiveCount === undefined ? '' : ` after ${maxReceiveCount} receive(s)`}`,
         'red',
       ),
     /**
      * A line a function wrote. Only structured warnings and errors are traced, as one line each; one that
-     * names an error the trace already reports for the same order (the state or invocation it failed) is not.
+     * names an error the trace already reports for the same correlation id (the state or invocation it failed) is not.
      */
     handlerLog: (fn: string, text: string) => {
       let record: unknown;
@@ -179,14 +200,14 @@ export function createTracer(write: TraceWriter, useColor: boolean, options: Tra
       }
       if (!isRecord(record) || (record.level !== 'warn' && record.level !== 'error')) return;
       const at = new Date();
-      const orderId = orderIdOf(record);
+      const correlationId = correlationIdOf(record);
       const errorType = typeof record.errorType === 'string' ? record.errorType : undefined;
       const errorMessage = typeof record.errorMessage === 'string' ? oneLine(record.errorMessage) : '';
       const detail = errorType ? failureText(errorType, errorMessage) : errorMessage;
       const message = typeof record.message === 'string' ? record.message : '';
       const print = () =>
         line(
-          orderId,
+          correlationId,
           fn,
           oneLine(`${record.level}: ${message}${detail ? ` (${detail})` : ''}`),
           record.level === 'error' ? 'red' : 'yellow',
@@ -197,7 +218,7 @@ export function createTracer(write: TraceWriter, useColor: boolean, options: Tra
         print();
         return;
       }
-      const key = keyOf(orderId, errorType, errorMessage);
+      const key = keyOf(correlationId, errorType, errorMessage);
       const wasReported = () => {
         const when = reported.get(key);
         return when !== undefined && Math.abs(when - at.getTime()) <= 10_000;
@@ -243,14 +264,14 @@ const elapsed = (from: HistoryEvent | undefined, to: HistoryEvent) =>
  */
 export function traceExecutions(tracer: Tracer, machine: string) {
   return (execution: LocalExecution, event: HistoryEvent): void => {
-    const orderId = orderIdOf(execution.input);
+    const correlationId = tracer.correlationIdOf(execution.input);
     const { history } = execution;
     const position = event.id - 1;
     const state = event.stateName ?? '';
     switch (event.type) {
       case 'ExecutionStarted':
       case 'ExecutionRedriven':
-        tracer.executionStarted(orderId, machine, execution.name, event.type === 'ExecutionRedriven');
+        tracer.executionStarted(correlationId, machine, execution.name, event.type === 'ExecutionRedriven');
         return;
       case 'TaskSucceeded':
       case 'TaskFailed':
@@ -261,7 +282,7 @@ export function traceExecutions(tracer: Tracer, machine: string) {
           (candidate) => candidate.type === 'TaskScheduled' && candidate.stateName === state,
         );
         tracer.stateEnded(
-          orderId,
+          correlationId,
           state,
           event.type === 'TaskSucceeded'
             ? {}
@@ -284,7 +305,7 @@ export function traceExecutions(tracer: Tracer, machine: string) {
       const detail = [lastState, event.error && event.error !== lastState ? event.error : undefined]
         .filter(Boolean)
         .join(' ');
-      tracer.executionEnded(orderId, machine, ended, detail, elapsed(started, event) ?? 0);
+      tracer.executionEnded(correlationId, machine, ended, detail, elapsed(started, event) ?? 0);
       return;
     }
     const exitedType = event.type.endsWith('StateExited') ? event.type.slice(0, -'StateExited'.length) : '';
@@ -294,7 +315,7 @@ export function traceExecutions(tracer: Tracer, machine: string) {
         position,
         (candidate) => candidate.type === `${exitedType}StateEntered` && candidate.stateName === state,
       );
-      tracer.stateEnded(orderId, state, {}, elapsed(entered, event));
+      tracer.stateEnded(correlationId, state, {}, elapsed(entered, event));
     }
   };
 }

@@ -12,13 +12,13 @@ import {
   JavaMissingError,
   startDynamoDbLocal,
   tableAttributes,
-} from '../../local/dynamodb.js';
-import { createLambdaRunner, emulatorEnvironment } from '../../local/lambda-runner.js';
-import { type CfnTemplate, physicalNames, withAttributes } from '../../local/template.js';
+} from '../src/dynamodb.js';
+import { createLambdaRunner, emulatorEnvironment } from '../src/lambda-runner.js';
+import { type CfnTemplate, physicalNames, withAttributes } from '../src/template.js';
 
 const template: CfnTemplate = {
   Resources: {
-    Orders: {
+    Jobs: {
       Type: 'AWS::DynamoDB::Table',
       Properties: {
         KeySchema: [
@@ -103,27 +103,25 @@ describe('DynamoDB Local', () => {
   it('creates tables with indexes, stream and TTL from the template', async () => {
     const names = physicalNames(template, { stackName: 'Test' });
     const created = await createTablesFromTemplate(dynamo.client, template, names);
-    expect(created.map((table) => table.tableName).sort()).toEqual(['Test-Orders', 'barriers']);
+    expect(created.map((table) => table.tableName).sort()).toEqual(['Test-Jobs', 'barriers']);
 
-    const { Table: orders } = await dynamo.client.send(
-      new DescribeTableCommand({ TableName: 'Test-Orders' }),
-    );
-    expect(orders?.GlobalSecondaryIndexes?.[0]?.IndexName).toBe('byStatus');
-    expect(orders?.LocalSecondaryIndexes?.[0]?.IndexName).toBe('byCreatedAt');
-    expect(orders?.StreamSpecification).toEqual({
+    const { Table: jobs } = await dynamo.client.send(new DescribeTableCommand({ TableName: 'Test-Jobs' }));
+    expect(jobs?.GlobalSecondaryIndexes?.[0]?.IndexName).toBe('byStatus');
+    expect(jobs?.LocalSecondaryIndexes?.[0]?.IndexName).toBe('byCreatedAt');
+    expect(jobs?.StreamSpecification).toEqual({
       StreamEnabled: true,
       StreamViewType: 'NEW_AND_OLD_IMAGES',
     });
-    expect(orders?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
-    const ttl = await dynamo.client.send(new DescribeTimeToLiveCommand({ TableName: 'Test-Orders' }));
+    expect(jobs?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    const ttl = await dynamo.client.send(new DescribeTimeToLiveCommand({ TableName: 'Test-Jobs' }));
     expect(ttl.TimeToLiveDescription).toMatchObject({
       AttributeName: 'expiresAt',
       TimeToLiveStatus: 'ENABLED',
     });
 
     const updated = withAttributes(names, tableAttributes(created));
-    expect(orders?.LatestStreamArn).toMatch(/^arn:aws:dynamodb:.*:table\/Test-Orders\/stream\//);
-    expect(updated.Orders?.attributes.StreamArn).toBe(orders?.LatestStreamArn);
+    expect(jobs?.LatestStreamArn).toMatch(/^arn:aws:dynamodb:.*:table\/Test-Jobs\/stream\//);
+    expect(updated.Jobs?.attributes.StreamArn).toBe(jobs?.LatestStreamArn);
 
     await dynamo.client.send(new PutItemCommand({ TableName: 'barriers', Item: { pk: { S: 'a' } } }));
     const read = await dynamo.client.send(

@@ -3,13 +3,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { publishEndpointsIfAsked } from '../../local/cloud.js';
+import { publishEndpointsIfAsked } from '../src/cloud.js';
 import {
   LOCAL_ENDPOINTS_FILE,
   type LocalEndpoints,
   publishLocalEndpoints,
   readLocalEndpoints,
-} from '../../local/endpoints-file.js';
+} from '../src/endpoints-file.js';
 
 function endpointsOf(apiPort: number): LocalEndpoints {
   return {

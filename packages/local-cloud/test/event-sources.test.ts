@@ -12,16 +12,16 @@ import {
   type DynamoDbLocal,
   startDynamoDbLocal,
   tableAttributes,
-} from '../../local/dynamodb.js';
+} from '../src/dynamodb.js';
 import {
   eventSourceMappingsFromTemplate,
   matchesFilterPattern,
   type RunningEventSources,
   startEventSources,
-} from '../../local/event-sources.js';
-import { createLambdaRunner, emulatorEnvironment, type LambdaRunner } from '../../local/lambda-runner.js';
-import { createQueuesFromTemplate, type SqsLocal, startSqsLocal } from '../../local/sqs.js';
-import type { LambdaInvoker } from '../../local/stepfunctions-engine.js';
+} from '../src/event-sources.js';
+import { createLambdaRunner, emulatorEnvironment, type LambdaRunner } from '../src/lambda-runner.js';
+import { createQueuesFromTemplate, type SqsLocal, startSqsLocal } from '../src/sqs.js';
+import type { LambdaInvoker } from '../src/stepfunctions-engine.js';
 import {
   type CfnResource,
   type CfnTemplate,
@@ -29,7 +29,9 @@ import {
   physicalNames,
   type ResolveContext,
   withAttributes,
-} from '../../local/template.js';
+} from '../src/template.js';
+
+import { jobIdOf } from './correlation.js';
 
 const bundleDir = new URL('./fixtures/event-sources', import.meta.url).pathname;
 
@@ -149,7 +151,7 @@ describe('event source mappings, offline', () => {
   let sources: RunningEventSources;
   let ctx: ResolveContext;
   const calls: Call[] = [];
-  const hookCalls: { targets: readonly string[]; orderId: string | undefined }[] = [];
+  const hookCalls: { targets: readonly string[]; jobId: string | undefined }[] = [];
   let duplicatesArmed = 0;
 
   const url = (logicalId: string): string => ctx.resources[logicalId]?.ref ?? '';
@@ -199,6 +201,7 @@ describe('event source mappings, offline', () => {
       },
     };
     sources = await startEventSources({
+      correlationIdOf: jobIdOf,
       template,
       ctx,
       invoker,
@@ -206,9 +209,9 @@ describe('event source mappings, offline', () => {
       dynamodbEndpoint: dynamodb.endpoint,
       // Stream retries 100 ms apart instead of 500.
       timeScale: 0.2,
-      duplicateDelivery: (targets, orderId) => {
-        hookCalls.push({ targets, orderId });
-        if (duplicatesArmed > 0 && targets.includes('DupQueue') && orderId === 'o-dup') {
+      duplicateDelivery: (targets, jobId) => {
+        hookCalls.push({ targets, jobId });
+        if (duplicatesArmed > 0 && targets.includes('DupQueue') && jobId === 'o-dup') {
           duplicatesArmed -= 1;
           return true;
         }
@@ -265,7 +268,7 @@ describe('event source mappings, offline', () => {
         QueueUrl: url('WorkQueue'),
         Entries: ['a', 'b', 'c'].map((id) => ({
           Id: id,
-          MessageBody: JSON.stringify({ orderId: `o-${id}` }),
+          MessageBody: JSON.stringify({ jobId: `o-${id}` }),
           MessageAttributes: { kind: { DataType: 'String', StringValue: 'test' } },
         })),
       }),
@@ -274,7 +277,7 @@ describe('event source mappings, offline', () => {
       const batches = sqsRecordsOf('SqsFn').filter((records) => records.some((r) => r.body.includes('o-a')));
       return batches.length > 0 ? batches : undefined;
     });
-    expect(batch?.map((record) => JSON.parse(record.body).orderId)).toEqual(['o-a', 'o-b', 'o-c']);
+    expect(batch?.map((record) => JSON.parse(record.body).jobId)).toEqual(['o-a', 'o-b', 'o-c']);
     const [first] = batch ?? [];
     expect(first).toMatchObject({
       eventSource: 'aws:sqs',
@@ -308,9 +311,9 @@ describe('event source mappings, offline', () => {
       new SendMessageBatchCommand({
         QueueUrl: url('WorkQueue'),
         Entries: [
-          { Id: 'ok1', MessageBody: JSON.stringify({ orderId: 'p-ok1' }) },
-          { Id: 'bad', MessageBody: JSON.stringify({ orderId: 'p-bad', fail: true }) },
-          { Id: 'ok2', MessageBody: JSON.stringify({ orderId: 'p-ok2' }) },
+          { Id: 'ok1', MessageBody: JSON.stringify({ jobId: 'p-ok1' }) },
+          { Id: 'bad', MessageBody: JSON.stringify({ jobId: 'p-bad', fail: true }) },
+          { Id: 'ok2', MessageBody: JSON.stringify({ jobId: 'p-ok2' }) },
         ],
       }),
     );
@@ -321,13 +324,13 @@ describe('event source mappings, offline', () => {
       return response.Messages;
     });
     console.log(`failed message in the DLQ after ${Date.now() - started} ms`);
-    expect(dead.map((message) => JSON.parse(message.Body ?? '{}').orderId)).toEqual(['p-bad']);
+    expect(dead.map((message) => JSON.parse(message.Body ?? '{}').jobId)).toEqual(['p-bad']);
     const deliveries = sqsRecordsOf('SqsFn')
       .flat()
       .filter((record) => record.body.includes('"p-'));
-    const counts = (orderId: string) =>
+    const counts = (jobId: string) =>
       deliveries
-        .filter((record) => record.body.includes(orderId))
+        .filter((record) => record.body.includes(jobId))
         .map((record) => record.attributes.ApproximateReceiveCount);
     expect(counts('p-ok1')).toEqual(['1']);
     expect(counts('p-ok2')).toEqual(['1']);
@@ -339,7 +342,7 @@ describe('event source mappings, offline', () => {
     await sqs.client.send(
       new SendMessageCommand({
         QueueUrl: url('DupQueue'),
-        MessageBody: JSON.stringify({ orderId: 'o-dup' }),
+        MessageBody: JSON.stringify({ jobId: 'o-dup' }),
       }),
     );
     await waitFor('the second delivery', () => {
@@ -359,7 +362,7 @@ describe('event source mappings, offline', () => {
       duplicatedBatches: 1,
       deletedMessages: 1,
     });
-    expect(hookCalls.find((call) => call.orderId === 'o-dup')?.targets).toEqual([
+    expect(hookCalls.find((call) => call.jobId === 'o-dup')?.targets).toEqual([
       'Test-SqsFn',
       'SqsFn',
       'Test-DupQueue',
@@ -375,7 +378,7 @@ describe('event source mappings, offline', () => {
     await dynamodb.client.send(
       new PutItemCommand({
         TableName: tableName,
-        Item: { pk: { S: 'evt-1' }, kind: { S: 'outbox' }, orderId: { S: 'o-1' } },
+        Item: { pk: { S: 'evt-1' }, kind: { S: 'outbox' }, jobId: { S: 'o-1' } },
       }),
     );
     await dynamodb.client.send(
@@ -403,7 +406,7 @@ describe('event source mappings, offline', () => {
       eventSourceARN: ctx.resources.Outbox?.attributes.StreamArn,
       dynamodb: {
         Keys: { pk: { S: 'evt-1' } },
-        NewImage: { pk: { S: 'evt-1' }, kind: { S: 'outbox' }, orderId: { S: 'o-1' } },
+        NewImage: { pk: { S: 'evt-1' }, kind: { S: 'outbox' }, jobId: { S: 'o-1' } },
         StreamViewType: 'NEW_AND_OLD_IMAGES',
       },
     });

@@ -11,13 +11,13 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DUMMY_CREDENTIALS } from '../../local/net.js';
-import { StepFunctionsApi } from '../../local/sfn-api.js';
+import { DUMMY_CREDENTIALS } from '../src/net.js';
+import { StepFunctionsApi } from '../src/sfn-api.js';
 import {
   createLocalStateMachine,
   type LambdaInvoker,
   TaskTokenRegistry,
-} from '../../local/stepfunctions-engine.js';
+} from '../src/stepfunctions-engine.js';
 
 /**
  * GetExecutionHistory event by event, as AWS records it (ids consecutive from 1, previousEventId naming the
@@ -102,7 +102,7 @@ beforeAll(async () => {
             End: true,
           },
           Release: { Type: 'Task', Resource: release, ResultPath: null, Next: 'Cancelled' },
-          Cancelled: { Type: 'Fail', Error: 'OrderCancelled', Cause: 'Every completed step was compensated' },
+          Cancelled: { Type: 'Fail', Error: 'JobCancelled', Cause: 'Every completed step was compensated' },
           // Retried on anything: a stop must neither be retried nor caught.
           Hold: {
             Type: 'Task',
@@ -206,7 +206,7 @@ describe('GetExecutionHistory of the local engine', () => {
 
   it('pins a failed execution whose callback failure was caught and compensated', async () => {
     const { events, description } = await run('rejected', { flow: 'ship', reject: true });
-    expect(description).toMatchObject({ status: 'FAILED', error: 'OrderCancelled' });
+    expect(description).toMatchObject({ status: 'FAILED', error: 'JobCancelled' });
     expect(events).toEqual([
       '1 0 ExecutionStarted',
       '2 0 ChoiceStateEntered Choose',
@@ -229,7 +229,7 @@ describe('GetExecutionHistory of the local engine', () => {
       '18 17 LambdaFunctionSucceeded',
       '19 18 TaskStateExited Release',
       '20 19 FailStateEntered Cancelled',
-      '21 20 ExecutionFailed OrderCancelled',
+      '21 20 ExecutionFailed JobCancelled',
     ]);
   });
 
@@ -254,7 +254,7 @@ describe('GetExecutionHistory of the local engine', () => {
 
   it('records a state timeout as LambdaFunctionTimedOut, and nothing of the call it abandoned', async () => {
     const { events, description } = await run('timed-out', { flow: 'timeout' });
-    expect(description).toMatchObject({ status: 'FAILED', error: 'OrderCancelled' });
+    expect(description).toMatchObject({ status: 'FAILED', error: 'JobCancelled' });
     expect(events).toEqual([
       '1 0 ExecutionStarted',
       '2 0 ChoiceStateEntered Choose',
@@ -265,7 +265,7 @@ describe('GetExecutionHistory of the local engine', () => {
       '7 6 LambdaFunctionTimedOut States.Timeout',
       '8 7 TaskStateExited Slow',
       '9 8 FailStateEntered Cancelled',
-      '10 9 ExecutionFailed OrderCancelled',
+      '10 9 ExecutionFailed JobCancelled',
     ]);
   });
 });

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { FaultRegistry, FaultValidationError } from '../../local/faults.js';
-import { FaultInjectingInvoker } from '../../local/invoker.js';
-import { createLambdaRunner, type LambdaFunctionConfig } from '../../local/lambda-runner.js';
-import { createLocalStateMachine, type LambdaInvoker } from '../../local/stepfunctions-engine.js';
-import { createTracer } from '../../local/trace.js';
+import { FaultRegistry, FaultValidationError } from '../src/faults.js';
+import { FaultInjectingInvoker } from '../src/invoker.js';
+import { createLambdaRunner, type LambdaFunctionConfig } from '../src/lambda-runner.js';
+import { createLocalStateMachine, type LambdaInvoker } from '../src/stepfunctions-engine.js';
+import { createTracer } from '../src/trace.js';
 
 const bundleDir = new URL('./fixtures/lambda-basic', import.meta.url).pathname;
 // 6 s becomes 1.5 s and 40 s becomes 10 s: both above Lambda's one-second floor, so the scale shows.

@@ -4,8 +4,8 @@ import {
   type LambdaFunctionConfig,
   lambdaFunctionsFromTemplate,
   scaleDurationVariables,
-} from '../../local/lambda-runner.js';
-import { type CfnTemplate, createResolveContext, physicalNames } from '../../local/template.js';
+} from '../src/lambda-runner.js';
+import { type CfnTemplate, createResolveContext, physicalNames } from '../src/template.js';
 
 const bundleDir = new URL('./fixtures/lambda-basic', import.meta.url).pathname;
 

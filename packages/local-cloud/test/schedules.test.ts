@@ -1,14 +1,14 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createLambdaRunner } from '../../local/lambda-runner.js';
+import { createLambdaRunner } from '../src/lambda-runner.js';
 import {
   parseScheduleExpression,
   type ScheduledEvent,
   schedulesFromTemplate,
   startSchedules,
   UnknownScheduleError,
-} from '../../local/schedules.js';
-import type { LambdaInvoker } from '../../local/stepfunctions-engine.js';
-import { type CfnTemplate, createResolveContext, physicalNames } from '../../local/template.js';
+} from '../src/schedules.js';
+import type { LambdaInvoker } from '../src/stepfunctions-engine.js';
+import { type CfnTemplate, createResolveContext, physicalNames } from '../src/template.js';
 
 const fnArn = { 'Fn::GetAtt': ['Sweeper', 'Arn'] };
 
@@ -53,7 +53,7 @@ const template: CfnTemplate = {
     },
     OnEvent: {
       Type: 'AWS::Events::Rule',
-      Properties: { EventPattern: { source: ['orders'] }, Targets: [{ Arn: fnArn, Id: 'T' }] },
+      Properties: { EventPattern: { source: ['jobs'] }, Targets: [{ Arn: fnArn, Id: 'T' }] },
     },
     Reminder: {
       Type: 'AWS::Scheduler::Schedule',

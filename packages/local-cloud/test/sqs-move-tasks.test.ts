@@ -9,8 +9,8 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSqsClient, type SqsLocal, startSqsLocal } from '../../local/sqs.js';
-import { type SqsMoveTaskProxy, startSqsMoveTaskProxy } from '../../local/sqs-move-tasks.js';
+import { createSqsClient, type SqsLocal, startSqsLocal } from '../src/sqs.js';
+import { type SqsMoveTaskProxy, startSqsMoveTaskProxy } from '../src/sqs-move-tasks.js';
 
 describe('SQS message move tasks (DLQ redrive) in front of fauxqs', () => {
   let sqs: SqsLocal;
@@ -59,7 +59,7 @@ describe('SQS message move tasks (DLQ redrive) in front of fauxqs', () => {
       await client.send(
         new SendMessageCommand({
           QueueUrl: workUrl,
-          MessageBody: JSON.stringify({ orderId: `o-${index}` }),
+          MessageBody: JSON.stringify({ jobId: `o-${index}` }),
           MessageAttributes: { kind: { DataType: 'String', StringValue: 'payment' } },
         }),
       );
@@ -82,7 +82,7 @@ describe('SQS message move tasks (DLQ redrive) in front of fauxqs', () => {
 
   it('redrives a DLQ back to its source queue, keeping body and attributes', async () => {
     // Created through the proxy, so the queue URLs carry the proxy's port and every call goes through it.
-    const { dlqUrl, dlqArn, workUrl, workArn } = await queuePair(viaProxy, 'orders');
+    const { dlqUrl, dlqArn, workUrl, workArn } = await queuePair(viaProxy, 'jobs');
     expect(new URL(workUrl).port).toBe(String(proxy.port));
     await failToDlq(viaProxy, workUrl, dlqUrl, 3);
 
@@ -109,7 +109,7 @@ describe('SQS message move tasks (DLQ redrive) in front of fauxqs', () => {
         MessageAttributeNames: ['All'],
       }),
     );
-    expect(back.Messages?.map((message) => JSON.parse(message.Body ?? '{}').orderId).sort()).toEqual([
+    expect(back.Messages?.map((message) => JSON.parse(message.Body ?? '{}').jobId).sort()).toEqual([
       'o-0',
       'o-1',
       'o-2',

@@ -5,13 +5,13 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLambdaRunner, emulatorEnvironment } from '../../local/lambda-runner.js';
-import { createQueuesFromTemplate, type SqsLocal, startSqsLocal } from '../../local/sqs.js';
-import { type CfnTemplate, physicalNames } from '../../local/template.js';
+import { createLambdaRunner, emulatorEnvironment } from '../src/lambda-runner.js';
+import { createQueuesFromTemplate, type SqsLocal, startSqsLocal } from '../src/sqs.js';
+import { type CfnTemplate, physicalNames } from '../src/template.js';
 
 const template: CfnTemplate = {
   Resources: {
-    // Declared before its DLQ on purpose: creation order must follow the redrive dependency.
+    // Declared before its DLQ on purpose: queues are created after the queue their redrive names.
     Work: {
       Type: 'AWS::SQS::Queue',
       Properties: {
@@ -21,7 +21,7 @@ const template: CfnTemplate = {
       },
     },
     WorkDlq: { Type: 'AWS::SQS::Queue', Properties: { MessageRetentionPeriod: 1209600 } },
-    Ordered: {
+    Jobed: {
       Type: 'AWS::SQS::Queue',
       Properties: { QueueName: 'ordered.fifo', FifoQueue: true, ContentBasedDeduplication: true },
     },
@@ -43,7 +43,7 @@ describe('fauxqs', () => {
   it('creates queues with attributes, FIFO and redrive to the local DLQ', async () => {
     const names = physicalNames(template, { stackName: 'Test', sqsEndpoint: sqs.endpoint });
     const created = await createQueuesFromTemplate(sqs.client, template, names);
-    expect(created.map((queue) => queue.logicalId)).toEqual(['WorkDlq', 'Work', 'Ordered']);
+    expect(created.map((queue) => queue.logicalId)).toEqual(['WorkDlq', 'Work', 'Jobed']);
 
     const work = names.Work?.ref ?? '';
     const { Attributes: attributes } = await sqs.client.send(
@@ -56,7 +56,7 @@ describe('fauxqs', () => {
       maxReceiveCount: 1,
     });
     const fifo = await sqs.client.send(
-      new GetQueueAttributesCommand({ QueueUrl: names.Ordered?.ref, AttributeNames: ['All'] }),
+      new GetQueueAttributesCommand({ QueueUrl: names.Jobed?.ref, AttributeNames: ['All'] }),
     );
     expect(fifo.Attributes).toMatchObject({ FifoQueue: 'true', ContentBasedDeduplication: 'true' });
 

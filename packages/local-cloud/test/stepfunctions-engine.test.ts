@@ -11,10 +11,10 @@ import {
 } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLambdaRunner } from '../../local/lambda-runner.js';
-import { DUMMY_CREDENTIALS } from '../../local/net.js';
-import { StepFunctionsApi } from '../../local/sfn-api.js';
-import { type SqsLocal, startSqsLocal } from '../../local/sqs.js';
+import { createLambdaRunner } from '../src/lambda-runner.js';
+import { DUMMY_CREDENTIALS } from '../src/net.js';
+import { StepFunctionsApi } from '../src/sfn-api.js';
+import { type SqsLocal, startSqsLocal } from '../src/sqs.js';
 import {
   createLocalStateMachine,
   type JsonValue,
@@ -22,7 +22,7 @@ import {
   sqsSendMessageIntegration,
   TaskFailure,
   TaskTokenRegistry,
-} from '../../local/stepfunctions-engine.js';
+} from '../src/stepfunctions-engine.js';
 
 const machineArn = 'arn:aws:states:us-east-1:000000000000:stateMachine:test-saga';
 const reserveArn = 'arn:aws:lambda:us-east-1:000000000000:function:reserve';
@@ -54,7 +54,7 @@ const definition = {
       Parameters: {
         QueueUrl: 'QUEUE_URL',
         MessageBody: {
-          'orderId.$': '$.orderId',
+          'jobId.$': '$.jobId',
           'token.$': '$$.Task.Token',
           'execution.$': '$$.Execution.Id',
         },
@@ -157,10 +157,10 @@ describe('local Step Functions engine', () => {
   it('runs the success path with a retried transient error, a task token answered via SQS and a timeout', async () => {
     const saga = await machine({ stock: true, failuresBeforeSuccess: 2, slowMs: 1000 });
     const started = performance.now();
-    const execution = saga.start({ orderId: 'o-1' }, { name: 'order-o-1' });
-    expect(saga.start({ orderId: 'o-1' }, { name: 'order-o-1' })).toBe(execution);
+    const execution = saga.start({ jobId: 'o-1' }, { name: 'job-o-1' });
+    expect(saga.start({ jobId: 'o-1' }, { name: 'job-o-1' })).toBe(execution);
     await answerApproval((token, body) => {
-      expect(body.orderId).toBe('o-1');
+      expect(body.jobId).toBe('o-1');
       expect(body.execution).toBe(execution.executionArn);
       taskTokens.sendTaskHeartbeat(token);
       taskTokens.sendTaskSuccess(token, JSON.stringify({ approved: true }));
@@ -173,7 +173,7 @@ describe('local Step Functions engine', () => {
 
     expect(outcome.status).toBe('SUCCEEDED');
     expect(outcome.output).toMatchObject({
-      orderId: 'o-1',
+      jobId: 'o-1',
       reservation: { reserved: true },
       flaky: { attempts: 3 },
       approval: { approved: true },
@@ -203,18 +203,18 @@ describe('local Step Functions engine', () => {
       'PassStateExited:TimedOut',
       'ExecutionSucceeded',
     ]);
-    expect(() => saga.start({ orderId: 'o-1' }, { name: 'order-o-1' })).toThrow(/Already Exists/);
+    expect(() => saga.start({ jobId: 'o-1' }, { name: 'job-o-1' })).toThrow(/Already Exists/);
   });
 
   it('catches a custom Lambda error by name and fails through a Fail state', async () => {
     const saga = await machine({ stock: false, failuresBeforeSuccess: 0, slowMs: 0 });
-    const outcome = await saga.start({ orderId: 'o-2' }).result;
+    const outcome = await saga.start({ jobId: 'o-2' }).result;
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'OutOfStock', cause: 'reservation failed' });
   });
 
   it('maps a missing heartbeat to States.HeartbeatTimeout and exposes late answers as TaskTimedOut', async () => {
     const saga = await machine({ stock: true, failuresBeforeSuccess: 0, slowMs: 0 });
-    const execution = saga.start({ orderId: 'o-3' });
+    const execution = saga.start({ jobId: 'o-3' });
     let token = '';
     await answerApproval((received) => {
       token = received;
@@ -228,7 +228,7 @@ describe('local Step Functions engine', () => {
 
   it('fails the task with the error name given to SendTaskFailure, and stops executions', async () => {
     const saga = await machine({ stock: true, failuresBeforeSuccess: 0, slowMs: 0 });
-    const failing = saga.start({ orderId: 'o-4' });
+    const failing = saga.start({ jobId: 'o-4' });
     await answerApproval((token) => taskTokens.sendTaskFailure(token, 'Rejected', 'manager said no'));
     expect(await failing.result).toMatchObject({
       status: 'FAILED',
@@ -236,7 +236,7 @@ describe('local Step Functions engine', () => {
       cause: 'manager said no',
     });
 
-    const stopped = saga.start({ orderId: 'o-5' });
+    const stopped = saga.start({ jobId: 'o-5' });
     await vi.waitFor(() =>
       expect(taskTokens.pendingTasks().some((task) => task.executionArn === stopped.executionArn)).toBe(true),
     );
@@ -371,7 +371,7 @@ describe('RedriveExecution', () => {
   it('restarts a failed execution at the failed state, keeping its identity and history', async () => {
     const lambda = countingLambda();
     const saga = await createLocalStateMachine({ definition: twoTasks, stateMachineArn: machineArn, lambda });
-    const execution = saga.start({ orderId: 'r-1' }, { name: 'redrive-1' });
+    const execution = saga.start({ jobId: 'r-1' }, { name: 'redrive-1' });
     expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'PaymentDown' });
     expect(() => saga.redrive(`${execution.executionArn}-nope`)).toThrow(
       expect.objectContaining({ name: 'ExecutionDoesNotExist' }),
@@ -384,7 +384,7 @@ describe('RedriveExecution', () => {
     console.log(`redrive to SUCCEEDED in ${(performance.now() - started).toFixed(1)} ms`);
     expect(outcome).toMatchObject({
       status: 'SUCCEEDED',
-      output: { charged: { orderId: 'r-1', reservation: { reserved: true } } },
+      output: { charged: { jobId: 'r-1', reservation: { reserved: true } } },
     });
     expect(execution.redriveCount).toBe(1);
     expect(lambda.calls).toEqual({ [reserve]: 1, [charge]: 2 });
@@ -413,7 +413,7 @@ describe('RedriveExecution', () => {
     ]);
     expect(execution.history.map((event) => event.id)).toEqual(types.map((_, index) => index + 1));
     // The retried state gets the input it had the first time, not the execution input.
-    expect(execution.history[12]?.input).toEqual({ orderId: 'r-1', reservation: { reserved: true } });
+    expect(execution.history[12]?.input).toEqual({ jobId: 'r-1', reservation: { reserved: true } });
 
     expect(() => saga.redrive(execution.executionArn)).toThrow(
       expect.objectContaining({ name: 'ExecutionNotRedrivable' }),
@@ -449,12 +449,12 @@ describe('RedriveExecution', () => {
         },
       },
     });
-    const execution = saga.start({ orderId: 'r-4' });
+    const execution = saga.start({ jobId: 'r-4' });
     expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'CarrierDown' });
     saga.redrive(execution.executionArn);
     expect(await execution.result).toMatchObject({
       status: 'SUCCEEDED',
-      output: [{ orderId: 'r-4', prep: { prepared: true } }, { shipped: true }],
+      output: [{ jobId: 'r-4', prep: { prepared: true } }, { shipped: true }],
     });
     const redriven = execution.history.slice(
       execution.history.findIndex((event) => event.type === 'ExecutionRedriven'),
@@ -474,7 +474,7 @@ describe('RedriveExecution', () => {
         Reserve: () => new Promise((resolve) => (release = () => resolve({ reserved: 'late' }))),
       },
     });
-    const execution = saga.start({ orderId: 'r-2' });
+    const execution = saga.start({ jobId: 'r-2' });
     await vi.waitFor(() =>
       expect(execution.history.some((event) => event.type === 'TaskScheduled')).toBe(true),
     );
@@ -513,7 +513,7 @@ describe('RedriveExecution', () => {
     try {
       const { executionArn } = api.startExecution({
         stateMachineArn: machineArn,
-        input: '{"orderId":"r-3"}',
+        input: '{"jobId":"r-3"}',
       });
       const [execution] = api.allExecutions();
       await execution?.result;
@@ -529,7 +529,7 @@ describe('RedriveExecution', () => {
         status: 'SUCCEEDED',
         redriveCount: 1,
         redriveStatus: 'NOT_REDRIVABLE',
-        output: JSON.stringify({ charged: { orderId: 'r-3', reservation: { reserved: true } } }),
+        output: JSON.stringify({ charged: { jobId: 'r-3', reservation: { reserved: true } } }),
       });
       expect(succeeded.stopDate?.getTime()).toBeGreaterThanOrEqual(redriveDate?.getTime() ?? Infinity);
       const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn }));

@@ -6,7 +6,7 @@ import {
   resolveIntrinsics,
   resolveStateMachineDefinition,
   withAttributes,
-} from '../../local/template.js';
+} from '../src/template.js';
 
 const template: CfnTemplate = {
   Parameters: {
@@ -14,7 +14,7 @@ const template: CfnTemplate = {
   },
   Conditions: { IsUsEast1: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] } },
   Resources: {
-    OrdersTable: { Type: 'AWS::DynamoDB::Table', Properties: { KeySchema: [] } },
+    JobsTable: { Type: 'AWS::DynamoDB::Table', Properties: { KeySchema: [] } },
     NamedTable: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: 'explicit-table' } },
     WorkQueue: { Type: 'AWS::SQS::Queue', Properties: {} },
     FifoQueue: { Type: 'AWS::SQS::Queue', Properties: { FifoQueue: true } },
@@ -44,29 +44,29 @@ const template: CfnTemplate = {
   },
 };
 
-const options = { stackName: 'OrderSaga', sqsEndpoint: 'http://sqs.us-east-1.localhost:4566' };
+const options = { stackName: 'JobFlow', sqsEndpoint: 'http://sqs.us-east-1.localhost:4566' };
 const names = physicalNames(template, options);
 const ctx = createResolveContext(names, { ...options, template });
 
 describe('physicalNames', () => {
   it('assigns deterministic names, ARNs and honours explicit names', () => {
     expect(physicalNames(template, options)).toEqual(names);
-    expect(names.OrdersTable?.ref).toBe('OrderSaga-OrdersTable');
+    expect(names.JobsTable?.ref).toBe('JobFlow-JobsTable');
     expect(names.NamedTable?.attributes.Arn).toBe(
       'arn:aws:dynamodb:us-east-1:000000000000:table/explicit-table',
     );
-    expect(names.WorkQueue?.ref).toBe('http://sqs.us-east-1.localhost:4566/000000000000/OrderSaga-WorkQueue');
-    expect(names.WorkQueue?.attributes.Arn).toBe('arn:aws:sqs:us-east-1:000000000000:OrderSaga-WorkQueue');
-    expect(names.FifoQueue?.attributes.QueueName).toBe('OrderSaga-FifoQueue.fifo');
+    expect(names.WorkQueue?.ref).toBe('http://sqs.us-east-1.localhost:4566/000000000000/JobFlow-WorkQueue');
+    expect(names.WorkQueue?.attributes.Arn).toBe('arn:aws:sqs:us-east-1:000000000000:JobFlow-WorkQueue');
+    expect(names.FifoQueue?.attributes.QueueName).toBe('JobFlow-FifoQueue.fifo');
     expect(names.ReserveFn?.attributes.Arn).toBe(
-      'arn:aws:lambda:us-east-1:000000000000:function:OrderSaga-ReserveFn',
+      'arn:aws:lambda:us-east-1:000000000000:function:JobFlow-ReserveFn',
     );
-    expect(names.Saga?.ref).toBe('arn:aws:states:us-east-1:000000000000:stateMachine:OrderSaga-Saga');
-    expect(names.Rule?.attributes.Arn).toBe('arn:aws:events:us-east-1:000000000000:rule/OrderSaga-Rule');
+    expect(names.Saga?.ref).toBe('arn:aws:states:us-east-1:000000000000:stateMachine:JobFlow-Saga');
+    expect(names.Rule?.attributes.Arn).toBe('arn:aws:events:us-east-1:000000000000:rule/JobFlow-Rule');
     expect(names.Schedule?.attributes.Arn).toBe(
-      'arn:aws:scheduler:us-east-1:000000000000:schedule/saga/OrderSaga-Schedule',
+      'arn:aws:scheduler:us-east-1:000000000000:schedule/saga/JobFlow-Schedule',
     );
-    expect(names.Logs?.ref).toBe('/aws/local/OrderSaga-Logs');
+    expect(names.Logs?.ref).toBe('/aws/local/JobFlow-Logs');
   });
 
   it('keeps long generated names within service limits', () => {
@@ -82,14 +82,14 @@ describe('resolveIntrinsics', () => {
   it('resolves Ref, GetAtt, Join, Sub, Select, Split, If and pseudo parameters', () => {
     const resolved = resolveIntrinsics(
       {
-        table: { Ref: 'OrdersTable' },
-        arn: { 'Fn::GetAtt': 'OrdersTable.Arn' },
+        table: { Ref: 'JobsTable' },
+        arn: { 'Fn::GetAtt': 'JobsTable.Arn' },
         queueName: { 'Fn::GetAtt': ['WorkQueue', 'QueueName'] },
         joined: { 'Fn::Join': ['/', [{ Ref: 'AWS::AccountId' }, { Ref: 'AWS::Region' }, 'x']] },
         sub: {
           'Fn::Sub':
             // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation substitution syntax
-            'arn:${AWS::Partition}:s3:::${AWS::StackName}-${OrdersTable}-${ReserveFn.Arn}-${!Literal}',
+            'arn:${AWS::Partition}:s3:::${AWS::StackName}-${JobsTable}-${ReserveFn.Arn}-${!Literal}',
         },
         // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation substitution syntax
         subWithVars: { 'Fn::Sub': ['${A}.${AWS::URLSuffix}', { A: { Ref: 'NamedTable' } }] },
@@ -102,12 +102,12 @@ describe('resolveIntrinsics', () => {
       ctx,
     );
     expect(resolved).toEqual({
-      table: 'OrderSaga-OrdersTable',
-      arn: 'arn:aws:dynamodb:us-east-1:000000000000:table/OrderSaga-OrdersTable',
-      queueName: 'OrderSaga-WorkQueue',
+      table: 'JobFlow-JobsTable',
+      arn: 'arn:aws:dynamodb:us-east-1:000000000000:table/JobFlow-JobsTable',
+      queueName: 'JobFlow-WorkQueue',
       joined: '000000000000/us-east-1/x',
       // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation substitution syntax
-      sub: 'arn:aws:s3:::OrderSaga-OrderSaga-OrdersTable-arn:aws:lambda:us-east-1:000000000000:function:OrderSaga-ReserveFn-${Literal}',
+      sub: 'arn:aws:s3:::JobFlow-JobFlow-JobsTable-arn:aws:lambda:us-east-1:000000000000:function:JobFlow-ReserveFn-${Literal}',
       subWithVars: 'explicit-table.amazonaws.com',
       selected: 'aws',
       conditional: 'east',
@@ -118,9 +118,7 @@ describe('resolveIntrinsics', () => {
 
   it('fails clearly on unknown references', () => {
     expect(() => resolveIntrinsics({ Ref: 'Nope' }, ctx)).toThrow(/Ref Nope/);
-    expect(() => resolveIntrinsics({ 'Fn::GetAtt': ['OrdersTable', 'Nope'] }, ctx)).toThrow(
-      /OrdersTable.Nope/,
-    );
+    expect(() => resolveIntrinsics({ 'Fn::GetAtt': ['JobsTable', 'Nope'] }, ctx)).toThrow(/JobsTable.Nope/);
   });
 });
 
@@ -132,7 +130,7 @@ describe('resolveStateMachineDefinition', () => {
       States: {
         Reserve: {
           Type: 'Task',
-          Resource: 'arn:aws:lambda:us-east-1:000000000000:function:OrderSaga-ReserveFn',
+          Resource: 'arn:aws:lambda:us-east-1:000000000000:function:JobFlow-ReserveFn',
           Next: 'Notify',
         },
         Notify: {
@@ -146,9 +144,9 @@ describe('resolveStateMachineDefinition', () => {
   });
 
   it('lets real attributes replace the placeholders', () => {
-    const updated = withAttributes(names, { OrdersTable: { StreamArn: 'arn:real-stream' } });
+    const updated = withAttributes(names, { JobsTable: { StreamArn: 'arn:real-stream' } });
     expect(
-      resolveIntrinsics({ 'Fn::GetAtt': ['OrdersTable', 'StreamArn'] }, { ...ctx, resources: updated }),
+      resolveIntrinsics({ 'Fn::GetAtt': ['JobsTable', 'StreamArn'] }, { ...ctx, resources: updated }),
     ).toBe('arn:real-stream');
   });
 });

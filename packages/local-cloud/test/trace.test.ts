@@ -5,31 +5,35 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LocalRestApi } from '../../local/api-gateway.js';
-import { eventSourceMappingsFromTemplate } from '../../local/event-sources.js';
-import { FaultRegistry } from '../../local/faults.js';
-import { FaultInjectingInvoker } from '../../local/invoker.js';
-import type { LambdaFunctionConfig, LambdaRunner } from '../../local/lambda-runner.js';
-import { type SqsLocal, startSqsLocal } from '../../local/sqs.js';
+import { LocalRestApi } from '../src/api-gateway.js';
+import { eventSourceMappingsFromTemplate } from '../src/event-sources.js';
+import { FaultRegistry } from '../src/faults.js';
+import { FaultInjectingInvoker } from '../src/invoker.js';
+import type { LambdaFunctionConfig, LambdaRunner } from '../src/lambda-runner.js';
+import { type SqsLocal, startSqsLocal } from '../src/sqs.js';
 import {
   createLocalStateMachine,
   type LambdaInvoker,
   TaskFailure,
   TaskTokenRegistry,
-} from '../../local/stepfunctions-engine.js';
+} from '../src/stepfunctions-engine.js';
 import {
   type CfnTemplate,
   constructIdOf,
   createResolveContext,
   physicalNames,
   withAttributes,
-} from '../../local/template.js';
-import { createTracer, traceExecutions } from '../../local/trace.js';
+} from '../src/template.js';
+import { createTracer, traceExecutions } from '../src/trace.js';
+import { jobIdOf } from './correlation.js';
 
 /** A tracer writing into an array; lines without their time, trailing durations as <n>ms. */
 function captured(duplicateWindowMs = 30) {
   const lines: string[] = [];
-  const tracer = createTracer((line) => lines.push(line), false, { duplicateWindowMs });
+  const tracer = createTracer((line) => lines.push(line), false, {
+    duplicateWindowMs,
+    correlationIdOf: jobIdOf,
+  });
   const read = () =>
     lines.map((line) =>
       line
@@ -45,12 +49,12 @@ const account = '000000000000';
 const fn = (name: string) => `arn:aws:lambda:${region}:${account}:function:${name}`;
 
 describe('the trace line', () => {
-  it('aligns time, order, what and outcome in columns, with the duration last', () => {
+  it('aligns time, correlation id, what and outcome in columns, with the duration last', () => {
     const { tracer, lines } = captured();
-    tracer.stateEnded('ord_8c1e9f629da1c7094666836e6c4c2380', 'ReserveInventory', {}, 280.4);
+    tracer.stateEnded('job_8c1e9f629da1c7094666836e6c4c2380', 'ReserveInventory', {}, 280.4);
     tracer.stateEnded(undefined, 'ChargePayment', { error: 'States.Timeout' }, 2000);
     expect(lines[0]).toMatch(
-      /^\d\d:\d\d:\d\d\.\d{3} ord_8c1e9f629da1c7094666836e6c4c2380 ReserveInventory {9}ok 280ms$/,
+      /^\d\d:\d\d:\d\d\.\d{3} job_8c1e9f629da1c7094666836e6c4c2380 ReserveInventory {9}ok 280ms$/,
     );
     expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} - {36}ChargePayment {12}States\.Timeout 2000ms$/);
   });
@@ -78,20 +82,20 @@ describe('the trace line', () => {
     ]);
   });
 
-  it('shows an API request by method, route, status and order', () => {
+  it('shows an API request by method, route, status and correlation id', () => {
     const { tracer, read } = captured();
-    tracer.api({ orderId: 'ord_1', method: 'POST', path: '/orders', status: 202, ms: 12 });
+    tracer.api({ correlationId: 'job_1', method: 'POST', path: '/jobs', status: 202, ms: 12 });
     tracer.api({
-      orderId: 'ord_1',
+      correlationId: 'job_1',
       method: 'GET',
-      path: '/orders/{orderId}',
+      path: '/jobs/{jobId}',
       status: 502,
       ms: 3,
       error: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 3.00 seconds' },
     });
     expect(read()).toEqual([
-      'ord_1 POST /orders 202 <n>ms',
-      'ord_1 GET /orders/{orderId} 502 Sandbox.Timedout: Task timed out after 3.00 seconds <n>ms',
+      'job_1 POST /jobs 202 <n>ms',
+      'job_1 GET /jobs/{jobId} 502 Sandbox.Timedout: Task timed out after 3.00 seconds <n>ms',
     ]);
   });
 });
@@ -101,7 +105,7 @@ describe('handler logs in the trace', () => {
     level: 'warn',
     message: 'step failed',
     step: 'ChargePayment',
-    orderId: 'o-1',
+    jobId: 'o-1',
     errorType: 'InsufficientFunds',
     errorMessage: 'Balance 0',
   });
@@ -110,7 +114,7 @@ describe('handler logs in the trace', () => {
     const { tracer, read, lines } = captured();
     tracer.handlerLog(
       'ShippingWorker',
-      JSON.stringify({ level: 'info', message: 'step succeeded', orderId: 'o-1' }),
+      JSON.stringify({ level: 'info', message: 'step succeeded', jobId: 'o-1' }),
     );
     tracer.handlerLog('ShippingWorker', 'not JSON at all');
     tracer.handlerLog(
@@ -118,7 +122,7 @@ describe('handler logs in the trace', () => {
       JSON.stringify({
         level: 'warn',
         message: 'the saga no longer waits for this shipment',
-        orderId: 'o-1',
+        jobId: 'o-1',
       }),
     );
     tracer.handlerLog(
@@ -126,7 +130,7 @@ describe('handler logs in the trace', () => {
       JSON.stringify({
         level: 'error',
         message: 'saga needs a person',
-        orderId: 'o-2',
+        jobId: 'o-2',
         status: 'NEEDS_ATTENTION',
       }),
     );
@@ -187,12 +191,12 @@ describe('the trace of an execution', () => {
       timeScale: 0.01,
       lambda,
       taskTokens,
-      onHistoryEvent: traceExecutions(tracer, 'OrderSaga'),
+      onHistoryEvent: traceExecutions(tracer, 'JobFlow'),
       taskHandlers: {
-        // The shipping worker: turns ord_1 down; never answers for the other orders.
+        // The shipping worker: turns job_1 down; never answers for the other jobs.
         Ship: (task) => {
           const { taskToken = '' } = task;
-          if (JSON.stringify(task.input).includes('ord_1')) {
+          if (JSON.stringify(task.input).includes('job_1')) {
             setTimeout(
               () => taskTokens.sendTaskFailure(taskToken, 'ShippingRejected', 'We do not ship to BR'),
               10,
@@ -225,50 +229,50 @@ describe('the trace of an execution', () => {
             Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
             Parameters: {
               QueueUrl: 'http://sqs.local/q',
-              MessageBody: { 'token.$': '$$.Task.Token', 'orderId.$': '$.orderId' },
+              MessageBody: { 'token.$': '$$.Task.Token', 'jobId.$': '$.jobId' },
             },
             Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'Pause' }],
             End: true,
           },
           Pause: { Type: 'Pass', Next: 'Release' },
           Release: { Type: 'Task', Resource: fn('release'), Next: 'Cancelled' },
-          Cancelled: { Type: 'Fail', Error: 'OrderCancelled', Cause: 'compensated' },
+          Cancelled: { Type: 'Fail', Error: 'JobCancelled', Cause: 'compensated' },
         },
       },
     });
-    const execution = machine.start({ orderId: 'ord_1' }, { name: 'ord_1' });
+    const execution = machine.start({ jobId: 'job_1' }, { name: 'job_1' });
     await execution.result;
     expect(read()).toEqual([
-      'ord_1 OrderSaga started',
-      'ord_1 Reserve ok <n>ms',
-      'ord_1 Charge TransientError: try again <n>ms',
-      'ord_1 Charge TransientError: try again <n>ms',
-      'ord_1 Slow States.Timeout <n>ms',
-      'ord_1 Ship ShippingRejected: We do not ship to BR <n>ms',
-      'ord_1 Pause ok <n>ms',
-      'ord_1 Release ok <n>ms',
-      'ord_1 OrderSaga FAILED Cancelled OrderCancelled <n>ms',
+      'job_1 JobFlow started',
+      'job_1 Reserve ok <n>ms',
+      'job_1 Charge TransientError: try again <n>ms',
+      'job_1 Charge TransientError: try again <n>ms',
+      'job_1 Slow States.Timeout <n>ms',
+      'job_1 Ship ShippingRejected: We do not ship to BR <n>ms',
+      'job_1 Pause ok <n>ms',
+      'job_1 Release ok <n>ms',
+      'job_1 JobFlow FAILED Cancelled JobCancelled <n>ms',
     ]);
     // Printed when it happens: the callback state's line was out before the next function ran.
     expect(lineCountWhenReleaseRan).toBe(7);
 
     // A stopped execution: the state cut short has no line; the execution's says where it stopped and why.
-    const stopped = machine.start({ orderId: 'ord_2' }, { name: 'ord_2' });
+    const stopped = machine.start({ jobId: 'job_2' }, { name: 'job_2' });
     await vi.waitFor(() => expect(stopped.history.at(-1)?.type).toBe('TaskSubmitted'));
     stopped.stop('OperatorAction', 'by test');
     await stopped.result;
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(read().filter((line) => line.startsWith('ord_2'))).toEqual([
-      'ord_2 OrderSaga started',
-      'ord_2 Reserve ok <n>ms',
-      'ord_2 Charge TransientError: try again <n>ms',
-      'ord_2 Charge TransientError: try again <n>ms',
-      'ord_2 Slow States.Timeout <n>ms',
-      'ord_2 OrderSaga ABORTED Ship OperatorAction <n>ms',
+    expect(read().filter((line) => line.startsWith('job_2'))).toEqual([
+      'job_2 JobFlow started',
+      'job_2 Reserve ok <n>ms',
+      'job_2 Charge TransientError: try again <n>ms',
+      'job_2 Charge TransientError: try again <n>ms',
+      'job_2 Slow States.Timeout <n>ms',
+      'job_2 JobFlow ABORTED Ship OperatorAction <n>ms',
     ]);
   });
 
-  it('says which execution it is when the input names no order', async () => {
+  it('says which execution it is when the input names no job', async () => {
     const { tracer: own, read: ownLines } = captured();
     const machine = await createLocalStateMachine({
       stateMachineArn: `arn:aws:states:${region}:${account}:stateMachine:anonymous`,
@@ -297,15 +301,15 @@ describe('short names', () => {
     Resources: {
       Worker: {
         Type: 'AWS::Lambda::Function',
-        Properties: { FunctionName: 'OrderSaga-ShippingShippingWorker98C63055' },
-        Metadata: { 'aws:cdk:path': 'OrderSaga/Shipping/ShippingWorker/Resource' },
+        Properties: { FunctionName: 'JobFlow-ShippingShippingWorker98C63055' },
+        Metadata: { 'aws:cdk:path': 'JobFlow/Shipping/ShippingWorker/Resource' },
       },
       Requests: {
         Type: 'AWS::SQS::Queue',
-        Properties: { QueueName: 'OrderSaga-shipping-requests' },
-        Metadata: { 'aws:cdk:path': 'OrderSaga/Shipping/Requests/Queue/Resource' },
+        Properties: { QueueName: 'JobFlow-shipping-requests' },
+        Metadata: { 'aws:cdk:path': 'JobFlow/Shipping/Requests/Queue/Resource' },
       },
-      ShippingShippingWorkerSqsEventSourceOrderSagaShippingRequestsQueueB3101F85F34B8E37: {
+      ShippingShippingWorkerSqsEventSourceJobFlowShippingRequestsQueueB3101F85F34B8E37: {
         Type: 'AWS::Lambda::EventSourceMapping',
         Properties: {
           FunctionName: { Ref: 'Worker' },
@@ -313,35 +317,35 @@ describe('short names', () => {
         },
         Metadata: {
           'aws:cdk:path':
-            'OrderSaga/Shipping/ShippingWorker/SqsEventSource:OrderSagaShippingRequestsQueueB3101F85/Resource',
+            'JobFlow/Shipping/ShippingWorker/SqsEventSource:JobFlowShippingRequestsQueueB3101F85/Resource',
         },
       },
       Saga: {
         Type: 'AWS::StepFunctions::StateMachine',
-        Metadata: { 'aws:cdk:path': 'OrderSaga/OrderSaga/StateMachine/Resource' },
+        Metadata: { 'aws:cdk:path': 'JobFlow/JobFlow/StateMachine/Resource' },
       },
       Unwind: {
         Type: 'AWS::StepFunctions::StateMachine',
-        Metadata: { 'aws:cdk:path': 'OrderSaga/OrderSaga/UnwindStateMachine/Resource' },
+        Metadata: { 'aws:cdk:path': 'JobFlow/JobFlow/UnwindStateMachine/Resource' },
       },
     },
   };
 
   it('calls resources by construct id and event source mappings by their function', () => {
     expect(constructIdOf(template, 'Worker')).toBe('ShippingWorker');
-    expect(constructIdOf(template, 'Saga')).toBe('OrderSaga');
+    expect(constructIdOf(template, 'Saga')).toBe('JobFlow');
     expect(constructIdOf(template, 'Unwind')).toBe('UnwindStateMachine');
     expect(constructIdOf(template, 'Nowhere')).toBe('Nowhere');
-    const names = physicalNames(template, { stackName: 'OrderSaga' });
-    const ctx = createResolveContext(withAttributes(names, {}), { stackName: 'OrderSaga', template });
+    const names = physicalNames(template, { stackName: 'JobFlow' });
+    const ctx = createResolveContext(withAttributes(names, {}), { stackName: 'JobFlow', template });
     const [mapping] = eventSourceMappingsFromTemplate(template, ctx);
-    expect(mapping).toMatchObject({ label: 'ShippingWorker', sourceName: 'OrderSaga-shipping-requests' });
+    expect(mapping).toMatchObject({ label: 'ShippingWorker', sourceName: 'JobFlow-shipping-requests' });
   });
 
   it('traces event source and schedule invocations by construct id, Step Functions tasks by state only', async () => {
     const config: LambdaFunctionConfig = {
-      functionName: 'OrderSaga-ShippingShippingWorker98C63055',
-      functionArn: fn('OrderSaga-ShippingShippingWorker98C63055'),
+      functionName: 'JobFlow-ShippingShippingWorker98C63055',
+      functionArn: fn('JobFlow-ShippingShippingWorker98C63055'),
       logicalId: 'ShippingShippingWorker98C63055',
       bundleDir: '/nowhere',
       handler: 'index.handler',
@@ -367,22 +371,22 @@ describe('short names', () => {
       1,
       new Map([[config.functionName, 'ShippingWorker']]),
     );
-    const body = JSON.stringify({ request: { orderId: 'ord_3' } });
+    const body = JSON.stringify({ request: { jobId: 'job_3' } });
     await invoker.invoke(config.functionName, { Records: [{ body }] });
-    await invoker.untraced().invoke(config.functionName, { pathParameters: { orderId: 'ord_3' } });
+    await invoker.untraced().invoke(config.functionName, { pathParameters: { jobId: 'job_3' } });
     await invoker.invoke(
       config.functionArn,
-      { orderId: 'ord_3' },
+      { jobId: 'job_3' },
       {
         stateName: 'CreateShipment',
         resource: config.functionArn,
         input: {},
         executionArn: 'arn',
-        executionName: 'ord_3',
+        executionName: 'job_3',
         signal: new AbortController().signal,
       },
     );
-    expect(read()).toEqual(['ord_3 ShippingWorker ok <n>ms']);
+    expect(read()).toEqual(['job_3 ShippingWorker ok <n>ms']);
   });
 });
 
@@ -398,49 +402,52 @@ describe('the REST API in the trace', () => {
   });
   const template: CfnTemplate = {
     Resources: {
-      Orders: {
+      Jobs: {
         Type: 'AWS::ApiGateway::Resource',
-        Properties: { ParentId: { 'Fn::GetAtt': ['Api', 'RootResourceId'] }, PathPart: 'orders' },
+        Properties: { ParentId: { 'Fn::GetAtt': ['Api', 'RootResourceId'] }, PathPart: 'jobs' },
       },
-      Order: {
+      Job: {
         Type: 'AWS::ApiGateway::Resource',
-        Properties: { ParentId: { Ref: 'Orders' }, PathPart: '{orderId}' },
+        Properties: { ParentId: { Ref: 'Jobs' }, PathPart: '{jobId}' },
       },
-      Post: method('POST', 'Orders'),
-      Get: method('GET', 'Order'),
+      Post: method('POST', 'Jobs'),
+      Get: method('GET', 'Job'),
     },
   };
 
-  it('reports method, route, status and the order from the path or the response', async () => {
+  it('reports method, route, status and the job from the path or the response', async () => {
     const { tracer, read } = captured();
     const invoker: LambdaInvoker = {
       async invoke(_name, payload) {
-        const event = payload as { httpMethod: string; pathParameters: { orderId: string } | null };
-        if (event.pathParameters?.orderId === 'ord_broken') {
+        const event = payload as { httpMethod: string; pathParameters: { jobId: string } | null };
+        if (event.pathParameters?.jobId === 'job_broken') {
           return { ok: false, error: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out' } };
         }
         return {
           ok: true,
           payload:
             event.httpMethod === 'POST'
-              ? { statusCode: 202, body: JSON.stringify({ orderId: 'ord_new', status: 'PENDING' }) }
-              : { statusCode: 200, body: JSON.stringify({ orderId: event.pathParameters?.orderId }) },
+              ? { statusCode: 202, body: JSON.stringify({ jobId: 'job_new', status: 'PENDING' }) }
+              : { statusCode: 200, body: JSON.stringify({ jobId: event.pathParameters?.jobId }) },
         };
       },
     };
-    const names = physicalNames(template, { stackName: 'OrderSaga' });
-    const ctx = createResolveContext(names, { stackName: 'OrderSaga', template });
-    const api = new LocalRestApi(template, ctx, invoker, { onResponse: tracer.api });
+    const names = physicalNames(template, { stackName: 'JobFlow' });
+    const ctx = createResolveContext(names, { stackName: 'JobFlow', template });
+    const api = new LocalRestApi(template, ctx, invoker, {
+      onResponse: tracer.api,
+      correlationIdOf: jobIdOf,
+    });
     const request = (httpMethod: string, url: string) =>
       api.handle({ method: httpMethod, url, headers: {}, body: httpMethod === 'POST' ? '{}' : '' });
-    expect((await request('POST', '/orders')).status).toBe(202);
-    expect((await request('GET', '/orders/ord_old')).status).toBe(200);
-    expect((await request('GET', '/orders/ord_broken')).status).toBe(502);
+    expect((await request('POST', '/jobs')).status).toBe(202);
+    expect((await request('GET', '/jobs/job_old')).status).toBe(200);
+    expect((await request('GET', '/jobs/job_broken')).status).toBe(502);
     expect((await request('DELETE', '/nothing/here')).status).toBe(403);
     expect(read()).toEqual([
-      'ord_new POST /orders 202 <n>ms',
-      'ord_old GET /orders/{orderId} 200 <n>ms',
-      'ord_broken GET /orders/{orderId} 502 Sandbox.Timedout: Task timed out <n>ms',
+      'job_new POST /jobs 202 <n>ms',
+      'job_old GET /jobs/{jobId} 200 <n>ms',
+      'job_broken GET /jobs/{jobId} 502 Sandbox.Timedout: Task timed out <n>ms',
       '- DELETE /nothing/here 403 <n>ms',
     ]);
   });
@@ -462,7 +469,7 @@ describe('moves to a dead-letter queue in the trace', () => {
     const moves: string[] = [];
     const unsubscribe = sqs.onDeadLetter((moved) => {
       moves.push(moved.queueName);
-      tracer.deadLetter('ord_4', moved.queueName, 'work-dlq', 1);
+      tracer.deadLetter('job_4', moved.queueName, 'work-dlq', 1);
     });
     const { QueueUrl: dlqUrl = '' } = await sqs.client.send(
       new CreateQueueCommand({ QueueName: 'work-dlq' }),
@@ -478,13 +485,13 @@ describe('moves to a dead-letter queue in the trace', () => {
         },
       }),
     );
-    await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{"orderId":"ord_4"}' }));
+    await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{"jobId":"job_4"}' }));
     // Received once and not deleted; the next receive moves it.
     for (let receive = 0; receive < 2; receive += 1) {
       await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 0 }));
     }
     await vi.waitFor(() => expect(moves).toEqual(['work']));
-    expect(read()).toEqual(['ord_4 work moved to work-dlq after 1 receive(s)']);
+    expect(read()).toEqual(['job_4 work moved to work-dlq after 1 receive(s)']);
     unsubscribe();
   });
 });

@@ -1,0 +1,39 @@
+/**
+ * The local cloud: runs a synthesized AWS CDK app offline. See the package README.
+ * Apps start it with startLocalCloud; the rest are the building blocks it is made of, for tests and tools.
+ */
+export { DEFAULT_SYNTH_SOURCES } from './assembly.js';
+export {
+  type LocalCloud,
+  type LocalCloudOptions,
+  type LocalCloudResources,
+  type LocalRouteHandler,
+  startLocalCloud,
+} from './cloud.js';
+export { type CorrelationIdOf, noCorrelation } from './correlation.js';
+export { type DynamoDbLocal, JavaMissingError, startDynamoDbLocal } from './dynamodb.js';
+export {
+  LOCAL_ENDPOINTS_FILE,
+  type LocalEndpoints,
+  publishLocalEndpoints,
+  readLocalEndpoints,
+} from './endpoints-file.js';
+export { FAULT_MODES, type FaultMode, type FaultView } from './faults.js';
+export {
+  findJsonataAndVariables,
+  type QueryLanguageFeature,
+  type QueryLanguageFinding,
+} from './query-language.js';
+export { createSqsClient, type SqsLocal, startSqsLocal } from './sqs.js';
+export type { ExecutionStatus, HistoryEvent, LocalExecution } from './stepfunctions-engine.js';
+export { findLocallyUnsupported } from './support.js';
+export {
+  type CfnTemplate,
+  createResolveContext,
+  isRecord,
+  loadTemplate,
+  type PhysicalNames,
+  physicalNames,
+  resolveStateMachineDefinition,
+  resourcesOfType,
+} from './template.js';
