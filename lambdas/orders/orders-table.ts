@@ -16,6 +16,7 @@ import {
   pendingOrderRow,
   type StoredOrder,
 } from './orders.js';
+import { actionAsRead, redriveCountAsRead, versionAsRead } from './read-conditions.js';
 import type { PendingAction } from './status.js';
 import { planStatusChange, type StatusChange } from './transitions.js';
 
@@ -214,28 +215,24 @@ export class OrdersTable {
    * automatic redrive budget starts again: a person decided to give the saga another chance.
    */
   async beginAction(order: StoredOrder, action: PendingAction, stale?: PendingAction): Promise<boolean> {
-    const seen = order.autoRedrives ?? 0;
     const values: Record<string, unknown> = {
       ':action': action,
       ':zero': 0,
       ':at': action.startedAt,
       ':status': order.status,
-      ':seen': seen,
     };
     const conditions = [
       '#status = :status',
-      order.version === undefined ? 'attribute_not_exists(#version)' : '#version = :version',
-      seen === 0 ? '(attribute_not_exists(autoRedrives) OR autoRedrives = :seen)' : 'autoRedrives = :seen',
+      versionAsRead(order.version, values),
+      redriveCountAsRead(order.autoRedrives ?? 0, values),
+      actionAsRead(stale, values, ':staleStartedAt'),
     ];
-    if (order.version !== undefined) values[':version'] = order.version;
     let endStale = '';
     if (stale) {
-      conditions.push('pendingAction.startedAt = :staleStartedAt');
-      values[':staleStartedAt'] = stale.startedAt;
       values[':staleAction'] = [{ ...stale, endedAt: action.startedAt, outcome: order.status }];
       values[':noActions'] = [];
       endStale = ', actions = list_append(if_not_exists(actions, :noActions), :staleAction)';
-    } else conditions.push('attribute_not_exists(pendingAction)');
+    }
     try {
       await this.db.send(
         new UpdateCommand({
@@ -278,16 +275,12 @@ export class OrdersTable {
    */
   async countAutoRedrive(order: StoredOrder): Promise<boolean> {
     const seen = order.autoRedrives ?? 0;
-    const action = order.pendingAction;
-    const values: Record<string, unknown> = { ':seen': seen, ':next': seen + 1, ':status': order.status };
+    const values: Record<string, unknown> = { ':next': seen + 1, ':status': order.status };
     const conditions = [
       '#status = :status',
-      seen === 0 ? '(attribute_not_exists(autoRedrives) OR autoRedrives = :seen)' : 'autoRedrives = :seen',
+      redriveCountAsRead(seen, values),
+      actionAsRead(order.pendingAction, values),
     ];
-    if (action) {
-      conditions.push('pendingAction.startedAt = :actionStartedAt');
-      values[':actionStartedAt'] = action.startedAt;
-    } else conditions.push('attribute_not_exists(pendingAction)');
     try {
       await this.db.send(
         new UpdateCommand({

@@ -2,6 +2,7 @@ import type { ActionPlan } from '../shared/barrier.js';
 import { OrderStateConflict, TransientError } from '../shared/errors.js';
 import { orderEvent, outboxPut } from '../shared/outbox.js';
 import { FIRST_VERSION, orderKey, type StoredOrder } from './orders.js';
+import { actionAsRead, versionAsRead } from './read-conditions.js';
 import { canTransition, EVENT_OF_STATUS, type OrderStatus, type TargetStatus } from './status.js';
 
 export interface StatusChange {
@@ -48,17 +49,8 @@ export function planStatusChange(
   }
   // Pinned as read: the status, the version, and the operator action in flight (or its absence), so a
   // change planned before an action began never ends that action unrecorded.
-  const conditions = ['#status = :from'];
   values[':from'] = order.status;
-  if (order.version === undefined) conditions.push('attribute_not_exists(#version)');
-  else {
-    values[':version'] = order.version;
-    conditions.push('#version = :version');
-  }
-  if (action) {
-    values[':actionStartedAt'] = action.startedAt;
-    conditions.push('pendingAction.startedAt = :actionStartedAt');
-  } else conditions.push('attribute_not_exists(pendingAction)');
+  const conditions = ['#status = :from', versionAsRead(order.version, values), actionAsRead(action, values)];
   const detail = {
     ...set,
     from: order.status,
