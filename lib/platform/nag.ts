@@ -1,15 +1,14 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { joinedText } from './cfn-join.js';
 
 /** A resolved CloudFormation value flattened the way cdk-nag names a finding: `<Logical.Attr>` for GetAtt, `<Ref>` for Ref. */
 function flatten(node: unknown): string {
   if (typeof node === 'string') return node;
   if (typeof node === 'object' && node !== null) {
     const value = node as Record<string, unknown>;
-    if (Array.isArray(value['Fn::Join'])) {
-      const [separator, parts] = value['Fn::Join'] as [string, unknown[]];
-      return parts.map(flatten).join(separator);
-    }
+    const joined = joinedText(value, flatten);
+    if (joined !== undefined) return joined;
     if (Array.isArray(value['Fn::GetAtt'])) {
       const [resource, attribute] = value['Fn::GetAtt'] as [unknown, unknown];
       return `<${flatten(resource)}.${flatten(attribute)}>`;

@@ -1,5 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { joinedText } from '../platform/cfn-join.js';
 
 /** An Amazon States Language document, loosely typed: it is read, never built, through this type. */
 export interface StatesDefinition {
@@ -55,14 +56,11 @@ const TOKEN_MARK = /@@token:(\d+)@@/g;
 export function renderDefinition(machine: sfn.CfnStateMachine): StatesDefinition {
   const resolved: unknown = Stack.of(machine).resolve(machine.definitionString);
   if (typeof resolved === 'string') return JSON.parse(resolved) as StatesDefinition;
-  if (typeof resolved !== 'object' || resolved === null || !('Fn::Join' in resolved)) {
-    throw new Error('State machine definition is neither a string nor an Fn::Join');
-  }
-  const [separator, parts] = (resolved as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
   const references: unknown[] = [];
-  const text = parts
-    .map((part) => (typeof part === 'string' ? part : `@@token:${references.push(part) - 1}@@`))
-    .join(separator);
+  const text = joinedText(resolved, (part) =>
+    typeof part === 'string' ? part : `@@token:${references.push(part) - 1}@@`,
+  );
+  if (text === undefined) throw new Error('State machine definition is neither a string nor an Fn::Join');
   return withReferences(JSON.parse(text), references) as StatesDefinition;
 }
 
