@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { GENERATED_VALIDATORS, stepValidatorsSource } from './step-validators-source.js';
+import { GENERATED_VALIDATORS, validatorsSource } from './validators-source.js';
 
-writeFileSync(new URL(`../${GENERATED_VALIDATORS}`, import.meta.url), stepValidatorsSource());
+writeFileSync(new URL(`../${GENERATED_VALIDATORS}`, import.meta.url), validatorsSource());
 console.log(`wrote ${GENERATED_VALIDATORS}`);

@@ -14,9 +14,9 @@ import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, ORDER_ID_PATTERN } fro
 import { parseCreateOrder } from './validation.js';
 
 const orders = new OrdersTable(documentClient, requireEnv('TABLE_NAME'));
-// This function only starts sagas and reads histories: it has no other machine to name.
+// This function only starts sagas and reads histories: it names no other machine.
 const stateMachineArn = requireEnv('STATE_MACHINE_ARN');
-const saga = new SagaClient(new SFNClient({}), { saga: stateMachineArn, cancel: stateMachineArn });
+const saga = new SagaClient(new SFNClient({}), { saga: stateMachineArn });
 
 const selfLink = (orderId: string) => `/orders/${orderId}`;
 

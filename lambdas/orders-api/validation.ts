@@ -1,16 +1,11 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { ApiError } from './http.js';
+import type { ErrorObject } from 'ajv';
 import {
-  type CreateOrderRequest,
-  createOrderRequestSchema,
-  MAX_BODY_BYTES,
-  type ReconcileRequestBody,
-  reconcileRequestSchema,
-} from './schemas.js';
-
-const ajv = new Ajv({ allErrors: true, strict: true, unicodeRegExp: true });
-const validateCreateOrder = ajv.compile<CreateOrderRequest>(createOrderRequestSchema);
-const validateReconcileRequest = ajv.compile<ReconcileRequestBody>(reconcileRequestSchema);
+  type GeneratedValidator,
+  validateCreateOrder,
+  validateReconcileRequest,
+} from '../shared/generated/validators.js';
+import { ApiError } from './http.js';
+import { type CreateOrderRequest, MAX_BODY_BYTES, type ReconcileRequestBody } from './schemas.js';
 
 export interface ValidationDetail {
   path: string;
@@ -45,7 +40,7 @@ function malformedStrings(value: unknown, path = ''): ValidationDetail[] {
 function parseJsonBody<T>(
   body: string,
   contentType: string | undefined,
-  validate: ValidateFunction<T>,
+  validate: GeneratedValidator,
   what: string,
 ): T {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
@@ -72,12 +67,12 @@ function parseJsonBody<T>(
       (validate.errors ?? []).map(detailOf),
     );
   }
-  return document;
+  return document as T;
 }
 
 /** Parses and validates a POST /orders body, or throws the 4xx that names the problem. */
 export function parseCreateOrder(body: string, contentType: string | undefined): CreateOrderRequest {
-  const document = parseJsonBody(body, contentType, validateCreateOrder, 'order');
+  const document = parseJsonBody<CreateOrderRequest>(body, contentType, validateCreateOrder, 'order');
   const seen = new Map<string, number>();
   const duplicates = document.items.flatMap((item, index) => {
     const first = seen.get(item.sku);
@@ -97,7 +92,12 @@ export function parseReconcileRequest(
   contentType: string | undefined,
 ): ReconcileRequestBody | undefined {
   if (body.trim() === '') return undefined;
-  const request = parseJsonBody(body, contentType, validateReconcileRequest, 'reconcile request');
+  const request = parseJsonBody<ReconcileRequestBody>(
+    body,
+    contentType,
+    validateReconcileRequest,
+    'reconcile request',
+  );
   if (request.reason.trim() === '')
     throw new ApiError(400, 'ValidationFailed', 'The reconcile request is not valid', [
       { path: '/reason', message: 'must say why' },

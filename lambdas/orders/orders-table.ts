@@ -16,7 +16,7 @@ import {
   pendingOrderRow,
   type StoredOrder,
 } from './orders.js';
-import { actionAsRead, redriveCountAsRead, versionAsRead } from './read-conditions.js';
+import { actionAsRead, endActionClause, redriveCountAsRead, versionAsRead } from './read-conditions.js';
 import type { PendingAction } from './status.js';
 import { planStatusChange, type StatusChange } from './transitions.js';
 
@@ -227,12 +227,7 @@ export class OrdersTable {
       redriveCountAsRead(order.autoRedrives ?? 0, values),
       actionAsRead(stale, values, ':staleStartedAt'),
     ];
-    let endStale = '';
-    if (stale) {
-      values[':staleAction'] = [{ ...stale, endedAt: action.startedAt, outcome: order.status }];
-      values[':noActions'] = [];
-      endStale = ', actions = list_append(if_not_exists(actions, :noActions), :staleAction)';
-    }
+    const endStale = stale ? `, ${endActionClause(stale, action.startedAt, order.status, values)}` : '';
     try {
       await this.db.send(
         new UpdateCommand({

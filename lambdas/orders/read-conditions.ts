@@ -1,7 +1,7 @@
 import type { PendingAction } from './status.js';
 
 /**
- * Pieces of the condition that an order is still as it was read. Each adds its placeholder values to
+ * Pieces of the writes that rely on an order being as it was read. Each adds its placeholder values to
  * `values` and returns its clause; writes combine the ones they rely on, so two writers never both act on
  * the same reading.
  */
@@ -28,4 +28,19 @@ export function actionAsRead(
   if (!action) return 'attribute_not_exists(pendingAction)';
   values[placeholder] = action.startedAt;
   return `pendingAction.startedAt = ${placeholder}`;
+}
+
+/**
+ * The SET clause that appends an operator action, now ended, to the order's list of actions, with the
+ * status it ended in. The values use the placeholders `:endedAction` and `:noActions`.
+ */
+export function endActionClause(
+  action: PendingAction,
+  endedAt: string,
+  outcome: string,
+  values: Record<string, unknown>,
+): string {
+  values[':endedAction'] = [{ ...action, endedAt, outcome }];
+  values[':noActions'] = [];
+  return 'actions = list_append(if_not_exists(actions, :noActions), :endedAction)';
 }

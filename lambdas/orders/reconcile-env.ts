@@ -20,7 +20,7 @@ export function reconcileDepsFromEnv(): ReconcileDeps & { orders: OrdersTable; s
       barrierTtlSeconds: requirePositiveIntEnv('BARRIER_TTL_SECONDS'),
       sagaTimeoutSeconds: requirePositiveIntEnv('SAGA_TIMEOUT_SECONDS'),
       redriveBudget: Number(requireEnv('AUTO_REDRIVE_BUDGET')),
-      actionGraceSeconds: requirePositiveIntEnv('STUCK_AFTER_SECONDS'),
+      stuckAfterSeconds: requirePositiveIntEnv('STUCK_AFTER_SECONDS'),
     },
   };
 }

@@ -17,7 +17,7 @@ export type ReconcileRequest =
 
 export interface ReconcileFacts {
   status: OrderStatus;
-  pendingAction?: PendingAction & { executionArn?: string };
+  pendingAction?: PendingAction;
   autoRedrives: number;
   /** The order's latest recorded execution; undefined when none was recorded (a lost start). */
   latest?: RecordedExecution;

@@ -1,7 +1,7 @@
 import { stepsFromHistory } from '../orders-api/history.js';
 import { log } from '../shared/logger.js';
 import { PIVOT_STEP } from '../shared/saga-states.js';
-import { type NewOrder, recordedExecutionArns, type StoredOrder, sagaInputOf } from './orders.js';
+import { recordedExecutionArns, type StoredOrder, sagaInputOf } from './orders.js';
 import type { OrdersTable } from './orders-table.js';
 import {
   type Decision,
@@ -15,6 +15,7 @@ import {
   executionArnOf,
   executionNameOf,
   latestExecution,
+  parseExecutionArn,
   type SagaClient,
 } from './saga-client.js';
 import type { OrderStatus, PendingAction } from './status.js';
@@ -26,8 +27,8 @@ export interface ReconcileSettings {
   sagaTimeoutSeconds: number;
   /** Automatic redrives of TIMED_OUT executions per order (reset when an operator acts). */
   redriveBudget: number;
-  /** How long an operator action may take to record its execution before it counts as lost. */
-  actionGraceSeconds: number;
+  /** How long an order may stay PENDING, or an operator action unrecorded, before automation steps in. */
+  stuckAfterSeconds: number;
 }
 
 /** The stores reconcile reads and repairs; the API route and the sweeper pass the same ones. */
@@ -60,8 +61,8 @@ async function sagaProgress(
   deps: ReconcileDeps,
 ): Promise<{ pivotSucceeded: boolean | 'unknown'; results: Record<string, unknown> }> {
   const saga = recordedExecutionArns(order)
-    .map((arn) => latestExecution([arn]))
-    .find((execution) => execution?.kind === 'saga');
+    .map(parseExecutionArn)
+    .find((execution) => execution.kind === 'saga');
   if (!saga) return { pivotSucceeded: false, results: {} };
   const events = await deps.saga.history(saga.arn);
   if (events.length === 0) return { pivotSucceeded: 'unknown', results: {} };
@@ -109,7 +110,7 @@ export async function reconcileOrder(
   }
   const latest = latestExecution(arns);
   const execution = latest ? await deps.saga.describe(latest.arn) : undefined;
-  const pending = order.pendingAction as (PendingAction & { executionArn?: string }) | undefined;
+  const pending = order.pendingAction;
   const safeUntil =
     Date.parse(order.createdAt) + (settings.barrierTtlSeconds - settings.sagaTimeoutSeconds) * 1000;
   const needsProgress =
@@ -127,7 +128,7 @@ export async function reconcileOrder(
     actionStarting:
       pending !== undefined &&
       pending.executionArn === undefined &&
-      now.getTime() - Date.parse(pending.startedAt) < settings.actionGraceSeconds * 1000,
+      now.getTime() - Date.parse(pending.startedAt) < settings.stuckAfterSeconds * 1000,
   };
   const decision = planReconcile(facts, request);
   const outcome = (result: ReconcileResult, action: string, code?: string): ReconcileOutcome => ({
@@ -226,9 +227,9 @@ export async function reconcileOrder(
             await deps.saga.stop(latest.arn, `${request.actor}: ${request.reason}`);
         }
         const kind = decision.do === 'operator-cancel' ? 'cancel' : 'complete';
-        const attempt = Math.max(0, ...arns.map((recorded) => latestExecution([recorded])?.attempt ?? 0)) + 1;
+        const attempt = (latest?.attempt ?? 0) + 1;
         ({ arn } = await deps.saga.start(kind, executionNameOf(order.orderId, kind, attempt), {
-          ...sagaInputOf(order as NewOrder),
+          ...sagaInputOf(order),
           results: progress?.results ?? {},
           failures: {},
         }));

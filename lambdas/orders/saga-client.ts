@@ -65,7 +65,8 @@ export type ExecutionView =
 
 export interface SagaMachines {
   saga: string;
-  cancel: string;
+  /** Absent where no operator action runs (the orders API only starts sagas and reads histories). */
+  cancel?: string;
   /** Absent when no step follows the pivot. */
   complete?: string;
 }

@@ -76,4 +76,6 @@ export interface PendingAction {
   actor: string;
   reason: string;
   startedAt: string;
+  /** The execution carrying the action, once it started. */
+  executionArn?: string;
 }

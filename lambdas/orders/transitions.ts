@@ -2,7 +2,7 @@ import type { ActionPlan } from '../shared/barrier.js';
 import { OrderStateConflict, TransientError } from '../shared/errors.js';
 import { orderEvent, outboxPut } from '../shared/outbox.js';
 import { FIRST_VERSION, orderKey, type StoredOrder } from './orders.js';
-import { actionAsRead, versionAsRead } from './read-conditions.js';
+import { actionAsRead, endActionClause, versionAsRead } from './read-conditions.js';
 import { canTransition, EVENT_OF_STATUS, type OrderStatus, type TargetStatus } from './status.js';
 
 export interface StatusChange {
@@ -42,11 +42,7 @@ export function planStatusChange(
     setClauses.push(`#${name} = :${name}`);
   }
   const action = order.pendingAction;
-  if (action) {
-    values[':endedAction'] = [{ ...action, endedAt: at, outcome: change.to }];
-    values[':noActions'] = [];
-    setClauses.push('actions = list_append(if_not_exists(actions, :noActions), :endedAction)');
-  }
+  if (action) setClauses.push(endActionClause(action, at, change.to, values));
   // Pinned as read: the status, the version, and the operator action in flight (or its absence), so a
   // change planned before an action began never ends that action unrecorded.
   values[':from'] = order.status;

@@ -68,7 +68,9 @@ export function outboxKey(event: Pick<OrderEvent, 'orderId' | 'eventType' | 'ver
   pk: string;
   sk: string;
 } {
-  return { pk: `OUTBOX#${event.orderId}`, sk: `${event.eventType}#${event.version}` };
+  // Version 0 is a row written before events carried versions: it was keyed by the event type alone.
+  const sk = event.version === 0 ? event.eventType : `${event.eventType}#${event.version}`;
+  return { pk: `OUTBOX#${event.orderId}`, sk };
 }
 
 /** The outbox row to add to the transaction that makes the change. */

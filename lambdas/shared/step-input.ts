@@ -3,7 +3,7 @@ import {
   type GeneratedValidator,
   validateOrderLines,
   validateShippingAddress,
-} from './generated/step-payload-validators.js';
+} from './generated/validators.js';
 
 /**
  * Narrowing helpers for step payloads. The state machine shapes each payload, but a payload is still

@@ -5,7 +5,6 @@ import { requirePositiveIntEnv } from '../shared/env.js';
 import { log } from '../shared/logger.js';
 
 const deps = reconcileDepsFromEnv();
-const stuckAfterSeconds = requirePositiveIntEnv('STUCK_AFTER_SECONDS');
 const batchLimit = requirePositiveIntEnv('SWEEP_BATCH_LIMIT');
 /** Index pages per run: a page is at most the batch limit, so this bounds reads too. */
 const MAX_PAGES = 10;
@@ -39,7 +38,7 @@ export const handler = async (
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<SweepSummary> => {
   const now = deps.now();
-  const cutoff = new Date(now.getTime() - stuckAfterSeconds * 1000).toISOString();
+  const cutoff = new Date(now.getTime() - deps.settings.stuckAfterSeconds * 1000).toISOString();
   const summary: SweepSummary = {
     examined: 0,
     results: {},

@@ -39,10 +39,6 @@ export function synthOrderSaga(props: OrderSagaStackProps = {}): {
 /** Which of a Saga's machines: the saga itself, the operator's unwind, or the operator's completion. */
 export type SagaMachineId = 'StateMachine' | 'UnwindStateMachine' | 'CompletionStateMachine';
 
-export function machineCount(stack: Stack): number {
-  return stack.node.findAll().filter((node) => node instanceof sfn.CfnStateMachine).length;
-}
-
 export function definitionOf(stack: Stack, machineId: SagaMachineId = 'StateMachine'): StatesDefinition {
   const machines = stack.node
     .findAll()

@@ -107,3 +107,30 @@ describe('outbox relay', () => {
     expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 3);
   });
 });
+
+describe('outbox rows from before events carried versions', () => {
+  it('are read as version 0 and marked published under their own key', async () => {
+    const legacy = {
+      pk: 'OUTBOX#ord-old',
+      sk: 'OrderPlaced',
+      kind: 'outbox',
+      eventId: 'ord-old#OrderPlaced',
+      eventType: 'OrderPlaced',
+      orderId: 'ord-old',
+      occurredAt: '2026-01-01T00:00:00.000Z',
+      detail: {},
+    };
+
+    const response = await handler(streamOf([legacy]));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { pk: 'OUTBOX#ord-old', sk: 'OrderPlaced' },
+    });
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      MessageAttributes: expect.objectContaining({
+        eventId: { DataType: 'String', StringValue: 'ord-old#OrderPlaced' },
+      }),
+    });
+  });
+});

@@ -1,4 +1,4 @@
-// Types of the generated validators beside this file (see scripts/step-validators-source.ts).
+// Types of the generated validators beside this file (see scripts/validators-source.ts).
 import type { ErrorObject } from 'ajv';
 
 export interface GeneratedValidator {
@@ -6,5 +6,7 @@ export interface GeneratedValidator {
   errors?: ErrorObject[] | null;
 }
 
+export declare const validateCreateOrder: GeneratedValidator;
+export declare const validateReconcileRequest: GeneratedValidator;
 export declare const validateOrderLines: GeneratedValidator;
 export declare const validateShippingAddress: GeneratedValidator;

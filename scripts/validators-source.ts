@@ -1,21 +1,21 @@
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
-import { createOrderRequestSchema } from '../lambdas/orders-api/schemas.js';
+import { createOrderRequestSchema, reconcileRequestSchema } from '../lambdas/orders-api/schemas.js';
 
 const require = createRequire(import.meta.url);
 const standaloneCode = (
   require('ajv/dist/standalone') as { default: (ajv: Ajv, refs: Record<string, string>) => string }
 ).default;
 
-/** Where the generated validators live; the step handlers import them, nothing compiles a schema at cold start. */
-export const GENERATED_VALIDATORS = 'lambdas/shared/generated/step-payload-validators.js';
+/** Where the generated validators live; the API and the step handlers import them: nothing compiles a schema at cold start. */
+export const GENERATED_VALIDATORS = 'lambdas/shared/generated/validators.js';
 
 /**
- * The step payload validators, as source: compiled from the API schema's own fragments, so a step checks
- * items and addresses exactly as the API did. Ajv writes `require` for its runtime helpers; the module is
- * ESM, so those become imports.
+ * The validators, as source: the API's request schemas, and for the steps the API schema's own fragments,
+ * so a step checks items and addresses exactly as the API did. Ajv writes `require` for its runtime
+ * helpers; the module is ESM, so those become imports.
  */
-export function stepValidatorsSource(): string {
+export function validatorsSource(): string {
   const ajv = new Ajv({
     allErrors: true,
     strict: true,
@@ -23,10 +23,14 @@ export function stepValidatorsSource(): string {
     code: { source: true, esm: true },
   });
   const { items, shippingAddress } = createOrderRequestSchema.properties;
+  ajv.addSchema(createOrderRequestSchema, 'createOrder');
+  ajv.addSchema(reconcileRequestSchema, 'reconcileRequest');
   ajv.addSchema(items, 'orderLines');
   ajv.addSchema(shippingAddress, 'shippingAddress');
   const helpers: string[] = [];
   const code = standaloneCode(ajv, {
+    validateCreateOrder: 'createOrder',
+    validateReconcileRequest: 'reconcileRequest',
     validateOrderLines: 'orderLines',
     validateShippingAddress: 'shippingAddress',
   })

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { orderLinesField, shippingAddressField } from '../../lambdas/shared/step-input.js';
-import { GENERATED_VALIDATORS, stepValidatorsSource } from '../../scripts/step-validators-source.js';
+import { GENERATED_VALIDATORS, validatorsSource } from '../../scripts/validators-source.js';
 
-describe('step payload validators', () => {
+describe('generated validators', () => {
   it('are generated from the current API schema: regenerate with npm run generate:validators', () => {
-    expect(readFileSync(GENERATED_VALIDATORS, 'utf8')).toBe(stepValidatorsSource());
+    expect(readFileSync(GENERATED_VALIDATORS, 'utf8')).toBe(validatorsSource());
   });
 
   it('refuse what the API refuses, naming every problem', () => {
