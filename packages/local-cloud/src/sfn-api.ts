@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from './net.js';
+import { readBody } from './http-body.js';
 import {
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,

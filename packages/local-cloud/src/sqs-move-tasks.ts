@@ -12,7 +12,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { readBody } from './net.js';
+import { readBody } from './http-body.js';
 import { DEFAULT_REGION, isRecord } from './template.js';
 
 /** An error of the SQS JSON protocol; `code` becomes the SDK exception's name. */

@@ -1,6 +1,6 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { interceptLocalhostDns, type SqsSpyMessage, startFauxqs } from 'fauxqs';
-import { DUMMY_CREDENTIALS } from './net.js';
+import { DUMMY_CREDENTIALS } from './emulator-credentials.js';
 import {
   type CfnTemplate,
   createResolveContext,

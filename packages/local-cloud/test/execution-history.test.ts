@@ -11,7 +11,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DUMMY_CREDENTIALS } from '../src/net.js';
+import { DUMMY_CREDENTIALS } from '../src/emulator-credentials.js';
 import { StepFunctionsApi } from '../src/sfn-api.js';
 import {
   createLocalStateMachine,

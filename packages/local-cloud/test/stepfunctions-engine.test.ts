@@ -11,8 +11,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DUMMY_CREDENTIALS } from '../src/emulator-credentials.js';
 import { createLambdaRunner } from '../src/lambda-runner.js';
-import { DUMMY_CREDENTIALS } from '../src/net.js';
 import { StepFunctionsApi } from '../src/sfn-api.js';
 import { type SqsLocal, startSqsLocal } from '../src/sqs.js';
 import {

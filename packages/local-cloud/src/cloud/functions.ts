@@ -1,0 +1,51 @@
+import {
+  createLambdaRunner,
+  type EmulatorEndpoints,
+  emulatorEnvironment,
+  type LambdaRunner,
+  lambdaFunctionsFromTemplate,
+} from '../lambda-runner.js';
+import {
+  type CfnTemplate,
+  constructIdOf,
+  type PhysicalNames,
+  type ResolveContext,
+  resourcesOfType,
+} from '../template.js';
+import type { Tracer } from '../trace.js';
+
+/** Each function's construct id by function name ('ShippingWorker'), what faults target and the trace shows. */
+export function functionConstructIds(template: CfnTemplate, names: PhysicalNames): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const [logicalId] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const functionName = names[logicalId]?.ref;
+    if (functionName) ids.set(functionName, constructIdOf(template, logicalId));
+  }
+  return ids;
+}
+
+export function createFunctionRunner(
+  tracer: Tracer,
+  labels: Map<string, string>,
+  endpoints: EmulatorEndpoints,
+  timeScale: number | undefined,
+): LambdaRunner {
+  return createLambdaRunner({
+    timeScale,
+    baseEnvironment: emulatorEnvironment(endpoints),
+    // Handlers log JSON lines; their warnings and errors get a line each, unless the trace already tells it.
+    onLog: (functionName, _stream, line) => tracer.handlerLog(labels.get(functionName) ?? functionName, line),
+  });
+}
+
+/** Registers every function of the template, from its bundle in cdk.out, with the runner. */
+export function registerFunctions(
+  runner: LambdaRunner,
+  template: CfnTemplate,
+  ctx: ResolveContext,
+  cdkOutDir: string,
+  timeScale: number | undefined,
+): void {
+  for (const config of lambdaFunctionsFromTemplate(template, ctx, { cdkOutDir, timeScale }))
+    runner.register(config);
+}
