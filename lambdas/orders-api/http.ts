@@ -61,10 +61,16 @@ export function bodyText(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Enc
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
-/** The trace id to carry through the saga: X-Ray's Root when API Gateway passed one, else a fresh one. */
+/** What an X-Ray trace root looks like; anything else in the header is a caller's text, not a trace id. */
+const TRACE_ROOT = /^1-[0-9a-f]{8}-[0-9a-f]{24}$/;
+
+/**
+ * The trace id to carry through the saga: X-Ray's Root when the header holds a well-formed one, else a
+ * fresh one, so a caller cannot make the order store or log text of its choosing.
+ */
 export function traceIdOf(event: Pick<APIGatewayProxyEvent, 'headers'>, fallback: () => string): string {
   const root = header(event, 'X-Amzn-Trace-Id')?.match(/Root=([^;]+)/)?.[1];
-  return root ?? fallback();
+  return root && TRACE_ROOT.test(root) ? root : fallback();
 }
 
 export type Route = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;

@@ -29,33 +29,39 @@ export interface OrdersApiProps {
 }
 
 /** API Gateway's own errors, answered in the API's error shape `{ "error": { code, message } }`. */
-const GATEWAY_ERRORS: { type: apigw.ResponseType; status: string; code: string; withValidation?: boolean }[] =
-  [
-    {
-      type: apigw.ResponseType.BAD_REQUEST_BODY,
-      status: '400',
-      code: 'ValidationFailed',
-      withValidation: true,
-    },
-    {
-      type: apigw.ResponseType.BAD_REQUEST_PARAMETERS,
-      status: '400',
-      code: 'MissingParameter',
-      withValidation: true,
-    },
-    { type: apigw.ResponseType.REQUEST_TOO_LARGE, status: '413', code: 'PayloadTooLarge' },
-    { type: apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, status: '415', code: 'UnsupportedMediaType' },
-    { type: apigw.ResponseType.THROTTLED, status: '429', code: 'TooManyRequests' },
-    { type: apigw.ResponseType.QUOTA_EXCEEDED, status: '429', code: 'TooManyRequests' },
-    {
-      type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
-      status: '403',
-      code: 'MissingAuthenticationToken',
-    },
-    { type: apigw.ResponseType.ACCESS_DENIED, status: '403', code: 'AccessDenied' },
-    { type: apigw.ResponseType.DEFAULT_4XX, status: '400', code: 'BadRequest' },
-    { type: apigw.ResponseType.DEFAULT_5XX, status: '500', code: 'InternalError' },
-  ];
+/** `status` absent: the answer keeps the status API Gateway chose (401, 403, 404, ...). */
+const GATEWAY_ERRORS: {
+  type: apigw.ResponseType;
+  status?: string;
+  code: string;
+  withValidation?: boolean;
+}[] = [
+  {
+    type: apigw.ResponseType.BAD_REQUEST_BODY,
+    status: '400',
+    code: 'ValidationFailed',
+    withValidation: true,
+  },
+  {
+    type: apigw.ResponseType.BAD_REQUEST_PARAMETERS,
+    status: '400',
+    code: 'MissingParameter',
+    withValidation: true,
+  },
+  { type: apigw.ResponseType.REQUEST_TOO_LARGE, status: '413', code: 'PayloadTooLarge' },
+  { type: apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, status: '415', code: 'UnsupportedMediaType' },
+  { type: apigw.ResponseType.THROTTLED, status: '429', code: 'TooManyRequests' },
+  { type: apigw.ResponseType.QUOTA_EXCEEDED, status: '429', code: 'TooManyRequests' },
+  {
+    type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    status: '403',
+    code: 'MissingAuthenticationToken',
+  },
+  { type: apigw.ResponseType.ACCESS_DENIED, status: '403', code: 'AccessDenied' },
+  // Signature, token and authorization failures keep their own 401 or 403 instead of turning into a 400.
+  { type: apigw.ResponseType.DEFAULT_4XX, code: 'ClientError' },
+  { type: apigw.ResponseType.DEFAULT_5XX, status: '500', code: 'InternalError' },
+];
 
 /**
  * The front door: a REST API with IAM (SigV4) authorization, stage throttling, access and execution logs,
@@ -123,7 +129,7 @@ export class OrdersApi extends Construct {
         : '';
       this.restApi.addGatewayResponse(`${gatewayError.type.responseType}Response`, {
         type: gatewayError.type,
-        statusCode: gatewayError.status,
+        ...(gatewayError.status ? { statusCode: gatewayError.status } : {}),
         templates: {
           'application/json': `{"error":{"code":"${gatewayError.code}","message":$context.error.messageString${details}}}`,
         },

@@ -292,3 +292,15 @@ describe('the deployed API', () => {
     for (const history of histories) expect(JSON.stringify(history)).toContain(':execution:');
   });
 });
+
+describe('gateway answers', () => {
+  it('keep the status API Gateway chose for signature, token and authorization failures', () => {
+    const responses = Object.values(
+      template.findResources('AWS::ApiGateway::GatewayResponse') as Record<string, Resource>,
+    );
+    const default4xx = responses.find((response) => response.Properties.ResponseType === 'DEFAULT_4XX');
+    expect(default4xx?.Properties).not.toHaveProperty('StatusCode');
+    const accessDenied = responses.find((response) => response.Properties.ResponseType === 'ACCESS_DENIED');
+    expect(accessDenied?.Properties.StatusCode).toBe('403');
+  });
+});

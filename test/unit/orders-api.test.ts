@@ -458,3 +458,21 @@ describe('order identity', () => {
     expect(requestHash({ a: 1 })).not.toBe(requestHash({ a: 2 }));
   });
 });
+
+describe('the trace id an order carries', () => {
+  const traceOf = () =>
+    JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}').traceId as string;
+
+  it("is API Gateway's X-Ray root when the header holds a well-formed one", async () => {
+    await handler(post(order, { 'X-Amzn-Trace-Id': 'Root=1-5f84c7a1-0123456789abcdef01234567;Sampled=1' }));
+    expect(traceOf()).toBe('1-5f84c7a1-0123456789abcdef01234567');
+  });
+
+  it.each([
+    ['text of the caller’s choosing', 'Root=<script>alert(1)</script>'],
+    ['an overlong root', `Root=1-5f84c7a1-${'0'.repeat(5000)}`],
+  ])('is a fresh id when the header holds %s', async (_case, value) => {
+    await handler(post(order, { 'X-Amzn-Trace-Id': value }));
+    expect(traceOf()).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
