@@ -63,7 +63,7 @@ export class OutboxRepublisher extends Construct {
       ['dynamodb:Query', 'dynamodb:UpdateItem'],
       [UNPUBLISHED_INDEX],
     );
-    props.orderEventsQueue.grantSendMessages(this.function);
+    this.function.sendsTo(props.orderEventsQueue);
 
     this.schedule = new events.Rule(this, 'Schedule', {
       ruleName: `${Stack.of(this).stackName}-outbox-republisher`,

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
 /** DynamoDB actions a function may be granted on a table; TransactWriteItems is authorized per contained action. */
@@ -86,6 +87,16 @@ export class ServiceFunction extends NodejsFunction {
       reason:
         'Only actions without resource-level permissions use "*": X-Ray PutTraceSegments/PutTelemetryRecords (every function) and dynamodb:ListStreams (stream consumers).',
     });
+  }
+
+  /**
+   * Lets the function send to a queue and nothing else there: `grantSendMessages` would add
+   * GetQueueAttributes and GetQueueUrl, which a function given the queue's URL never calls.
+   */
+  sendsTo(queue: sqs.IQueue): this {
+    iam.Grant.addToPrincipal({ grantee: this, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
+    if (queue.encryptionMasterKey) queue.encryptionMasterKey.grantEncryptDecrypt(this);
+    return this;
   }
 
   /**

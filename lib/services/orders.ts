@@ -81,7 +81,7 @@ export class OrdersService extends Construct {
       entry: lambdaEntry('outbox-relay/handler.ts'),
       environment: { ORDER_EVENTS_QUEUE_URL: props.orderEventsQueue.queueUrl },
     }).useTable('TABLE_NAME', this.table, ['dynamodb:UpdateItem']);
-    props.orderEventsQueue.grantSendMessages(this.relay);
+    this.relay.sendsTo(props.orderEventsQueue);
     this.relay.addEventSource(
       new DynamoEventSource(this.table, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,

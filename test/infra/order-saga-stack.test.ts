@@ -377,3 +377,16 @@ describe('order saga stack', () => {
     );
   });
 });
+
+describe('publishers of order events', () => {
+  it.each(['OutboxRelay', 'OutboxRepublisherFunction'])(
+    '%s may only send to the order-events queue',
+    (name) => {
+      const [id] = functionNamed(name);
+      const onOrderEvents = policyStatementsOf(id)
+        .filter((statement) => JSON.stringify(statement.Resource).includes('OrderEventsQueue'))
+        .flatMap((statement) => [statement.Action].flat());
+      expect(onOrderEvents).toEqual(['sqs:SendMessage']);
+    },
+  );
+});
