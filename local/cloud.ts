@@ -1,11 +1,11 @@
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import {
+  correlateByField,
   type LocalCloud,
   type LocalCloudOptions,
   startLocalCloud as startGenericLocalCloud,
 } from '@order-saga/local-cloud';
-import { orderIdOf } from './order-id.js';
 import { type Seed, seedRows } from './seed.js';
 import { type Snapshot, takeSnapshot } from './snapshot.js';
 
@@ -51,7 +51,8 @@ export async function startLocalCloud(options: OrderSagaCloudOptions): Promise<O
   const cloud = await startGenericLocalCloud({
     synthSources: SYNTH_SOURCES,
     ...rest,
-    correlationIdOf: orderIdOf,
+    // The order an invocation is about: the trace groups by it and a fault can target it.
+    correlationIdOf: correlateByField('orderId'),
     faultCorrelationField: 'orderId',
     prepare: async ({ dynamodb, outputs }) => {
       const rows = seedRows(seed);

@@ -10,7 +10,7 @@ export {
   type LocalRouteHandler,
   startLocalCloud,
 } from './cloud.js';
-export { type CorrelationIdOf, noCorrelation } from './correlation.js';
+export { type CorrelationIdOf, correlateByField, noCorrelation } from './correlation.js';
 export { type DynamoDbLocal, JavaMissingError, startDynamoDbLocal } from './dynamodb.js';
 export {
   LOCAL_ENDPOINTS_FILE,
