@@ -1,20 +1,12 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { documentClient } from '../shared/clients.js';
-import { requireEnv } from '../shared/env.js';
 import { log } from '../shared/logger.js';
 import { parseOrderEvent } from '../shared/outbox.js';
-import { type PublishDeps, publishEvent } from './publish.js';
+import { publishEvent } from './publish.js';
+import { publishDepsFromEnv } from './publish-env.js';
 
-const deps: PublishDeps = {
-  sqs: new SQSClient({}),
-  db: documentClient,
-  queueUrl: requireEnv('ORDER_EVENTS_QUEUE_URL'),
-  tableName: requireEnv('TABLE_NAME'),
-  publisher: 'relay',
-};
+const deps = publishDepsFromEnv('relay');
 
 async function relay(record: DynamoDBRecord): Promise<void> {
   const image = record.dynamodb?.NewImage;

@@ -1,17 +1,9 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { documentClient } from '../shared/clients.js';
-import { requireEnv, requirePositiveIntEnv } from '../shared/env.js';
+import { requirePositiveIntEnv } from '../shared/env.js';
 import { log } from '../shared/logger.js';
-import type { PublishDeps } from './publish.js';
+import { publishDepsFromEnv } from './publish-env.js';
 import { type RepublishOptions, type RepublishSummary, republishUnpublished } from './republisher.js';
 
-const deps: PublishDeps = {
-  sqs: new SQSClient({}),
-  db: documentClient,
-  queueUrl: requireEnv('ORDER_EVENTS_QUEUE_URL'),
-  tableName: requireEnv('TABLE_NAME'),
-  publisher: 'republisher',
-};
+const deps = publishDepsFromEnv('republisher');
 const options: RepublishOptions = {
   republishAfterSeconds: requirePositiveIntEnv('REPUBLISH_AFTER_SECONDS'),
   batchLimit: requirePositiveIntEnv('REPUBLISH_BATCH_LIMIT'),
