@@ -2,6 +2,8 @@ import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { isRecord, type PhysicalNames } from '@order-saga/local-cloud';
+import type { Reservation } from '../lambdas/inventory/inventory.js';
+import { SAGA_STEPS } from '../lambdas/shared/saga-states.js';
 
 export interface Snapshot {
   inventory: { sku: string; available: number; reserved: number }[];
@@ -9,8 +11,14 @@ export interface Snapshot {
   orders: { orderId: string; status: string }[];
   // The address the shipment was created for; null for a row written without one.
   shipments: { orderId: string; status: string; address: Record<string, unknown> | null }[];
-  // One entry per notification row, so a transition notified twice shows up twice.
-  notifications: { orderId: string; eventType: string }[];
+  // One entry per notification row, so a transition notified twice shows up twice; eventId is what the
+  // consumer deduplicates on.
+  notifications: { orderId: string; eventType: string; eventId: string }[];
+  // The payments table's charge rows: status CHARGED, or REFUNDED once the compensation gave the money back.
+  charges: { orderId: string; customerId: string; amountCents: number; status: string }[];
+  // One entry per reserved order line. Inventory keeps no reservation row of its own: what ReserveInventory
+  // reserved is the result on its barrier row, and ReleaseInventory's barrier row marks it released.
+  reservations: { orderId: string; sku: string; quantity: number; released: boolean }[];
   queues: { name: string; visible: number; inFlight: number }[];
 }
 
@@ -29,6 +37,25 @@ async function scanAll(
     startKey = page.LastEvaluatedKey as Record<string, never> | undefined;
   } while (startKey);
   return items;
+}
+
+const RESERVE = SAGA_STEPS.reserveInventory.barrierId;
+
+/** Reservations as the inventory's barrier rows record them; a tombstone (a release that came first) reserved nothing. */
+function reservationsOf(inventory: Record<string, unknown>[]): Snapshot['reservations'] {
+  const released = new Set(
+    inventory.filter((item) => item.sk === `${RESERVE}#compensation`).map((item) => String(item.sagaId)),
+  );
+  return inventory
+    .filter((item) => item.sk === `${RESERVE}#action` && item.tombstone !== true && isRecord(item.result))
+    .flatMap((item) =>
+      ((item.result as Partial<Reservation>).lines ?? []).map((line) => ({
+        orderId: String(item.sagaId),
+        sku: String(line.sku),
+        quantity: Number(line.quantity),
+        released: released.has(String(item.sagaId)),
+      })),
+    );
 }
 
 const byKey =
@@ -97,8 +124,29 @@ export async function takeSnapshot(sources: {
       .sort(byKey((item) => item.orderId)),
     notifications: (notifications ?? [])
       .filter((item) => typeof item.pk === 'string' && item.pk.startsWith('NOTIFICATION#'))
-      .map((item) => ({ orderId: String(item.orderId), eventType: String(item.eventType) }))
-      .sort((a, b) => a.orderId.localeCompare(b.orderId) || a.eventType.localeCompare(b.eventType)),
+      .map((item) => ({
+        orderId: String(item.orderId),
+        eventType: String(item.eventType),
+        eventId: String(item.eventId),
+      }))
+      .sort(
+        (a, b) =>
+          a.orderId.localeCompare(b.orderId) ||
+          a.eventType.localeCompare(b.eventType) ||
+          a.eventId.localeCompare(b.eventId),
+      ),
+    charges: (payments ?? [])
+      .filter((item) => item.sk === 'CHARGE')
+      .map((item) => ({
+        orderId: String(item.orderId),
+        customerId: String(item.customerId),
+        amountCents: Number(item.amountCents),
+        status: String(item.status),
+      }))
+      .sort(byKey((item) => item.orderId)),
+    reservations: reservationsOf(inventory ?? []).sort(
+      (a, b) => a.orderId.localeCompare(b.orderId) || a.sku.localeCompare(b.sku),
+    ),
     queues: queues.sort(byKey((queue) => queue.name)),
   };
 }

@@ -41,7 +41,7 @@ describe('a hang fault on the local cloud', () => {
 });
 
 describe('GET /_local/snapshot', () => {
-  it('lists each shipment with its address, and the notifications sent for an order', async () => {
+  it('lists each shipment with its address, the charge and reservation, and the notifications sent for an order', async () => {
     const { orderId, executionArn } = await placeOrderDirectly({
       customerId: 'rich',
       items: [{ sku: 'HAPPY-2', quantity: 1 }],
@@ -49,15 +49,24 @@ describe('GET /_local/snapshot', () => {
     });
     expect((await waitForExecution(executionArn)).status).toBe('SUCCEEDED');
 
-    const shipment = (await snapshot()).shipments.find((entry) => entry.orderId === orderId);
+    const confirmed = await snapshot();
+    const shipment = confirmed.shipments.find((entry) => entry.orderId === orderId);
     expect(shipment).toMatchObject({ status: 'CREATED', address: address('CA') });
+    expect(confirmed.charges.filter((entry) => entry.orderId === orderId)).toEqual([
+      { orderId, customerId: 'rich', amountCents: 500, status: 'CHARGED' },
+    ]);
+    expect(confirmed.reservations.filter((entry) => entry.orderId === orderId)).toEqual([
+      { orderId, sku: 'HAPPY-2', quantity: 1, released: false },
+    ]);
     const state = await eventually('the order confirmation to be notified', async () => {
       const current = await snapshot();
       return notificationsOf(current, orderId).includes('OrderConfirmed') ? current : undefined;
     });
-    expect(state.notifications.find((entry) => entry.orderId === orderId)).toEqual({
+    const [first] = state.notifications.filter((entry) => entry.orderId === orderId);
+    expect(first).toEqual({
       orderId,
       eventType: notificationsOf(state, orderId)[0],
+      eventId: expect.stringMatching(new RegExp(`^${orderId}#${first?.eventType}#\\d+$`)),
     });
   });
 });
