@@ -18,7 +18,15 @@ export {
   publishLocalEndpoints,
   readLocalEndpoints,
 } from './endpoints-file.js';
-export { FAULT_MODES, type FaultMode, type FaultView } from './faults.js';
+export {
+  AWS_CALL_FAULT_MODES,
+  CALLBACK_FAULT_MODES,
+  FAULT_MODES,
+  type FaultMode,
+  type FaultTargetEntry,
+  type FaultView,
+  LAMBDA_FAULT_MODES,
+} from './faults.js';
 export {
   findJsonataAndVariables,
   type QueryLanguageFeature,

@@ -1,4 +1,4 @@
-import type { FaultMode, FaultRegistry } from './faults.js';
+import { type FaultRegistry, LAMBDA_FAULT_MODES, type LambdaFaultMode } from './faults.js';
 import {
   LAMBDA_TIMEOUT_ERROR_TYPE,
   type LambdaFunctionConfig,
@@ -100,7 +100,7 @@ export class FaultInjectingInvoker implements LambdaInvoker {
     const targets = this.targetsOf(functionNameOrArn, task?.stateName);
     const label = task?.stateName ?? this.labelOf(functionNameOrArn);
     const correlationId = this.tracer.correlationIdOf(payload);
-    const mode = this.faults.take(targets, correlationId);
+    const mode = this.faults.take(targets, correlationId, LAMBDA_FAULT_MODES);
     if (mode) this.tracer.fault(correlationId, label, mode);
     const started = Date.now();
     const outcome = await this.invokeWith(mode, functionNameOrArn, payload, task);
@@ -109,7 +109,7 @@ export class FaultInjectingInvoker implements LambdaInvoker {
   }
 
   private async invokeWith(
-    mode: FaultMode | undefined,
+    mode: LambdaFaultMode | undefined,
     functionNameOrArn: string,
     payload: unknown,
     task: TaskInvocation | undefined,
@@ -142,9 +142,12 @@ export class FaultInjectingInvoker implements LambdaInvoker {
       case 'lost-response':
         await run();
         return failure('Lambda.ServiceException', 'The function ran but its response was lost (injected)');
-      case 'duplicate-delivery':
-        await run();
-        return run();
+      case 'duplicate-delivery': {
+        // At the same time, as a redelivery that races the first delivery: only then do handlers that are
+        // idempotent one after the other but not under overlap (check, then write) show their bug.
+        const [first] = await Promise.all([run(), run()]);
+        return first;
+      }
       default:
         return run();
     }

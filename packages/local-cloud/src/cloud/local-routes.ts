@@ -15,13 +15,30 @@ export function localRoutes(
       try {
         return { status: 201, body: faults.add(JSON.parse(body || 'null')) };
       } catch (error) {
-        if (error instanceof FaultValidationError || error instanceof SyntaxError) {
+        if (error instanceof SyntaxError) {
           return { status: 400, body: { error: { code: 'InvalidFault', message: error.message } } };
+        }
+        if (error instanceof FaultValidationError) {
+          const { message, validTargets, validModes } = error;
+          return {
+            status: 400,
+            body: {
+              error: {
+                code: 'InvalidFault',
+                message,
+                ...(validTargets && { validTargets }),
+                ...(validModes && { validModes }),
+              },
+            },
+          };
         }
         throw error;
       }
     },
-    'GET /_local/faults': async () => ({ status: 200, body: { faults: faults.list() } }),
+    'GET /_local/faults': async () => ({
+      status: 200,
+      body: { faults: faults.list(), targets: faults.targets() },
+    }),
     'DELETE /_local/faults': async () => {
       faults.clear();
       return { status: 204, body: undefined };
