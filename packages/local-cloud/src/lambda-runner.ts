@@ -68,6 +68,13 @@ interface FunctionPool {
   queue: PendingInvocation[];
 }
 
+/** What a sandbox is doing, found by the access key it signs its AWS calls with. */
+export interface SandboxCaller {
+  functionName: string;
+  /** The event of the invocation it is running, if any. */
+  event?: unknown;
+}
+
 export interface LambdaRunner {
   register(config: LambdaFunctionConfig): void;
   // Accepts a function name or ARN. Resolves with a Lambda-shaped outcome; rejects only for unknown functions.
@@ -75,7 +82,19 @@ export interface LambdaRunner {
   functions(): LambdaFunctionConfig[];
   // Starts one sandbox per function ahead of time so the first real invocation is warm.
   prewarm(functionNameOrArn?: string): Promise<void>;
+  /**
+   * Each sandbox signs its AWS calls with its own dummy access key, so whatever stands in front of the
+   * emulators can tell which function made a call, and about which event (one invocation per sandbox at a time).
+   */
+  callerOf(accessKeyId: string): SandboxCaller | undefined;
   stop(): Promise<void>;
+}
+
+/** Shaped like an AWS temporary key (20 characters, ASIA…), unique per sandbox within this process. */
+let sandboxKeys = 0;
+function nextSandboxAccessKeyId(): string {
+  sandboxKeys += 1;
+  return `ASIALOCAL${String(sandboxKeys).padStart(11, '0')}`;
 }
 
 /**
@@ -103,9 +122,12 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
     return pool;
   };
 
-  const environmentOf = (config: LambdaFunctionConfig): Record<string, string> => ({
+  const callers = new Map<string, SandboxCaller>();
+
+  const environmentOf = (config: LambdaFunctionConfig, accessKeyId: string): Record<string, string> => ({
     ...settings.baseEnvironment,
     ...config.environment,
+    AWS_ACCESS_KEY_ID: accessKeyId,
     AWS_LAMBDA_FUNCTION_NAME: config.functionName,
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.memoryMb),
@@ -115,11 +137,20 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
     _HANDLER: config.handler,
   });
 
+  const newSandbox = (pool: FunctionPool): Sandbox => {
+    const accessKeyId = nextSandboxAccessKeyId();
+    const sandbox = new Sandbox(pool.config, environmentOf(pool.config, accessKeyId), settings, accessKeyId);
+    callers.set(accessKeyId, { functionName: pool.config.functionName });
+    pool.sandboxes.push(sandbox);
+    return sandbox;
+  };
+
   let stopped = false;
 
   const drain = (pool: FunctionPool): void => {
     // After stop() a finishing invocation must not start a fresh sandbox for what is still queued.
     if (stopped) return;
+    for (const sandbox of pool.sandboxes) if (sandbox.dead) callers.delete(sandbox.accessKeyId);
     pool.sandboxes = pool.sandboxes.filter((sandbox) => !sandbox.dead);
     while (pool.queue.length > 0) {
       let sandbox = pool.sandboxes.find((candidate) => !candidate.busy);
@@ -128,8 +159,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
         if (pool.sandboxes.length >= maxWorkers) {
           return;
         }
-        sandbox = new Sandbox(pool.config, environmentOf(pool.config), settings);
-        pool.sandboxes.push(sandbox);
+        sandbox = newSandbox(pool);
         coldStart = true;
       }
       const next = pool.queue.shift();
@@ -138,10 +168,13 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
       }
       const chosen = sandbox;
       chosen.busy = true;
+      const caller = callers.get(chosen.accessKeyId);
+      if (caller) caller.event = next.event;
       void chosen
         .invoke(next.event, scaledFunctionTimeoutMs(pool.config.timeoutSeconds, timeScale), coldStart)
         .then((result) => {
           chosen.busy = false;
+          if (caller) caller.event = undefined;
           next.resolve(result);
           drain(pool);
         });
@@ -170,14 +203,16 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
         targets
           .filter((pool) => pool.sandboxes.length === 0)
           .map(async (pool) => {
-            const sandbox = new Sandbox(pool.config, environmentOf(pool.config), settings);
-            pool.sandboxes.push(sandbox);
+            const sandbox = newSandbox(pool);
             sandbox.busy = true;
             await sandbox.whenReady();
             sandbox.busy = false;
             drain(pool);
           }),
       );
+    },
+    callerOf(accessKeyId) {
+      return callers.get(accessKeyId);
     },
     async stop() {
       stopped = true;

@@ -46,6 +46,8 @@ export class Sandbox {
     private readonly config: LambdaFunctionConfig,
     environment: Record<string, string>,
     private readonly options: Required<Pick<LambdaRunnerOptions, 'initTimeoutMs'>> & LambdaRunnerOptions,
+    /** The dummy key its AWS calls are signed with (see LambdaRunner.callerOf). */
+    readonly accessKeyId = '',
   ) {
     this.worker = new Worker(WORKER_SCRIPT, {
       env: environment,

@@ -384,8 +384,8 @@ export class StepFunctionsApi {
     }
   }
 
-  /** Serves one HTTP request of the JSON 1.0 protocol. */
-  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  /** Serves one HTTP request of the JSON 1.0 protocol; `rawBody` when the caller has read it already. */
+  async handle(request: IncomingMessage, response: ServerResponse, rawBody?: string): Promise<void> {
     const target = String(request.headers['x-amz-target'] ?? '');
     const operation = this.operations[target.replace(/^AWSStepFunctions\./, '')];
     const reply = (status: number, body: unknown) => {
@@ -395,7 +395,7 @@ export class StepFunctionsApi {
     try {
       if (!operation)
         throw new SfnApiError('UnknownOperationException', `Operation ${target} is not supported locally`);
-      const raw = await readBody(request);
+      const raw = rawBody ?? (await readBody(request));
       const input = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
       reply(200, await operation(input));
     } catch (error) {

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -12,7 +12,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { readBody } from './http-body.js';
+import { type AwsCallHook, answerOrBody, forwardRequest, sendAnswer } from './aws-calls/http-front.js';
 import { DEFAULT_REGION, isRecord } from './template.js';
 
 /** An error of the SQS JSON protocol; `code` becomes the SDK exception's name. */
@@ -62,6 +62,8 @@ export interface SqsMoveTaskProxy {
   endpoint: string;
   port: number;
   tasks(): MoveTask[];
+  /** Every call, moves included, passes this hook first (see AwsCallInterceptor). */
+  interceptWith(hook: AwsCallHook): void;
   stop(): Promise<void>;
 }
 
@@ -349,13 +351,12 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
     'AmazonSQS.CancelMessageMoveTask': cancel,
   };
 
-  const answer = async (target: string, request: IncomingMessage, response: ServerResponse) => {
+  const answer = async (target: string, raw: string, response: ServerResponse) => {
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', ...headers });
       response.end(JSON.stringify(body));
     };
     try {
-      const raw = await readBody(request);
       const parsed: unknown = raw ? JSON.parse(raw) : {};
       const operation = operations[target];
       if (!operation) throw new SqsProtocolError('InvalidAction', `Unknown action ${target}`);
@@ -374,38 +375,21 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
     }
   };
 
-  const forward = (request: IncomingMessage, response: ServerResponse) => {
-    const upstreamRequest = httpRequest(
-      {
-        // fauxqs binds 0.0.0.0; loopback avoids resolving its sqs.<region>.localhost host name.
-        host: '127.0.0.1',
-        port: upstreamPort,
-        method: request.method,
-        path: request.url,
-        headers: request.headers,
-      },
-      (upstreamResponse) => {
-        response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-        upstreamResponse.pipe(response);
-      },
-    );
-    upstreamRequest.on('error', (error) => {
-      if (response.headersSent) {
-        response.destroy(error);
+  let hook: AwsCallHook | undefined;
+  const server = createServer((request, response) => {
+    void answerOrBody(request, hook).then(({ answer: faultAnswer, body }) => {
+      if (faultAnswer) {
+        sendAnswer(response, faultAnswer);
         return;
       }
-      response.writeHead(502, { 'content-type': 'application/x-amz-json-1.0' });
-      response.end(
-        JSON.stringify({ __type: 'com.amazonaws.sqs#ServiceUnavailable', message: error.message }),
-      );
+      const target = String(request.headers['x-amz-target'] ?? '');
+      if (HANDLED_TARGETS.has(target)) void answer(target, body.toString('utf8'), response);
+      else
+        forwardRequest(upstreamPort, request, response, body, (error) => ({
+          __type: 'com.amazonaws.sqs#ServiceUnavailable',
+          message: error.message,
+        }));
     });
-    request.pipe(upstreamRequest);
-  };
-
-  const server = createServer((request, response) => {
-    const target = String(request.headers['x-amz-target'] ?? '');
-    if (HANDLED_TARGETS.has(target)) void answer(target, request, response);
-    else forward(request, response);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -417,6 +401,9 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
     endpoint: `http://sqs.${region}.localhost:${port}`,
     port,
     tasks: () => [...tasks],
+    interceptWith: (next) => {
+      hook = next;
+    },
     stop: async () => {
       for (const abort of aborts.values()) abort.abort();
       await Promise.all(tasks.map((task) => task.done));

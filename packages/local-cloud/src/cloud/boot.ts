@@ -1,5 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudAssembly } from '../assembly.js';
+import { startInterceptingProxy } from '../aws-calls/http-front.js';
 import { ensureCloudAssembly } from '../assembly.js';
 import type { LocalCloudOptions } from '../cloud.js';
 import {
@@ -47,7 +48,14 @@ export async function bootEmulators(options: LocalCloudOptions, tracer: Tracer, 
   // its address, so the SDK sees one endpoint.
   const sqsProxy = await started(startSqsMoveTaskProxy({ sqsEndpoint: sqs.endpoint, client: sqs.client }));
   const sqsClient = createSqsClient(sqsProxy.endpoint);
-  return { assembly, dynamodb, sqs, sfnPort, sqsProxy, sqsClient };
+  // The functions reach DynamoDB Local through this proxy, where the AWS-call interception layer sits.
+  const dynamodbProxy = await started(
+    startInterceptingProxy(dynamodb.endpoint, (error) => ({
+      __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+      message: `DynamoDB Local is unreachable: ${error.message}`,
+    })),
+  );
+  return { assembly, dynamodb, dynamodbProxy, sqs, sfnPort, sqsProxy, sqsClient };
 }
 
 /** The template's tables and queues, created in the emulators, and the context that resolves its intrinsics. */
