@@ -3,7 +3,7 @@ import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { noCorrelation } from './correlation.js';
 import { DUMMY_CREDENTIALS } from './emulator-credentials.js';
 import { eventSourceMappingsFromTemplate, findResource } from './event-sources/mappings.js';
-import { emptyStats, type Runtime } from './event-sources/runtime.js';
+import { emptyStats, type Runtime, sourceNameOf, targetsOf } from './event-sources/runtime.js';
 import { SqsPoller } from './event-sources/sqs-poller.js';
 import { StreamPoller } from './event-sources/stream-poller.js';
 import {
@@ -13,6 +13,7 @@ import {
   PLACEHOLDER_STREAM_SUFFIX,
   type RunningEventSources,
 } from './event-sources/types.js';
+import type { FaultTargetEntry } from './faults.js';
 
 export { matchesFilterPattern } from './event-sources/filter-patterns.js';
 export { eventSourceMappingsFromTemplate } from './event-sources/mappings.js';
@@ -39,6 +40,17 @@ export type {
  * - Bisection gives each half a fresh retry budget; batching windows and retry pauses follow timeScale.
  * - On-failure destinations other than SQS queues (SNS, S3) are traced and skipped.
  */
+
+/**
+ * What a duplicate-delivery fault may name for each polled mapping (the names its hook is asked with): the
+ * function, the queue or table by name and logical id, the mapping's logical id.
+ */
+export function eventSourceFaultTargets(mappings: readonly EventSourceMappingConfig[]): FaultTargetEntry[] {
+  return mappings
+    .filter((mapping) => mapping.enabled && mapping.kind !== 'unsupported')
+    .flatMap((mapping) => targetsOf(mapping, sourceNameOf(mapping)))
+    .map((target) => ({ target, modes: ['duplicate-delivery'] as const }));
+}
 
 /**
  * Starts a poller for every enabled SQS and DynamoDB stream mapping of the template. Mappings of other sources

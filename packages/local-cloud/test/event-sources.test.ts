@@ -14,6 +14,7 @@ import {
   tableAttributes,
 } from '../src/dynamodb.js';
 import {
+  eventSourceFaultTargets,
   eventSourceMappingsFromTemplate,
   matchesFilterPattern,
   type RunningEventSources,
@@ -153,6 +154,9 @@ describe('event source mappings, offline', () => {
   const calls: Call[] = [];
   const hookCalls: { targets: readonly string[]; jobId: string | undefined }[] = [];
   let duplicatesArmed = 0;
+  // Deliveries in flight at once, by jobId: what shows whether a duplicate overlaps its original.
+  const inFlight = new Map<string, number>();
+  const maxInFlight = new Map<string, number>();
 
   const url = (logicalId: string): string => ctx.resources[logicalId]?.ref ?? '';
   const fn = (logicalId: string): string => ctx.resources[logicalId]?.ref ?? '';
@@ -197,7 +201,15 @@ describe('event source mappings, offline', () => {
       invoke: async (functionName, payload) => {
         const records = (payload as { Records: unknown[] }).Records;
         calls.push({ functionName, records, at: Date.now() });
-        return runner.invoke(functionName, payload);
+        const jobId = jobIdOf(payload) ?? '';
+        const now = (inFlight.get(jobId) ?? 0) + 1;
+        inFlight.set(jobId, now);
+        maxInFlight.set(jobId, Math.max(now, maxInFlight.get(jobId) ?? 0));
+        try {
+          return await runner.invoke(functionName, payload);
+        } finally {
+          inFlight.set(jobId, (inFlight.get(jobId) ?? 1) - 1);
+        }
       },
     };
     sources = await startEventSources({
@@ -211,7 +223,10 @@ describe('event source mappings, offline', () => {
       timeScale: 0.2,
       duplicateDelivery: (targets, jobId) => {
         hookCalls.push({ targets, jobId });
-        if (duplicatesArmed > 0 && targets.includes('DupQueue') && jobId === 'o-dup') {
+        const wanted =
+          (targets.includes('DupQueue') && jobId === 'o-dup') ||
+          (targets.includes('Outbox') && jobId === 'o-dup-stream');
+        if (duplicatesArmed > 0 && wanted) {
           duplicatesArmed -= 1;
           return true;
         }
@@ -357,6 +372,7 @@ describe('event source mappings, offline', () => {
       .filter((record) => record.body.includes('o-dup'));
     expect(deliveries).toHaveLength(2);
     expect(deliveries[0]?.messageId).toBe(deliveries[1]?.messageId);
+    expect(maxInFlight.get('o-dup')).toBe(2);
     expect(sources.stats().DupMapping).toMatchObject({
       invocations: 2,
       duplicatedBatches: 1,
@@ -370,6 +386,11 @@ describe('event source mappings, offline', () => {
       'DupMapping',
     ]);
     expect(duplicatesArmed).toBe(0);
+    // The catalogue offers exactly the names the hook is asked with, for duplicate-delivery.
+    const catalogue = eventSourceFaultTargets(sources.mappings);
+    expect(catalogue).toContainEqual({ target: 'DupQueue', modes: ['duplicate-delivery'] });
+    const catalogued = catalogue.map(({ target }) => target);
+    for (const call of hookCalls) expect(catalogued).toEqual(expect.arrayContaining([...call.targets]));
   });
 
   it('passes a stream INSERT that matches the filter and drops a MODIFY that does not', async () => {
@@ -498,6 +519,24 @@ describe('event source mappings, offline', () => {
     const withReject = keys.filter((batch) => batch.includes('r-2'));
     expect(withReject).toHaveLength(2);
     expect(withReject[1]?.[0]).toBe('r-2');
+  });
+
+  it('delivers a stream batch twice at once when the duplicate-delivery hook says so', async () => {
+    duplicatesArmed = 1;
+    await dynamodb.client.send(
+      new PutItemCommand({
+        TableName: ctx.resources.Outbox?.ref ?? '',
+        Item: { pk: { S: 'evt-dup' }, kind: { S: 'outbox' }, jobId: { S: 'o-dup-stream' } },
+      }),
+    );
+    const deliveries = () =>
+      streamRecordsOf('OutboxFn')
+        .flat()
+        .filter((record) => record.dynamodb?.Keys?.pk?.S === 'evt-dup');
+    await waitFor('the second delivery', () => (deliveries().length >= 2 ? true : undefined));
+    expect(deliveries()).toHaveLength(2);
+    expect(maxInFlight.get('o-dup-stream')).toBe(2);
+    expect(duplicatesArmed).toBe(0);
   });
 });
 

@@ -59,6 +59,13 @@ export function wantsDuplicate(
   return [...distinct, undefined].some((correlationId) => hook(targets, correlationId));
 }
 
+/** The queue's or table's name, as a fault names it. */
+export function sourceNameOf(mapping: EventSourceMappingConfig): string | undefined {
+  return mapping.kind === 'sqs'
+    ? mapping.eventSourceArn.split(':').pop()
+    : mapping.eventSourceArn.split('/')[1];
+}
+
 export function targetsOf(mapping: EventSourceMappingConfig, sourceName: string | undefined): string[] {
   const names = [
     mapping.functionName,

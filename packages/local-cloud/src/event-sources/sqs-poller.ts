@@ -10,6 +10,7 @@ import {
   pause,
   type Runtime,
   reportedFailures,
+  sourceNameOf,
   targetsOf,
   wantsDuplicate,
 } from './runtime.js';
@@ -117,21 +118,23 @@ export class SqsPoller {
     const event = { Records: records };
     const duplicate = wantsDuplicate(
       runtime.options.duplicateDelivery,
-      targetsOf(mapping, this.queueName),
+      targetsOf(mapping, sourceNameOf(mapping)),
       records.map((record) => runtime.correlationIdOf({ Records: [record] })),
     );
-    let outcome = await this.invoke(event);
     const correlationId = runtime.correlationIdOf(event);
     if (duplicate) {
       stats.duplicatedBatches += 1;
       runtime.trace(
         mapping,
-        `delivering ${records.length} message(s) of ${this.queueName} again (duplicate-delivery)`,
+        `delivering ${records.length} message(s) of ${this.queueName} twice at once (duplicate-delivery)`,
         correlationId,
       );
-      // As if the first delivery's deletes were lost: the redelivery's outcome decides what is deleted.
-      outcome = await this.invoke(event);
     }
+    // Both copies overlap, as when a message's visibility times out while its first delivery still runs; the
+    // first copy's outcome decides what is deleted (a delete of the same message by both would be a no-op).
+    const [outcome] = await Promise.all(
+      duplicate ? [this.invoke(event), this.invoke(event)] : [this.invoke(event)],
+    );
     const deletable = sqsDeletable(records, outcome, mapping.reportBatchItemFailures);
     const kept = records.length - deletable.length;
     if (kept > 0) {

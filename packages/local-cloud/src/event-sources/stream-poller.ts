@@ -18,6 +18,7 @@ import {
   pause,
   type Runtime,
   reportedFailures,
+  sourceNameOf,
   targetsOf,
   wantsDuplicate,
 } from './runtime.js';
@@ -264,16 +265,16 @@ export class StreamPoller {
     const event = { Records: records };
     const duplicate = wantsDuplicate(
       runtime.options.duplicateDelivery,
-      targetsOf(mapping, mapping.eventSourceArn.split('/')[1]),
+      targetsOf(mapping, sourceNameOf(mapping)),
       records.map((record) => runtime.correlationIdOf({ Records: [record] })),
     );
-    stats.invocations += 1;
-    let outcome = await invokeSafely(runtime.options.invoker, mapping.functionName, event);
-    if (duplicate) {
-      stats.duplicatedBatches += 1;
+    const deliver = () => {
       stats.invocations += 1;
-      outcome = await invokeSafely(runtime.options.invoker, mapping.functionName, event);
-    }
+      return invokeSafely(runtime.options.invoker, mapping.functionName, event);
+    };
+    if (duplicate) stats.duplicatedBatches += 1;
+    // Both copies overlap; the first one's outcome decides whether the shard moves on or retries.
+    const [outcome] = await Promise.all(duplicate ? [deliver(), deliver()] : [deliver()]);
     if (!outcome.ok) {
       stats.failedInvocations += 1;
       return {
