@@ -5,13 +5,18 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { LocalRestApi } from './api-gateway.js';
 import type { CloudAssembly } from './assembly.js';
 import { bootEmulators, createTemplateResources, resolvedOutputs, traceDeadLetters } from './cloud/boot.js';
-import { createFunctionRunner, functionConstructIds, registerFunctions } from './cloud/functions.js';
+import {
+  createFunctionRunner,
+  functionConstructIds,
+  functionFaultTargets,
+  registerFunctions,
+} from './cloud/functions.js';
 import { closeServer, createApiServer, loopbackUrl } from './cloud/http-server.js';
 import { localRoutes } from './cloud/local-routes.js';
 import { registerStateMachines } from './cloud/state-machines.js';
 import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import { type LocalEndpoints, publishLocalEndpoints } from './endpoints-file.js';
-import { startEventSources } from './event-sources.js';
+import { eventSourceFaultTargets, startEventSources } from './event-sources.js';
 import { FaultRegistry } from './faults.js';
 import { FaultInjectingInvoker } from './invoker.js';
 import { startSchedules } from './schedules.js';
@@ -141,6 +146,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     registerFunctions(runner, template, ctx, assembly.cdkOutDir, options.timeScale);
 
     const faults = new FaultRegistry({ correlationField: options.faultCorrelationField });
+    // The catalogue: a fault is accepted only at a name something is invoked by, with the modes it can take.
+    faults.addTargets(functionFaultTargets(template, names));
     const invoker = new FaultInjectingInvoker(runner, faults, tracer, options.timeScale, labels);
     const taskTokens = new TaskTokenRegistry();
     const sfnApi = new StepFunctionsApi(taskTokens);
@@ -149,7 +156,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       for (const execution of sfnApi.allExecutions())
         execution.stop('LocalCloudStopped', 'The local cloud stopped');
     });
-    await registerStateMachines(sfnApi, {
+    const taskTargets = await registerStateMachines(sfnApi, {
       template,
       names,
       ctx,
@@ -158,7 +165,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       sqsClient,
       taskTokens,
       tracer,
+      faults,
     });
+    faults.addTargets(taskTargets);
 
     const sfnServer = createServer((request, response) => void sfnApi.handle(request, response));
     await new Promise<void>((resolve) => sfnServer.listen(sfnPort, '127.0.0.1', resolve));
@@ -209,6 +218,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
     });
     stack.push(() => eventSources.stop());
+    faults.addTargets(eventSourceFaultTargets(eventSources.mappings));
 
     const apiServer = createApiServer(routes, schedules, restApi);
     await new Promise<void>((resolve, reject) => {

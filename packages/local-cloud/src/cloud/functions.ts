@@ -1,3 +1,4 @@
+import { type FaultTargetEntry, LAMBDA_FAULT_MODES } from '../faults.js';
 import {
   createLambdaRunner,
   type EmulatorEndpoints,
@@ -22,6 +23,15 @@ export function functionConstructIds(template: CfnTemplate, names: PhysicalNames
     if (functionName) ids.set(functionName, constructIdOf(template, logicalId));
   }
   return ids;
+}
+
+/** Every function by construct id, function name and logical id: what the invoker matches Lambda faults on. */
+export function functionFaultTargets(template: CfnTemplate, names: PhysicalNames): FaultTargetEntry[] {
+  return resourcesOfType(template, 'AWS::Lambda::Function').flatMap(([logicalId]) =>
+    [constructIdOf(template, logicalId), names[logicalId]?.ref, logicalId]
+      .filter((target): target is string => typeof target === 'string' && target !== '')
+      .map((target) => ({ target, modes: LAMBDA_FAULT_MODES })),
+  );
 }
 
 export function createFunctionRunner(

@@ -1,8 +1,18 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { withCallbackFaults } from '../callback-faults.js';
+import {
+  CALLBACK_FAULT_MODES,
+  type FaultRegistry,
+  type FaultTargetEntry,
+  LAMBDA_FAULT_MODES,
+} from '../faults.js';
 import type { FaultInjectingInvoker } from '../invoker.js';
 import type { StepFunctionsApi } from '../sfn-api.js';
+import type { TaskStateInfo } from '../stepfunctions/definition.js';
+import { WAIT_FOR_TASK_TOKEN_SUFFIX } from '../stepfunctions/definition.js';
 import {
   createLocalStateMachine,
+  prepareDefinition,
   sqsSendMessageIntegration,
   type TaskTokenRegistry,
 } from '../stepfunctions-engine.js';
@@ -17,7 +27,28 @@ import {
 import { type Tracer, traceExecutions } from '../trace.js';
 import { findLocallyUnsupported } from '../unsupported-features.js';
 
-/** Builds every state machine of the template on the local engine and adds it to the Step Functions API. */
+const SQS_SEND_MESSAGE = 'arn:aws:states:::sqs:sendMessage';
+
+/**
+ * The faults each Task state of a definition (nested ones included) can take, by how it is served: through the
+ * Lambda invoker, or as an SQS callback (withCallbackFaults). Other tasks (a plain sqs:sendMessage) take none.
+ */
+export function taskFaultTargets(definition: Record<string, unknown>): FaultTargetEntry[] {
+  const taskStates = new Map<string, TaskStateInfo>();
+  prepareDefinition(definition, 1, taskStates);
+  return [...taskStates].flatMap(([stateName, { resource }]): FaultTargetEntry[] => {
+    if (resource === `${SQS_SEND_MESSAGE}${WAIT_FOR_TASK_TOKEN_SUFFIX}`)
+      return [{ target: stateName, modes: CALLBACK_FAULT_MODES }];
+    if (/^arn:[^:]+:(lambda:|states:::lambda:invoke)/.test(resource))
+      return [{ target: stateName, modes: LAMBDA_FAULT_MODES }];
+    return [];
+  });
+}
+
+/**
+ * Builds every state machine of the template on the local engine and adds it to the Step Functions API;
+ * returns the fault targets their Task states offer.
+ */
 export async function registerStateMachines(
   sfnApi: StepFunctionsApi,
   from: {
@@ -29,9 +60,16 @@ export async function registerStateMachines(
     sqsClient: SQSClient;
     taskTokens: TaskTokenRegistry;
     tracer: Tracer;
+    faults: FaultRegistry;
   },
-): Promise<void> {
-  const { template, names, ctx, invoker, sqsClient, taskTokens, tracer } = from;
+): Promise<FaultTargetEntry[]> {
+  const { template, names, ctx, invoker, sqsClient, taskTokens, tracer, faults } = from;
+  const sendMessage = withCallbackFaults(sqsSendMessageIntegration(sqsClient), {
+    faults,
+    tracer,
+    taskTokens,
+  });
+  const targets: FaultTargetEntry[] = [];
   for (const [logicalId] of resourcesOfType(template, 'AWS::StepFunctions::StateMachine')) {
     const arn = names[logicalId]?.ref;
     if (!arn) throw new Error(`No local ARN for state machine ${logicalId}`);
@@ -45,10 +83,12 @@ export async function registerStateMachines(
         stateMachineArn: arn,
         timeScale: from.timeScale,
         lambda: invoker,
-        integrations: { 'arn:aws:states:::sqs:sendMessage': sqsSendMessageIntegration(sqsClient) },
+        integrations: { [SQS_SEND_MESSAGE]: sendMessage },
         taskTokens,
         onHistoryEvent: traceExecutions(tracer, constructIdOf(template, logicalId)),
       }),
     );
+    targets.push(...taskFaultTargets(definition));
   }
+  return targets;
 }

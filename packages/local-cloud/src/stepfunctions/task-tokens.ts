@@ -33,6 +33,8 @@ export class TaskTokenRegistry {
   private readonly pending = new Map<string, PendingTask>();
   // Remembered so that late answers get TaskTimedOut instead of TaskDoesNotExist, as on AWS.
   private readonly closed = new Map<string, 'timed-out' | 'done'>();
+  // Tokens whose answers are accepted and dropped (a lost-response fault): the task waits on for its timeout.
+  private readonly answersLost = new Set<string>();
 
   create(options: CreateTokenOptions): { token: string; outcome: Promise<JsonValue> } {
     const token = `local-${randomBytes(48).toString('base64url')}`;
@@ -50,6 +52,8 @@ export class TaskTokenRegistry {
       resolve,
       reject,
     };
+    // A fault may fail the token before the engine awaits it; the engine still sees the rejection.
+    outcome.catch(() => undefined);
     this.pending.set(token, task);
     this.armHeartbeat(token, task);
     if (options.expiresAfterMs !== undefined && Number.isFinite(options.expiresAfterMs)) {
@@ -94,6 +98,7 @@ export class TaskTokenRegistry {
       clearTimeout(task.expiryTimer);
       this.pending.delete(token);
     }
+    this.answersLost.delete(token);
     if (this.closed.get(token) !== 'timed-out') {
       this.closed.set(token, reason);
     }
@@ -106,6 +111,14 @@ export class TaskTokenRegistry {
     }
   }
 
+  /**
+   * From now on, answers to this token are accepted (the caller hears success) and never reach its task,
+   * which waits for its heartbeat or timeout; heartbeats still count.
+   */
+  loseAnswers(token: string): void {
+    if (this.pending.has(token)) this.answersLost.add(token);
+  }
+
   sendTaskSuccess(token: string, output: string | JsonValue): void {
     const task = this.take(token);
     let parsed: JsonValue;
@@ -114,12 +127,14 @@ export class TaskTokenRegistry {
     } catch {
       throw new TaskTokenError('InvalidOutput', 'Output is not valid JSON');
     }
+    if (this.answersLost.has(token)) return;
     this.close(token, 'done');
     task.resolve(parsed);
   }
 
   sendTaskFailure(token: string, error = '', cause = ''): void {
     const task = this.take(token);
+    if (this.answersLost.has(token)) return;
     this.close(token, 'done');
     // On AWS a failure without an error name is matched as States.TaskFailed only.
     task.reject(new TaskFailure(error, cause));
