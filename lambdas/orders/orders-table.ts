@@ -7,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons } from '../shared/dynamodb.js';
+import { isWriteConflict } from '../shared/errors.js';
 import { orderEvent, outboxPut } from '../shared/outbox.js';
 import {
   FIRST_VERSION,
@@ -32,11 +33,6 @@ const SWEEP_CURSOR_KEY = { pk: 'SWEEPER', sk: 'CURSOR' };
 function isConditionFailure(error: unknown): boolean {
   if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return true;
   return cancellationReasons(error)?.some((reason) => reason.Code === 'ConditionalCheckFailed') ?? false;
-}
-
-function isContention(error: unknown): boolean {
-  if (error instanceof Error && error.name === 'TransactionConflictException') return true;
-  return cancellationReasons(error)?.some((reason) => reason.Code === 'TransactionConflict') ?? false;
 }
 
 /** The orders table as the API, reconcile and the sweeper use it. */
@@ -82,7 +78,7 @@ export class OrdersTable {
     } catch (error) {
       const existing = cancellationReasons(error)?.[0]?.Item;
       if (existing) return { created: false, existing: existing as unknown as StoredOrder };
-      if (!isContention(error)) throw error;
+      if (!isWriteConflict(error)) throw error;
       const winner = await this.get(order.orderId);
       if (winner) return { created: false, existing: winner };
       throw new ConcurrentRequest(`Order ${order.orderId} is being created by another request`);
@@ -172,7 +168,7 @@ export class OrdersTable {
       const alreadyAnnounced =
         outboxReason?.Code === 'ConditionalCheckFailed' && orderReason?.Code !== 'ConditionalCheckFailed';
       if (announce && alreadyAnnounced) return this.changeStatus(order, change, at, false);
-      if (isConditionFailure(error) || isContention(error)) return false;
+      if (isConditionFailure(error) || isWriteConflict(error)) return false;
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { type CancellationReason, cancellationReasons, type TransactWrite } from './dynamodb.js';
-import { OrderCancelled, TransientError } from './errors.js';
+import { OrderCancelled, TransientError, WriteConflict } from './errors.js';
 
 /**
  * The sub-transaction barrier: one row per (saga, step, op) committed in the SAME transaction as the
@@ -87,6 +87,14 @@ function describeCodes(reasons: CancellationReason[]): string {
   return reasons.map((reason) => reason.Code ?? 'None').join(',');
 }
 
+/** A cancellation no condition explains: contention gets the saga's longer contention retry. */
+function transientCancellation(what: string, reasons: CancellationReason[]): TransientError {
+  const message = `${what} (${describeCodes(reasons)})`;
+  return reasons.some((reason) => reason.Code === 'TransactionConflict')
+    ? new WriteConflict(message)
+    : new TransientError(message);
+}
+
 /**
  * Explains a cancelled transaction whose first `barrierCount` actions are barrier operations: a
  * failed business condition becomes the step's own error, and contention becomes TransientError.
@@ -100,7 +108,7 @@ function explainBusinessCancellation(
     if (index < barrierCount || reason.Code !== 'ConditionalCheckFailed') continue;
     return business.explainConditionFailure(index - barrierCount, reason.Item);
   }
-  return new TransientError(`Transaction cancelled without a failed condition (${describeCodes(reasons)})`);
+  return transientCancellation('Transaction cancelled without a failed condition', reasons);
 }
 
 /**
@@ -188,7 +196,7 @@ export async function runCompensation<R>(
         const compensationIndex = transactItems.length - 1;
         if (reasons[compensationIndex]?.Code === 'ConditionalCheckFailed') return 'duplicate';
         if (!action && reasons[0]?.Code === 'ConditionalCheckFailed') continue;
-        throw new TransientError(`Null compensation cancelled (${describeCodes(reasons)})`);
+        throw transientCancellation('Null compensation cancelled', reasons);
       }
     }
 

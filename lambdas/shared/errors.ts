@@ -1,3 +1,5 @@
+import { cancellationReasons } from './dynamodb.js';
+
 /**
  * Errors the state machine matches by `name`. Lambda reports a thrown error's `name` as its
  * `errorType`, which Step Functions uses for Retry and Catch, so renaming one is a contract change.
@@ -45,6 +47,21 @@ export class TransientError extends Error {
   readonly retryable = true;
 }
 
+/**
+ * Another transaction was writing the same item: DynamoDB cancels a transaction with `TransactionConflict`
+ * (a plain write with TransactionConflictException). On a hot item, one SKU that many orders reserve at once,
+ * that is the normal case rather than a failure, so the saga retries it on its own longer, jittered policy
+ * (DEFAULT_CONTENTION_RETRY) and no order is cancelled for contention while stock remains.
+ */
+export class WriteConflict extends TransientError {
+  override name = 'WriteConflict';
+}
+
+export function isWriteConflict(error: unknown): boolean {
+  if (error instanceof Error && error.name === 'TransactionConflictException') return true;
+  return cancellationReasons(error)?.some((reason) => reason.Code === 'TransactionConflict') ?? false;
+}
+
 /** Every business error name a handler can raise; tests check each step's declared errors against it. */
 export const BUSINESS_ERROR_NAMES = [
   'InsufficientStock',
@@ -80,6 +97,9 @@ const RETRYABLE_AWS_ERROR_NAMES: ReadonlySet<string> = new Set([
  */
 export function toStepError(error: unknown): Error {
   if (error instanceof BusinessError || error instanceof TransientError) return error;
+  if (isWriteConflict(error)) {
+    return new WriteConflict(`${(error as Error).name}: ${(error as Error).message}`, { cause: error });
+  }
   if (error instanceof Error) {
     const sdkRetryable = (error as { $retryable?: unknown }).$retryable !== undefined;
     if (sdkRetryable || RETRYABLE_AWS_ERROR_NAMES.has(error.name)) {

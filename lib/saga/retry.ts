@@ -53,6 +53,23 @@ export const DEFAULT_COMPENSATION_RETRY: SagaRetryPolicy = {
   maxDelay: Duration.seconds(60),
 };
 
+/**
+ * Errors that mean another writer holds the same item right now (the handlers' `WriteConflict`). They are
+ * retried before the transient policy applies, on a policy of their own.
+ */
+export const DEFAULT_CONTENTION_ERRORS: readonly string[] = ['WriteConflict'];
+
+/**
+ * Contention on a hot item clears as the other writers finish, so it is retried more often than a transient
+ * fault and spread by full jitter; about 40 s at most, well inside a saga's timeout.
+ */
+export const DEFAULT_CONTENTION_RETRY: SagaRetryPolicy = {
+  maxAttempts: 10,
+  interval: Duration.seconds(1),
+  backoffRate: 1.5,
+  maxDelay: Duration.seconds(5),
+};
+
 export function retryProps(errors: readonly string[], policy: SagaRetryPolicy): sfn.RetryProps {
   return {
     errors: [...errors],

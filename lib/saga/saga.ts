@@ -4,6 +4,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
   DEFAULT_COMPENSATION_RETRY,
+  DEFAULT_CONTENTION_ERRORS,
+  DEFAULT_CONTENTION_RETRY,
   DEFAULT_FORWARD_RETRY,
   DEFAULT_POST_PIVOT_RETRY,
   DEFAULT_TRANSIENT_ERRORS,
@@ -14,6 +16,8 @@ import type { SagaTaskFactory } from './tasks.js';
 
 export {
   DEFAULT_COMPENSATION_RETRY,
+  DEFAULT_CONTENTION_ERRORS,
+  DEFAULT_CONTENTION_RETRY,
   DEFAULT_FORWARD_RETRY,
   DEFAULT_POST_PIVOT_RETRY,
   DEFAULT_TRANSIENT_ERRORS,
@@ -107,6 +111,16 @@ export interface SagaProps {
    */
   readonly compensationRetry?: SagaRetryPolicy;
   /**
+   * Error names meaning another writer holds the same item: retried on every forward step and the escalation,
+   * before the transient policy, with `contentionRetry`.
+   * @default DEFAULT_CONTENTION_ERRORS
+   */
+  readonly contentionErrors?: readonly string[];
+  /**
+   * @default DEFAULT_CONTENTION_RETRY
+   */
+  readonly contentionRetry?: SagaRetryPolicy;
+  /**
    * Where execution logs go.
    * @default a new log group kept for one month
    */
@@ -159,6 +173,8 @@ export class Saga extends Construct {
 
   private readonly transientErrors: string[];
   private readonly compensationRetry: SagaRetryPolicy;
+  private readonly contentionErrors: string[];
+  private readonly contentionRetry: SagaRetryPolicy;
   private readonly pivotIndex: number;
   private readonly logGroup: logs.ILogGroup;
 
@@ -172,6 +188,8 @@ export class Saga extends Construct {
     this.timeout = props.timeout ?? Duration.hours(1);
     this.transientErrors = [...(props.transientErrors ?? DEFAULT_TRANSIENT_ERRORS)];
     this.compensationRetry = props.compensationRetry ?? DEFAULT_COMPENSATION_RETRY;
+    this.contentionErrors = [...(props.contentionErrors ?? DEFAULT_CONTENTION_ERRORS)];
+    this.contentionRetry = props.contentionRetry ?? DEFAULT_CONTENTION_RETRY;
     this.pivotIndex = props.steps.findIndex((step) => step.pivot);
     this.logGroup =
       props.logGroup ?? new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.ONE_MONTH });
@@ -217,6 +235,7 @@ export class Saga extends Construct {
       cause: 'A step could neither complete nor be compensated after all retries; a person must act',
     });
     const escalation = this.buildTask(scope, spec, 'escalation');
+    this.addContentionRetry(escalation);
     escalation.addRetry(retryProps(this.transientErrors, this.compensationRetry));
     escalation.addCatch(end, { errors: [sfn.Errors.ALL], resultPath: failurePathOf(spec.name) });
     escalation.next(end);
@@ -274,9 +293,16 @@ export class Saga extends Construct {
     const policy = step.retry ?? (afterPivot ? DEFAULT_POST_PIVOT_RETRY : DEFAULT_FORWARD_RETRY);
     // After the pivot the outcome of a timed-out attempt is unknown but only forward is allowed: try again.
     const retried = afterPivot ? [...this.transientErrors, sfn.Errors.TIMEOUT] : this.transientErrors;
+    this.addContentionRetry(task);
     task.addRetry(retryProps(retried, policy));
     task.addCatch(onFailure, { errors: [sfn.Errors.ALL], resultPath: failurePathOf(step.name) });
     return task;
+  }
+
+  /** Step Functions applies the first retrier that matches, so contention's own policy goes first. */
+  private addContentionRetry(task: sfn.TaskStateBase): void {
+    if (this.contentionErrors.length > 0)
+      task.addRetry(retryProps(this.contentionErrors, this.contentionRetry));
   }
 
   private chainOf(tasks: sfn.TaskStateBase[], end: sfn.IChainable): sfn.IChainable {
@@ -334,7 +360,10 @@ function validateSteps(props: SagaProps): void {
   const pivots = props.steps.filter((step) => step.pivot);
   if (pivots.length > 1)
     throw new Error(`A saga has at most one pivot, got ${pivots.map((s) => s.name).join(', ')}`);
-  const transient = new Set(props.transientErrors ?? DEFAULT_TRANSIENT_ERRORS);
+  const transient = new Set([
+    ...(props.transientErrors ?? DEFAULT_TRANSIENT_ERRORS),
+    ...(props.contentionErrors ?? DEFAULT_CONTENTION_ERRORS),
+  ]);
   for (const step of props.steps) {
     const retriedBusiness = (step.businessErrors ?? []).filter((name) => transient.has(name));
     if (retriedBusiness.length > 0) {

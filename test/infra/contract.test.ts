@@ -37,6 +37,14 @@ const contract = parse(readFileSync('contract/openapi.yaml', 'utf8')) as {
     executionTimeoutSeconds: number;
     pivot: string;
     transientErrors: string[];
+    contentionRetry: {
+      errors: string[];
+      maxAttempts: number;
+      intervalSeconds: number;
+      backoffRate: number;
+      maxDelaySeconds: number;
+      jitter: string;
+    };
     compensationRetry: {
       errors: string[];
       maxAttempts: number;
@@ -56,6 +64,15 @@ const contract = parse(readFileSync('contract/openapi.yaml', 'utf8')) as {
   };
 };
 const { stack, template, definition, unwind, completion } = synthOrderSaga();
+
+const retrierOf = (policy: (typeof contract)['x-saga']['contentionRetry']) => ({
+  ErrorEquals: policy.errors,
+  MaxAttempts: policy.maxAttempts,
+  IntervalSeconds: policy.intervalSeconds,
+  BackoffRate: policy.backoffRate,
+  MaxDelaySeconds: policy.maxDelaySeconds,
+  JitterStrategy: policy.jitter,
+});
 
 type Resource = { Properties: Record<string, unknown> };
 const resources = template.toJSON().Resources as Record<string, Resource>;
@@ -172,7 +189,8 @@ describe('contract/openapi.yaml', () => {
     );
     for (const step of saga.steps) {
       const state = definition.States[step.state];
-      const [retrier] = state?.Retry ?? [];
+      const [contention, retrier] = state?.Retry ?? [];
+      expect(contention, step.state).toEqual(retrierOf(saga.contentionRetry));
       expect(state?.TimeoutSeconds, step.state).toBe(step.timeoutSeconds);
       expect(state?.HeartbeatSeconds, step.state).toBe(step.heartbeatSeconds);
       expect(retrier, step.state).toMatchObject({
@@ -202,7 +220,10 @@ describe('contract/openapi.yaml', () => {
 
   it('states the retry policies and end states the state machine has', () => {
     const saga = contract['x-saga'];
-    expect(definition.States.ReserveInventory?.Retry?.[0]?.ErrorEquals).toEqual(saga.transientErrors);
+    expect(definition.States.ReserveInventory?.Retry?.[1]?.ErrorEquals).toEqual(saga.transientErrors);
+    for (const name of [saga.escalation, saga.afterPivotEscalation]) {
+      expect(definition.States[name]?.Retry?.[0], name).toEqual(retrierOf(saga.contentionRetry));
+    }
     expect(definition.States.ReleaseInventory?.Retry?.[0]).toMatchObject({
       ErrorEquals: saga.compensationRetry.errors,
       MaxAttempts: saga.compensationRetry.maxAttempts,

@@ -77,9 +77,24 @@ describe('order saga definition', () => {
     }
   });
 
+  const transientRetrier = (name: string) =>
+    task(name).Retry?.find((retrier) => retrier.ErrorEquals.includes('TransientError'));
+
+  it('retries write contention first, on its own longer jittered policy, on every forward step and escalation', () => {
+    for (const name of [...FORWARD, 'MarkCompensationFailed', 'MarkNeedsAttention']) {
+      const [first, second] = task(name).Retry ?? [];
+      expect(first?.ErrorEquals, name).toEqual(['WriteConflict']);
+      expect(first?.JitterStrategy, name).toBe('FULL');
+      expect(first?.MaxAttempts ?? 0, name).toBeGreaterThan(
+        transientRetrier('ReserveInventory')?.MaxAttempts ?? 0,
+      );
+      expect(second?.ErrorEquals, name).toContain('TransientError');
+    }
+  });
+
   it('retries transient errors, function timeouts included, with exponential backoff and full jitter', () => {
     for (const name of FORWARD) {
-      const [retrier] = task(name).Retry ?? [];
+      const retrier = transientRetrier(name);
       expect(retrier?.ErrorEquals, name).toEqual(
         expect.arrayContaining([
           'TransientError',
@@ -97,15 +112,15 @@ describe('order saga definition', () => {
   });
 
   it('retries the post-pivot step longer than pre-pivot steps, timeouts included', () => {
-    const prePivot = task('ChargePayment').Retry?.[0];
-    const postPivot = task('ConfirmOrder').Retry?.[0];
+    const prePivot = transientRetrier('ChargePayment');
+    const postPivot = transientRetrier('ConfirmOrder');
     expect(postPivot?.ErrorEquals).toContain('States.Timeout');
     expect(prePivot?.ErrorEquals).not.toContain('States.Timeout');
     expect(postPivot?.MaxAttempts ?? 0).toBeGreaterThan(prePivot?.MaxAttempts ?? 0);
   });
 
   it('retries every compensation on any error, longer than forward steps, then escalates', () => {
-    const forwardAttempts = task('ChargePayment').Retry?.[0]?.MaxAttempts ?? 0;
+    const forwardAttempts = transientRetrier('ChargePayment')?.MaxAttempts ?? 0;
     for (const name of COMPENSATIONS) {
       const [retrier] = task(name).Retry ?? [];
       expect(retrier?.ErrorEquals, name).toEqual(['States.ALL']);

@@ -67,6 +67,14 @@ const forwardRetry = {
   MaxDelaySeconds: 10,
   JitterStrategy: 'FULL',
 };
+const contentionRetry = {
+  ErrorEquals: ['WriteConflict'],
+  IntervalSeconds: 1,
+  MaxAttempts: 10,
+  BackoffRate: 1.5,
+  MaxDelaySeconds: 5,
+  JitterStrategy: 'FULL',
+};
 const compensationRetry = {
   ErrorEquals: ['States.ALL'],
   IntervalSeconds: 2,
@@ -104,7 +112,7 @@ describe('a two-step saga, rendered whole (golden)', () => {
           Parameters: { 'input.$': '$' },
           ResultPath: '$.results.Book',
           TimeoutSeconds: 5,
-          Retry: [forwardRetry],
+          Retry: [contentionRetry, forwardRetry],
           Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failures.Book', Next: 'Unbook' }],
           Next: 'Pay',
         },
@@ -114,7 +122,7 @@ describe('a two-step saga, rendered whole (golden)', () => {
           Parameters: { 'input.$': '$' },
           ResultPath: '$.results.Pay',
           TimeoutSeconds: 30,
-          Retry: [forwardRetry],
+          Retry: [contentionRetry, forwardRetry],
           Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failures.Pay', Next: 'Refund' }],
           Next: 'Done',
         },
@@ -129,7 +137,7 @@ describe('a two-step saga, rendered whole (golden)', () => {
           Parameters: { 'input.$': '$' },
           ResultPath: null,
           TimeoutSeconds: 30,
-          Retry: [escalationRetry],
+          Retry: [contentionRetry, escalationRetry],
           Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failures.Page', Next: 'Escalated' }],
           Next: 'Escalated',
         },

@@ -3,7 +3,12 @@ import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-s
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type BusinessWrites, runAction, runCompensation } from '../../lambdas/shared/barrier.js';
-import { InsufficientStock, OrderCancelled, TransientError } from '../../lambdas/shared/errors.js';
+import {
+  InsufficientStock,
+  OrderCancelled,
+  TransientError,
+  toStepError,
+} from '../../lambdas/shared/errors.js';
 import { CONDITION_FAILED, cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -146,13 +151,22 @@ describe('runAction', () => {
     );
   });
 
-  it('turns contention without a failed condition into a TransientError', async () => {
+  it('turns contention into WriteConflict, which the saga retries on its own longer policy', async () => {
     ddb.on(GetCommand).resolves({});
     ddb.on(TransactWriteCommand).rejects(cancelled(NONE, { code: 'TransactionConflict' }));
 
     const error = await runAction(deps, ref, plan).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TransientError);
+    expect(error).toMatchObject({ name: 'WriteConflict' });
     expect((error as Error).message).toContain('None,TransactionConflict');
+  });
+
+  it('turns any other cancellation without a failed condition into a TransientError', async () => {
+    ddb.on(GetCommand).resolves({});
+    ddb.on(TransactWriteCommand).rejects(cancelled(NONE, { code: 'ThrottlingError' }));
+
+    const error = await runAction(deps, ref, plan).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: 'TransientError' });
   });
 
   it('lets errors other than a cancellation through untouched', async () => {
@@ -265,5 +279,25 @@ describe('runCompensation', () => {
     ddb.on(TransactWriteCommand).rejects(cancelled(NONE, NONE, CONDITION_FAILED));
 
     await expect(runCompensation(deps, ref, undo)).rejects.toThrow('undo failed');
+  });
+});
+
+describe('contention reaching a step', () => {
+  it('a null compensation cancelled by a conflicting writer is a WriteConflict', async () => {
+    ddb.on(GetCommand).resolves({});
+    ddb.on(TransactWriteCommand).rejects(cancelled({ code: 'TransactionConflict' }, NONE));
+
+    await expect(runCompensation(deps, ref, undo)).rejects.toMatchObject({ name: 'WriteConflict' });
+  });
+
+  it('a plain write refused with TransactionConflictException becomes WriteConflict; throttling stays TransientError', () => {
+    const conflict = Object.assign(new Error('Transaction is ongoing for the item'), {
+      name: 'TransactionConflictException',
+    });
+    const throttled = Object.assign(new Error('slow down'), {
+      name: 'ProvisionedThroughputExceededException',
+    });
+    expect(toStepError(conflict)).toMatchObject({ name: 'WriteConflict' });
+    expect(toStepError(throttled)).toMatchObject({ name: 'TransientError' });
   });
 });
