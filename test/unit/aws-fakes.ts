@@ -3,7 +3,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 
 export type ReasonSpec = {
-  code: 'None' | 'ConditionalCheckFailed' | 'TransactionConflict';
+  code: 'None' | 'ConditionalCheckFailed' | 'TransactionConflict' | 'ThrottlingError';
   item?: Record<string, unknown>;
 };
 
