@@ -4,6 +4,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { LocalRestApi } from './api-gateway.js';
 import type { CloudAssembly } from './assembly.js';
+import { type AwsCallHook, answerOrBody, sendAnswer } from './aws-calls/http-front.js';
+import { interceptAwsCalls, nextStateMachineAccessKeyId } from './aws-calls/install.js';
+import type { AwsCallCount } from './aws-calls/interceptor.js';
 import { bootEmulators, createTemplateResources, resolvedOutputs, traceDeadLetters } from './cloud/boot.js';
 import {
   createFunctionRunner,
@@ -21,6 +24,7 @@ import { FaultRegistry } from './faults.js';
 import { FaultInjectingInvoker } from './invoker.js';
 import { startSchedules } from './schedules.js';
 import { StepFunctionsApi } from './sfn-api.js';
+import { createSqsClient } from './sqs.js';
 import { type LocalExecution, TaskTokenRegistry } from './stepfunctions-engine.js';
 import type { CfnTemplate, PhysicalNames } from './template.js';
 import { createTracer } from './trace.js';
@@ -91,6 +95,8 @@ export interface LocalCloud {
   dynamodbPid: number;
   resources: LocalCloudResources;
   executions(): LocalExecution[];
+  /** How many AWS calls each function and state machine made, by operation and resource. */
+  awsCalls(): AwsCallCount[];
   stop(): Promise<void>;
 }
 
@@ -122,7 +128,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   };
 
   try {
-    const { assembly, dynamodb, sqs, sfnPort, sqsProxy, sqsClient } = await bootEmulators(
+    const { assembly, dynamodb, dynamodbProxy, sqs, sfnPort, sqsProxy, sqsClient } = await bootEmulators(
       options,
       tracer,
       started,
@@ -141,7 +147,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
     const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqsProxy.endpoint, sfn: sfnEndpoint };
     const labels = functionConstructIds(template, names);
-    const runner = createFunctionRunner(tracer, labels, endpoints, options.timeScale);
+    const runner = createFunctionRunner(
+      tracer,
+      labels,
+      { ...endpoints, dynamodb: dynamodbProxy.endpoint },
+      options.timeScale,
+    );
     stack.push(() => runner.stop());
     registerFunctions(runner, template, ctx, assembly.cdkOutDir, options.timeScale);
 
@@ -156,20 +167,41 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       for (const execution of sfnApi.allExecutions())
         execution.stop('LocalCloudStopped', 'The local cloud stopped');
     });
+    const stateMachineCallers = new Map<string, string>();
+    const sqsClientFor = (stateMachine: string) => {
+      const accessKeyId = nextStateMachineAccessKeyId();
+      stateMachineCallers.set(accessKeyId, stateMachine);
+      return createSqsClient(sqsProxy.endpoint, ctx.region, accessKeyId);
+    };
     const taskTargets = await registerStateMachines(sfnApi, {
       template,
       names,
       ctx,
       timeScale: options.timeScale,
       invoker,
-      sqsClient,
+      sqsClientFor,
       taskTokens,
       tracer,
       faults,
     });
     faults.addTargets(taskTargets);
 
-    const sfnServer = createServer((request, response) => void sfnApi.handle(request, response));
+    const sfnFront = { hook: undefined as AwsCallHook | undefined };
+    const sfnServer = createServer((request, response) => {
+      void answerOrBody(request, sfnFront.hook).then(({ answer, body }) =>
+        answer ? sendAnswer(response, answer) : sfnApi.handle(request, response, body.toString('utf8')),
+      );
+    });
+    const { interceptor } = interceptAwsCalls({
+      template,
+      names,
+      faults,
+      runner,
+      functionLabels: labels,
+      stateMachineCallers,
+      tracer,
+      fronts: [dynamodbProxy, sqsProxy, { interceptWith: (hook) => (sfnFront.hook = hook) }],
+    });
     await new Promise<void>((resolve) => sfnServer.listen(sfnPort, '127.0.0.1', resolve));
     stack.push(() => closeServer(sfnServer));
 
@@ -245,6 +277,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       dynamodbPid: dynamodb.pid,
       resources,
       executions: () => sfnApi.allExecutions(),
+      awsCalls: () => interceptor.callCounts(),
       stop: stopAll,
     };
   } catch (error) {

@@ -102,8 +102,12 @@ export async function startSqsLocal(options: StartSqsOptions = {}): Promise<SqsL
   };
 }
 
-export function createSqsClient(endpoint: string, region = DEFAULT_REGION): SQSClient {
-  return new SQSClient({ endpoint, region, credentials: DUMMY_CREDENTIALS });
+export function createSqsClient(
+  endpoint: string,
+  region = DEFAULT_REGION,
+  accessKeyId = DUMMY_CREDENTIALS.accessKeyId,
+): SQSClient {
+  return new SQSClient({ endpoint, region, credentials: { ...DUMMY_CREDENTIALS, accessKeyId } });
 }
 
 const PASSED_THROUGH_ATTRIBUTES = [

@@ -57,18 +57,14 @@ export async function registerStateMachines(
     ctx: ResolveContext;
     timeScale: number | undefined;
     invoker: FaultInjectingInvoker;
-    sqsClient: SQSClient;
+    /** A client signed as this state machine (by construct id), so its own calls are known as its own. */
+    sqsClientFor: (stateMachine: string) => SQSClient;
     taskTokens: TaskTokenRegistry;
     tracer: Tracer;
     faults: FaultRegistry;
   },
 ): Promise<FaultTargetEntry[]> {
-  const { template, names, ctx, invoker, sqsClient, taskTokens, tracer, faults } = from;
-  const sendMessage = withCallbackFaults(sqsSendMessageIntegration(sqsClient), {
-    faults,
-    tracer,
-    taskTokens,
-  });
+  const { template, names, ctx, invoker, sqsClientFor, taskTokens, tracer, faults } = from;
   const targets: FaultTargetEntry[] = [];
   for (const [logicalId] of resourcesOfType(template, 'AWS::StepFunctions::StateMachine')) {
     const arn = names[logicalId]?.ref;
@@ -77,6 +73,12 @@ export async function registerStateMachines(
     const unsupported = findLocallyUnsupported(definition);
     if (unsupported.length > 0)
       throw new Error(`State machine ${logicalId} cannot run locally:\n  ${unsupported.join('\n  ')}`);
+    const label = constructIdOf(template, logicalId);
+    const sendMessage = withCallbackFaults(sqsSendMessageIntegration(sqsClientFor(label)), {
+      faults,
+      tracer,
+      taskTokens,
+    });
     sfnApi.addStateMachine(
       await createLocalStateMachine({
         definition,
@@ -85,7 +87,7 @@ export async function registerStateMachines(
         lambda: invoker,
         integrations: { [SQS_SEND_MESSAGE]: sendMessage },
         taskTokens,
-        onHistoryEvent: traceExecutions(tracer, constructIdOf(template, logicalId)),
+        onHistoryEvent: traceExecutions(tracer, label),
       }),
     );
     targets.push(...taskFaultTargets(definition));
