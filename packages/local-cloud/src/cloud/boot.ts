@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudAssembly } from '../assembly.js';
-import { startInterceptingProxy } from '../aws-calls/http-front.js';
 import { ensureCloudAssembly } from '../assembly.js';
+import { startInterceptingProxy } from '../aws-calls/http-front.js';
 import type { LocalCloudOptions } from '../cloud.js';
 import {
   createTablesFromTemplate,
