@@ -4,15 +4,22 @@ import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { badRequests, VALID_ORDER } from './bad-input-cases.js';
 import {
   address,
+  assertInvariants,
+  balanceOf,
   callApi,
   executionCount,
-  executionsNamed,
+  executionsFor,
+  notificationsOf,
   postOrder,
+  rowsOf,
   snapshot,
+  stockOf,
   waitForOrder,
 } from './harness.js';
 
 const key = () => `k-${randomUUID()}`;
+const SKUS = VALID_ORDER.items.map((line) => line.sku);
+const TOTAL_CENTS = 250 + 2 * 1999;
 
 describe('the orders API on the local cloud', () => {
   it('accepts an order with 202, runs its saga, and shows the outcome, total and steps', async () => {
@@ -63,10 +70,12 @@ describe('the orders API on the local cloud', () => {
       'ReleaseInventory',
       'CancelOrder',
     ]);
+    await assertInvariants({ orderIds: [String(order.orderId)], customerIds: ['api'], skus: SKUS });
   });
 
   it('turns the same POST sent three times at once into one order and one execution', async () => {
     const idempotencyKey = key();
+    const since = new Date();
     const before = await snapshot();
     const answers = await Promise.all([1, 2, 3].map(() => postOrder(VALID_ORDER, idempotencyKey)));
     const orderIds = new Set(answers.map((answer) => (answer.body as { orderId: string }).orderId));
@@ -74,16 +83,36 @@ describe('the orders API on the local cloud', () => {
     for (const answer of answers) expect([200, 202]).toContain(answer.status);
     expect(orderIds.size).toBe(1);
     const [orderId] = [...orderIds] as [string];
-    await waitForOrder(orderId);
-    expect(await executionsNamed(orderId)).toBe(1);
-    expect((await snapshot()).orders.length).toBe(before.orders.length + 1);
+    expect((await waitForOrder(orderId)).status).toBe('CONFIRMED');
+    await assertInvariants({ orderIds: [orderId], customerIds: ['api'], skus: SKUS });
+
+    const after = await snapshot();
+    expect(after.orders.length).toBe(before.orders.length + 1);
+    expect(await executionsFor(orderId, since)).toEqual([
+      expect.objectContaining({ machine: 'StateMachineArn', status: 'SUCCEEDED' }),
+    ]);
+    // Stock taken and money charged once, and the order placed once: a second saga or a second order
+    // record would show here even where the barriers absorbed it.
+    expect(balanceOf(after, 'api')).toBe((balanceOf(before, 'api') ?? 0) - TOTAL_CENTS);
+    for (const line of VALID_ORDER.items)
+      expect(stockOf(after, line.sku)?.available).toBe(
+        (stockOf(before, line.sku)?.available ?? 0) - line.quantity,
+      );
+    expect(notificationsOf(after, orderId).sort()).toEqual(['OrderConfirmed', 'OrderPlaced']);
+    expect((await rowsOf('OrdersTableName', `OUTBOX#${orderId}`)).map((row) => row.eventType).sort()).toEqual(
+      ['OrderConfirmed', 'OrderPlaced'],
+    );
   });
 
   it('answers the same key with another body with 422 and changes nothing', async () => {
     const idempotencyKey = key();
+    const since = new Date();
     const first = await postOrder(VALID_ORDER, idempotencyKey);
     const { orderId } = first.body as { orderId: string };
     await waitForOrder(orderId);
+    await assertInvariants({ orderIds: [orderId], customerIds: ['api'], skus: SKUS });
+    const before = await snapshot();
+    const recordBefore = await rowsOf('OrdersTableName', `ORDER#${orderId}`);
 
     const second = await postOrder(
       { ...VALID_ORDER, items: [{ sku: 'API-1', quantity: 3 }] },
@@ -92,7 +121,15 @@ describe('the orders API on the local cloud', () => {
 
     expect(second.status).toBe(422);
     expect(second.body).toMatchObject({ error: { code: 'IdempotencyKeyReused' } });
-    expect(await executionsNamed(orderId)).toBe(1);
+    // Give a wrongly started saga the time to reserve: one step takes well under a second locally.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = await snapshot();
+    expect(await rowsOf('OrdersTableName', `ORDER#${orderId}`)).toEqual(recordBefore);
+    expect(await executionsFor(orderId, since)).toHaveLength(1);
+    expect(balanceOf(after, 'api')).toBe(balanceOf(before, 'api'));
+    for (const sku of SKUS) expect(stockOf(after, sku)).toEqual(stockOf(before, sku));
+    expect(after.orders.length).toBe(before.orders.length);
+    await assertInvariants({ orderIds: [orderId], customerIds: ['api'], skus: SKUS });
   });
 
   it('answers 404 with a JSON error for an unknown order and an unknown route', async () => {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
@@ -13,7 +14,16 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import { pendingOrderRow, sagaInputOf } from '../../lambdas/orders/orders.js';
+import { loadSeedFile } from '../../local/seed.js';
 import type { Snapshot } from '../../local/snapshot.js';
+import {
+  checkInvariants,
+  describeViolations,
+  type InitialState,
+  initialOf,
+  readInvariantInput,
+  type Violation,
+} from '../support/invariants.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const sfn = new SFNClient({ endpoint: inject('sfnEndpoint'), region: 'us-east-1', credentials });
@@ -185,12 +195,42 @@ export async function waitForOrder(orderId: string, timeoutMs = 30_000): Promise
   }
 }
 
-/** Executions under `name` of one of the saga's machines (by stack output): the saga unless said. */
-export async function executionsNamed(name: string, machineOutput = 'StateMachineArn'): Promise<number> {
-  const { executions = [] } = await sfn.send(
-    new ListExecutionsCommand({ stateMachineArn: output(machineOutput), maxResults: 1000 }),
-  );
-  return executions.filter((execution) => execution.name === name).length;
+const MACHINES = ['StateMachineArn', 'UnwindStateMachineArn', 'CompletionStateMachineArn'] as const;
+
+/**
+ * Every execution started since `since` for an order, on any of the saga's machines, found by the order id
+ * in its input: a name says nothing (names are unique by construction), a second start under another name
+ * is what would repeat the saga. Oldest first.
+ */
+export async function executionsFor(
+  orderId: string,
+  since: Date,
+): Promise<{ machine: string; name: string; status: string; error?: string }[]> {
+  const found: { machine: string; name: string; status: string; error?: string; startedAt: number }[] = [];
+  for (const machine of MACHINES) {
+    let nextToken: string | undefined;
+    do {
+      const page = await sfn.send(
+        new ListExecutionsCommand({ stateMachineArn: output(machine), maxResults: 1000, nextToken }),
+      );
+      nextToken = page.nextToken;
+      const recent = (page.executions ?? []).filter(
+        (execution) => (execution.startDate?.getTime() ?? 0) >= since.getTime() - 1000,
+      );
+      for (const { executionArn } of recent) {
+        const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        if ((JSON.parse(described.input ?? '{}') as { orderId?: string }).orderId !== orderId) continue;
+        found.push({
+          machine,
+          name: String(described.name),
+          status: String(described.status),
+          ...(described.error ? { error: described.error } : {}),
+          startedAt: described.startDate?.getTime() ?? 0,
+        });
+      }
+    } while (nextToken);
+  }
+  return found.sort((a, b) => a.startedAt - b.startedAt).map(({ startedAt: _, ...execution }) => execution);
 }
 
 export async function executionCount(): Promise<number> {
@@ -280,4 +320,43 @@ export async function waitForStatus(
     },
     timeoutMs,
   );
+}
+
+/** What the layer's cloud was seeded with (global-setup loads the same file). */
+export const SEEDED: InitialState = initialOf(
+  loadSeedFile(fileURLToPath(new URL('./seed.json', import.meta.url))),
+);
+
+/**
+ * Checks the saga's invariants over the given orders and the customers' money and SKUs' stock, polling until
+ * they hold: notifications arrive after the order settles, and a snapshot's scans are not one instant.
+ * Fails with every violation still standing at the deadline.
+ */
+export async function assertInvariants(scope: {
+  orderIds: string[];
+  customerIds?: string[];
+  skus?: string[];
+  settled?: boolean;
+  initial?: InitialState;
+  timeoutMs?: number;
+}): Promise<void> {
+  const {
+    orderIds,
+    customerIds = [],
+    skus = [],
+    settled = true,
+    initial = SEEDED,
+    timeoutMs = 30_000,
+  } = scope;
+  const cloud = { apiUrl, sfn, documents, outputs };
+  const deadline = Date.now() + timeoutMs;
+  let violations: Violation[];
+  for (;;) {
+    const read = await readInvariantInput(cloud, orderIds);
+    violations = checkInvariants({ initial, ...read, only: { orderIds, customerIds, skus }, settled });
+    if (violations.length === 0) return;
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`Invariants violated:\n${describeViolations(violations)}`);
 }

@@ -7,12 +7,13 @@ import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import {
   address,
   armFault,
+  assertInvariants,
   attemptsOf,
   balanceOf,
   callApi,
   clearFaults,
   eventually,
-  executionsNamed,
+  executionsFor,
   historyOf,
   listFaults,
   notificationsOf,
@@ -34,6 +35,7 @@ import {
 const CUSTOMER = 'recovery';
 const SKU = 'RECOVERY';
 const OPERATOR_REASON = 'the cause is fixed';
+const mine = (orderId: string) => ({ orderIds: [orderId], customerIds: [CUSTOMER], skus: [SKU] });
 
 /** An order for this file's own customer and SKU, whose id is known before it is placed (to aim faults at it). */
 function newOrder(country = 'US') {
@@ -69,6 +71,7 @@ afterEach(async () => {
 
 describe('reconcile without a body on the local cloud', () => {
   it('starts the execution a PENDING order never got, once', async () => {
+    const since = new Date();
     const orderId = deriveOrderId(CUSTOMER, `k-${randomUUID()}`);
     await writeOrderRecord(
       pendingOrderRow(
@@ -92,6 +95,8 @@ describe('reconcile without a body on the local cloud', () => {
       action: 'started-execution',
     });
     expect((await waitForOrder(orderId)).status).toBe('CONFIRMED');
+    await assertInvariants(mine(orderId));
+    const confirmed = await snapshot();
 
     const second = await reconcile(orderId);
     expect(second.status).toBe(200);
@@ -100,10 +105,17 @@ describe('reconcile without a body on the local cloud', () => {
       found: { orderStatus: 'CONFIRMED', executionStatus: 'SUCCEEDED' },
       action: 'none',
     });
-    expect(await executionsNamed(orderId)).toBe(1);
+    expect(await executionsFor(orderId, since)).toEqual([
+      expect.objectContaining({ name: orderId, status: 'SUCCEEDED' }),
+    ]);
+    const after = await snapshot();
+    expect(balanceOf(after, CUSTOMER)).toBe(balanceOf(confirmed, CUSTOMER));
+    expect(stockOf(after, SKU)).toEqual(stockOf(confirmed, SKU));
+    await assertInvariants(mine(orderId));
   });
 
   it('aligns a record that drifted from its finished execution, without starting another', async () => {
+    const since = new Date();
     const order = newOrder();
     await postOrder(order.body, order.key);
     const placed = await waitForOrder(order.orderId);
@@ -122,10 +134,14 @@ describe('reconcile without a body on the local cloud', () => {
       action: 'set-status-CONFIRMED',
     });
     expect((await waitForStatus(order.orderId, 'CONFIRMED')).status).toBe('CONFIRMED');
-    expect(await executionsNamed(order.orderId)).toBe(1);
+    expect(await executionsFor(order.orderId, since)).toEqual([
+      expect.objectContaining({ name: order.orderId, status: 'SUCCEEDED' }),
+    ]);
+    await assertInvariants(mine(order.orderId));
   });
 
   it('the sweeper starts the saga of an order left PENDING without an execution', async () => {
+    const since = new Date();
     const orderId = deriveOrderId(CUSTOMER, `k-${randomUUID()}`);
     await writeOrderRecord(
       pendingOrderRow(
@@ -144,10 +160,15 @@ describe('reconcile without a body on the local cloud', () => {
     // Other files' orders may be ahead of it in the index: a run reaches at most its batch, the next goes on.
     await eventually('the sweeper to start it', async () => {
       await runScheduledFunction('OrderSaga-sweeper');
-      return (await executionsNamed(orderId)) === 1 ? true : undefined;
+      return (await executionsFor(orderId, since)).length > 0 ? true : undefined;
     });
     expect((await waitForOrder(orderId)).status).toBe('CONFIRMED');
-    expect(await executionsNamed(orderId)).toBe(1);
+    // Sweeping again once the saga ran starts nothing more.
+    await runScheduledFunction('OrderSaga-sweeper');
+    expect(await executionsFor(orderId, since)).toEqual([
+      expect.objectContaining({ name: orderId, status: 'SUCCEEDED' }),
+    ]);
+    await assertInvariants(mine(orderId));
   });
 
   it('answers 404 for a schedule the template does not have', async () => {
@@ -159,6 +180,7 @@ describe('reconcile without a body on the local cloud', () => {
 
 describe("an operator's stop", () => {
   it('is left alone by reconcile and the sweeper: the order waits for a person, and a redrive resumes it', async () => {
+    const since = new Date();
     const order = newOrder();
     await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000, orderId: order.orderId });
     await postOrder(order.body, order.key);
@@ -190,16 +212,20 @@ describe("an operator's stop", () => {
     expect(
       (done.steps as { step: string }[]).filter((step) => step.step === 'ReserveInventory'),
     ).toHaveLength(1);
-    expect(await executionsNamed(order.orderId)).toBe(1);
+    expect(await executionsFor(order.orderId, since)).toEqual([
+      expect.objectContaining({ name: order.orderId, status: 'SUCCEEDED' }),
+    ]);
     expect(done.actions).toEqual([
       expect.objectContaining({ action: 'redrive', reason: OPERATOR_REASON, outcome: 'CONFIRMED' }),
     ]);
     await notified(order.orderId, ['OrderNeedsAttention', 'OrderConfirmed']);
+    await assertInvariants(mine(order.orderId));
   });
 });
 
 describe("an operator's cancel", () => {
   it('stops a saga stuck before the pivot and unwinds it: stock and money come back', async () => {
+    const since = new Date();
     const before = await snapshot();
     const order = newOrder();
     await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000, orderId: order.orderId });
@@ -218,8 +244,24 @@ describe("an operator's cancel", () => {
     expect(stockOf(after, SKU)).toEqual(stockOf(before, SKU));
     expect(balanceOf(after, CUSTOMER)).toBe(balanceOf(before, CUSTOMER));
     expect(shipmentStatusOf(after, order.orderId)).toBeUndefined();
-    expect(await executionsNamed(`${order.orderId}-cancel-1`, 'UnwindStateMachineArn')).toBe(1);
+    // The saga stopped where it was, and one unwind undid what it had done.
+    expect(await executionsFor(order.orderId, since)).toEqual([
+      expect.objectContaining({ name: order.orderId, status: 'ABORTED' }),
+      expect.objectContaining({
+        machine: 'UnwindStateMachineArn',
+        name: `${order.orderId}-cancel-1`,
+        status: 'FAILED',
+        error: 'OrderCancelled',
+      }),
+    ]);
+    expect(after.charges.filter((charge) => charge.orderId === order.orderId)).toEqual([
+      expect.objectContaining({ status: 'REFUNDED' }),
+    ]);
+    expect(after.reservations.filter((line) => line.orderId === order.orderId)).toEqual([
+      { orderId: order.orderId, sku: SKU, quantity: 2, released: true },
+    ]);
     await notified(order.orderId, ['OrderCancelled']);
+    await assertInvariants(mine(order.orderId));
   });
 
   it('finishes unwinding a COMPENSATION_FAILED order once the cause is fixed', {
@@ -241,11 +283,13 @@ describe("an operator's cancel", () => {
     expect(balanceOf(after, CUSTOMER)).toBe(balanceOf(before, CUSTOMER));
     expect(stockOf(after, SKU)).toEqual(stockOf(before, SKU));
     await notified(order.orderId, ['OrderCompensationFailed', 'OrderCancelled']);
+    await assertInvariants(mine(order.orderId));
   });
 });
 
 describe('a step after the pivot that keeps failing', () => {
   it('waits for a person; cancel is refused, complete finishes the order', async () => {
+    const since = new Date();
     const order = newOrder();
     await armFault({ target: 'ConfirmOrder', mode: 'error', count: 1000, orderId: order.orderId });
     await postOrder(order.body, order.key);
@@ -268,8 +312,17 @@ describe('a step after the pivot that keeps failing', () => {
       expect.objectContaining({ action: 'complete', outcome: 'CONFIRMED' }),
     ]);
     expect(shipmentStatusOf(await snapshot(), order.orderId)).toBe('CREATED');
-    expect(await executionsNamed(`${order.orderId}-complete-1`, 'CompletionStateMachineArn')).toBe(1);
+    // The refused cancel started nothing; the completion ran once, after the saga gave up past the pivot.
+    expect(await executionsFor(order.orderId, since)).toEqual([
+      expect.objectContaining({ name: order.orderId, status: 'FAILED', error: 'NeedsAttention' }),
+      expect.objectContaining({
+        machine: 'CompletionStateMachineArn',
+        name: `${order.orderId}-complete-1`,
+        status: 'SUCCEEDED',
+      }),
+    ]);
     await notified(order.orderId, ['OrderNeedsAttention', 'OrderConfirmed']);
+    await assertInvariants(mine(order.orderId));
 
     const again = await reconcile(order.orderId, { action: 'complete', reason: 'twice' });
     expect(again.status).toBe(200);
