@@ -48,6 +48,8 @@ export const address = (country = 'US') => ({
 });
 
 export interface OrderSpec {
+  /** Chosen ahead when a fault must be scoped to the order before it starts. */
+  orderId?: string;
   customerId: string;
   items: { sku: string; quantity: number }[];
   country?: string;
@@ -57,7 +59,7 @@ export interface OrderSpec {
 export async function placeOrderDirectly(
   spec: OrderSpec,
 ): Promise<{ orderId: string; executionArn: string; input: string }> {
-  const orderId = `ord-${randomUUID()}`;
+  const orderId = spec.orderId ?? `ord-${randomUUID()}`;
   const order = {
     orderId,
     customerId: spec.customerId,
