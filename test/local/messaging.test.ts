@@ -4,14 +4,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { LOCAL_ENDPOINTS_FILE, publishLocalEndpoints } from '@order-saga/local-cloud';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { orderEvent } from '../../lambdas/shared/outbox.js';
 import { VALID_ORDER } from './bad-input-cases.js';
 import {
   address,
   armFault,
+  assertInvariants,
   balanceOf,
   clearFaults,
   eventually,
@@ -26,6 +33,30 @@ import {
 } from './harness.js';
 
 const run = promisify(execFile);
+const queueUrl = async (QueueName: string) => {
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName }));
+  if (!QueueUrl) throw new Error(`no queue ${QueueName}`);
+  return QueueUrl;
+};
+
+/** Moves what waits in a dead-letter queue back to its source, as a person redriving it would. */
+async function moveBack(deadLetters: string, source: string): Promise<void> {
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: await queueUrl(deadLetters), MaxNumberOfMessages: 10 }),
+  );
+  for (const message of Messages) {
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: await queueUrl(source), MessageBody: message.Body ?? '' }),
+    );
+    await sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl: await queueUrl(deadLetters),
+        ReceiptHandle: message.ReceiptHandle,
+      }),
+    );
+  }
+}
+
 const queueDepth = async (name: string) => {
   const queue = (await snapshot()).queues.find((candidate) => candidate.name === name);
   return (queue?.visible ?? 0) + (queue?.inFlight ?? 0);
@@ -54,6 +85,7 @@ describe('delivery guarantees on the local cloud', () => {
     expect(await rowsOf('NotificationsTableName', `NOTIFICATION#${orderId}`)).toHaveLength(2);
     expect(await rowsOf('NotificationsTableName', `INBOX#${orderId}#OrderPlaced#1`)).toHaveLength(1);
     expect(shipmentStatusOf(await snapshot(), orderId)).toBe('CREATED');
+    await assertInvariants({ orderIds: [orderId], customerIds: ['api'], skus: ['API-1', 'API-2'] });
     // Both queues really did deliver twice.
     for (const fault of await listFaults()) expect(fault.remaining, fault.target).toBeLessThan(100);
   });
@@ -106,21 +138,39 @@ describe('delivery guarantees on the local cloud', () => {
 
   it('compensates an order whose shipping worker never answers, and the late worker changes nothing', async () => {
     const before = await snapshot();
-    await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000 });
-    const order = { ...VALID_ORDER, shippingAddress: address('GB') };
-    const { orderId } = (await postOrder(order, `k-${randomUUID()}`)).body as { orderId: string };
+    const key = `k-${randomUUID()}`;
+    const orderId = deriveOrderId(VALID_ORDER.customerId, key);
+    await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000, orderId });
+    await postOrder({ ...VALID_ORDER, shippingAddress: address('GB') }, key);
 
     const cancelled = await waitForOrder(orderId, 30_000);
     expect(cancelled.status).toBe('CANCELLED');
     expect(cancelled.failure).toMatchObject({ step: 'CreateShipment', error: 'States.HeartbeatTimeout' });
 
+    // The late worker must really run: its next invocation spends this fault (it runs the handler, twice),
+    // and the request, wherever the failed receives left it, is brought back to it.
     await clearFaults();
-    await eventually('the late worker to consume the request', async () =>
-      (await queueDepth('OrderSaga-shipping-requests')) === 0 ? true : undefined,
-    );
+    await armFault({ target: 'ShippingWorker', mode: 'duplicate-delivery', count: 1, orderId });
+    await eventually('the late worker to handle the request', async () => {
+      await moveBack('OrderSaga-shipping-requests-dlq', 'OrderSaga-shipping-requests');
+      const spent = (await listFaults()).length === 0;
+      const drained =
+        (await queueDepth('OrderSaga-shipping-requests')) === 0 &&
+        (await queueDepth('OrderSaga-shipping-requests-dlq')) === 0;
+      return spent && drained ? true : undefined;
+    });
+
     const after = await snapshot();
-    expect(shipmentStatusOf(after, orderId)).toBeUndefined();
+    expect(after.shipments.filter((shipment) => shipment.orderId === orderId)).toEqual([]);
+    // CancelShipment's tombstone still stands: the late worker did not get past it.
+    expect(await rowsOf('ShippingTableName', `BARRIER#${orderId}`)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ sk: 'CreateShipment#action', tombstone: true }),
+        expect.objectContaining({ sk: 'CreateShipment#compensation' }),
+      ]),
+    );
     expect(balanceOf(after, 'api')).toBe(balanceOf(before, 'api'));
-    expect(stockOf(after, 'API-1')).toEqual(stockOf(before, 'API-1'));
+    for (const { sku } of VALID_ORDER.items) expect(stockOf(after, sku)).toEqual(stockOf(before, sku));
+    await assertInvariants({ orderIds: [orderId], customerIds: ['api'], skus: ['API-1', 'API-2'] });
   });
 });
