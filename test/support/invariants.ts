@@ -63,10 +63,10 @@ export interface InvariantInput {
   initial: InitialState;
   snapshot: InvariantSnapshot;
   /** Order records; without them the snapshot's statuses are used and line-level checks are skipped. */
-  orders?: readonly OrderRecord[];
-  executions?: readonly ExecutionRecord[];
+  orders?: OrderRecord[];
+  executions?: ExecutionRecord[];
   /** Emitted events; with them every event must have exactly one notification, else only duplicates count. */
-  events?: readonly EmittedEvent[];
+  events?: EmittedEvent[];
   only?: Scope;
   /** Every order must be final or waiting for a person, with no execution still running. */
   settled?: boolean;
