@@ -2,6 +2,7 @@ import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-s
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   armFault,
+  assertInvariants,
   attemptsOf,
   balanceOf,
   clearFaults,
@@ -48,6 +49,7 @@ describe('the saga on the local cloud', () => {
     expect(balanceOf(after, 'rich')).toBe((balanceOf(before, 'rich') ?? 0) - (2 * 1299 + 500));
     expect(shipmentStatusOf(after, orderId)).toBe('CREATED');
     expect(orderStatusOf(after, orderId)).toBe('CONFIRMED');
+    await assertInvariants({ orderIds: [orderId], customerIds: ['rich'], skus: ['HAPPY-1', 'HAPPY-2'] });
   });
 
   it.each([
@@ -89,6 +91,7 @@ describe('the saga on the local cloud', () => {
     expect(balanceOf(after, order.customerId)).toBe(balanceOf(before, order.customerId));
     expect(shipmentStatusOf(after, orderId)).toBeUndefined();
     expect(orderStatusOf(after, orderId)).toBe('CANCELLED');
+    await assertInvariants({ orderIds: [orderId], customerIds: [order.customerId], skus: [line?.sku ?? ''] });
   });
 
   it('answers a duplicate StartExecution with the running execution, and refuses another input under the same name', async () => {
@@ -118,7 +121,7 @@ describe('the saga under injected faults', () => {
   it('retries a transient failure and goes on', async () => {
     await armFault({ target: 'ChargePayment', mode: 'transient', count: 2 });
     const before = await snapshot();
-    const { executionArn } = await placeOrderDirectly({
+    const { orderId, executionArn } = await placeOrderDirectly({
       customerId: 'faults',
       items: [{ sku: 'FAULTS', quantity: 1 }],
     });
@@ -129,6 +132,7 @@ describe('the saga under injected faults', () => {
     expect(execution.status).toBe('SUCCEEDED');
     expect(attemptsOf(await historyOf(executionArn), 'ChargePayment')).toBe(3);
     expect(balanceOf(after, 'faults')).toBe((balanceOf(before, 'faults') ?? 0) - 100);
+    await assertInvariants({ orderIds: [orderId], customerIds: ['faults'], skus: ['FAULTS'] });
   });
 
   it('compensates a step that timed out after committing: the charge is refunded', async () => {
@@ -157,12 +161,13 @@ describe('the saga under injected faults', () => {
     expect(balanceOf(after, 'faults')).toBe(balanceOf(before, 'faults'));
     expect(stockOf(after, 'FAULTS')).toEqual(stockOf(before, 'FAULTS'));
     expect(orderStatusOf(after, orderId)).toBe('CANCELLED');
+    await assertInvariants({ orderIds: [orderId], customerIds: ['faults'], skus: ['FAULTS'] });
   });
 
   it('deduplicates a retried step whose first response was lost: stock is reserved once', async () => {
     const before = await snapshot();
     await armFault({ target: 'ReserveInventory', mode: 'lost-response', count: 1 });
-    const { executionArn } = await placeOrderDirectly({
+    const { orderId, executionArn } = await placeOrderDirectly({
       customerId: 'faults',
       items: [{ sku: 'FAULTS', quantity: 4 }],
     });
@@ -174,13 +179,14 @@ describe('the saga under injected faults', () => {
     expect(attemptsOf(await historyOf(executionArn), 'ReserveInventory')).toBe(2);
     expect(stockOf(after, 'FAULTS')?.available).toBe((stockOf(before, 'FAULTS')?.available ?? 0) - 4);
     expect(balanceOf(after, 'faults')).toBe((balanceOf(before, 'faults') ?? 0) - 400);
+    await assertInvariants({ orderIds: [orderId], customerIds: ['faults'], skus: ['FAULTS'] });
   });
 
   it('refunds once when the compensation itself runs twice', async () => {
     const before = await snapshot();
     await armFault({ target: 'RefundPayment', mode: 'duplicate-delivery', count: 1 });
     // An address outside the served countries fails CreateShipment, so the charge must be refunded.
-    const { executionArn } = await placeOrderDirectly({
+    const { orderId, executionArn } = await placeOrderDirectly({
       customerId: 'faults',
       items: [{ sku: 'FAULTS', quantity: 2 }],
       country: 'BR',
@@ -193,6 +199,7 @@ describe('the saga under injected faults', () => {
     expect(await listFaults()).toEqual([]);
     expect(balanceOf(after, 'faults')).toBe(balanceOf(before, 'faults'));
     expect(stockOf(after, 'FAULTS')).toEqual(stockOf(before, 'FAULTS'));
+    await assertInvariants({ orderIds: [orderId], customerIds: ['faults'], skus: ['FAULTS'] });
   });
 
   it('escalates to CompensationFailed when a compensation keeps failing', async () => {
@@ -209,5 +216,10 @@ describe('the saga under injected faults', () => {
     expect(execution.error).toBe('CompensationFailed');
     expect(taskPath(await historyOf(executionArn)).slice(-1)).toEqual(['MarkCompensationFailed']);
     expect(orderStatusOf(after, orderId)).toBe('COMPENSATION_FAILED');
+    // The release never ran: the stock stays with the order, and is still accounted for.
+    expect(after.reservations.filter((line) => line.orderId === orderId)).toEqual([
+      { orderId, sku: 'FAULTS', quantity: 2, released: false },
+    ]);
+    await assertInvariants({ orderIds: [orderId], customerIds: ['broke'], skus: ['FAULTS'] });
   });
 });
