@@ -2,14 +2,16 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 
 /**
- * Transient failures worth retrying: a callback step's SQS client errors, Lambda's own service and
+ * Transient failures worth retrying: a callback step's SQS errors (unreachable, or SQS's own throttling and
+ * 5xx answers, which Step Functions reports as AmazonSQSException), Lambda's own service and
  * throttling errors, a function that ran past its timeout (Lambda reports it as `Sandbox.Timedout`, older
  * documentation as `Lambda.Unknown`, and an invocation the SDK gave up on as
  * `Lambda.ClientExecutionTimeoutException`; CDK's default retry misses all three), and the handlers'
- * `TransientError` (DynamoDB throttling and transaction conflicts are mapped to it).
+ * `TransientError` (DynamoDB throttling is mapped to it; contention has its own policy below).
  */
 export const DEFAULT_TRANSIENT_ERRORS: readonly string[] = [
   'SQS.SdkClientException',
+  'SQS.AmazonSQSException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',

@@ -52,6 +52,7 @@ function twoStepSaga(): Stack {
 const forwardRetry = {
   ErrorEquals: [
     'SQS.SdkClientException',
+    'SQS.AmazonSQSException',
     'Lambda.ServiceException',
     'Lambda.AWSLambdaException',
     'Lambda.SdkClientException',

@@ -16,9 +16,20 @@ export function errorText(error: unknown): { error: string; cause: string } {
   return { error: 'Error', cause: String(error) };
 }
 
-function awsErrorName(prefix: string, error: unknown): TaskFailure {
+/** Unmodeled answers of SQS (throttling, 5xx): the Java SDK Step Functions calls with reports them so. */
+const SQS_UNMODELED = new Set(['RequestThrottled', 'InternalFailure', 'InternalError', 'ServiceUnavailable']);
+
+/**
+ * How Step Functions names an SQS integration's failure: it calls SQS with the AWS SDK for Java, so a modeled
+ * error keeps its exception name (`SQS.QueueDoesNotExistException`), any other answer of the service (throttling,
+ * a 500) is `SQS.AmazonSQSException`, and a failure to reach it at all is `SQS.SdkClientException`.
+ */
+export function sqsTaskFailure(error: unknown): TaskFailure {
   const { error: name, cause } = errorText(error);
-  return new TaskFailure(`${prefix}.${name}`, cause);
+  const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
+  if (!answered) return new TaskFailure('SQS.SdkClientException', cause);
+  if (SQS_UNMODELED.has(name)) return new TaskFailure('SQS.AmazonSQSException', cause);
+  return new TaskFailure(`SQS.${name.endsWith('Exception') ? name : `${name}Exception`}`, cause);
 }
 
 /** sqs:sendMessage as Step Functions calls it: an object MessageBody is sent as JSON text. */
@@ -38,7 +49,7 @@ export function sqsSendMessageIntegration(client: SQSClient): ServiceIntegration
       );
       return { MessageId: response.MessageId ?? '', MD5OfMessageBody: response.MD5OfMessageBody ?? '' };
     } catch (error) {
-      throw awsErrorName('SQS', error);
+      throw sqsTaskFailure(error);
     }
   };
 }
