@@ -1,4 +1,8 @@
-import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import {
   correlateByField,
@@ -6,7 +10,7 @@ import {
   type LocalCloudOptions,
   startLocalCloud as startGenericLocalCloud,
 } from '@order-saga/local-cloud';
-import { type Seed, seedRows } from './seed.js';
+import { parseSeed, type Seed, seedRows } from './seed.js';
 import { type Snapshot, takeSnapshot } from './snapshot.js';
 
 /** Everything the template, the bundles and so the local cloud's cdk.out come from. */
@@ -68,9 +72,52 @@ export async function startLocalCloud(options: OrderSagaCloudOptions): Promise<O
     },
     routes: (resources) => ({
       'GET /_local/snapshot': async () => ({ status: 200, body: await snapshotOf(resources) }),
+      'POST /_local/seed': async (_request, body) => addSeed(resources, body),
     }),
   });
   return { ...cloud, snapshot: () => snapshotOf(cloud.resources) };
+}
+
+const MAX_SEED_ROWS = 100;
+
+/**
+ * Adds SKUs and accounts to a running cloud, so a suite (or a person) works on stock and money of its own:
+ * all or nothing, and never over an existing row, since replacing one would break the conservation of stock
+ * and money every invariant is checked against.
+ */
+async function addSeed(
+  resources: LocalCloud['resources'],
+  body: string,
+): Promise<{ status: number; body: unknown }> {
+  let seed: Seed;
+  try {
+    seed = parseSeed(JSON.parse(body || 'null'), 'body');
+  } catch (error) {
+    return { status: 400, body: { error: { code: 'InvalidSeed', message: (error as Error).message } } };
+  }
+  const rows = seedRows(seed);
+  const puts = [
+    ...rows.inventory.map((row) => ({ table: resources.outputs.InventoryTableName, row })),
+    ...rows.payments.map((row) => ({ table: resources.outputs.PaymentsTableName, row })),
+  ];
+  if (puts.length === 0 || puts.length > MAX_SEED_ROWS) {
+    const message = `body: give from 1 to ${MAX_SEED_ROWS} SKUs and accounts in all`;
+    return { status: 400, body: { error: { code: 'InvalidSeed', message } } };
+  }
+  try {
+    await resources.dynamodb.send(
+      new TransactWriteItemsCommand({
+        TransactItems: puts.map(({ table, row }) => ({
+          Put: { TableName: table, Item: marshall(row), ConditionExpression: 'attribute_not_exists(pk)' },
+        })),
+      }),
+    );
+  } catch (error) {
+    if ((error as Error).name !== 'TransactionCanceledException') throw error;
+    const message = 'body: a SKU or account of this seed exists already; nothing was written';
+    return { status: 409, body: { error: { code: 'SeedExists', message } } };
+  }
+  return { status: 201, body: { inventory: seed.inventory.length, accounts: seed.accounts.length } };
 }
 
 function snapshotOf(resources: LocalCloud['resources']): Promise<Snapshot> {

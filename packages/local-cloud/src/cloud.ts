@@ -95,8 +95,8 @@ export interface LocalCloud {
   dynamodbPid: number;
   resources: LocalCloudResources;
   executions(): LocalExecution[];
-  /** How many AWS calls each function and state machine made, by operation and resource. */
-  awsCalls(): AwsCallCount[];
+  /** How many AWS calls each function and state machine made, by operation, resource and correlation id. */
+  awsCalls(correlationId?: string): AwsCallCount[];
   stop(): Promise<void>;
 }
 
@@ -229,6 +229,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stack.push(async () => schedules.stop());
 
     const routes = localRoutes(options.routes?.(resources), schedules, faults);
+    // What each function and state machine called, for one correlation id with ?<field>=…
+    routes['GET /_local/calls'] = async (request) => {
+      const query = new URL(request.url ?? '/', 'http://local').searchParams;
+      const correlationId = query.get(options.faultCorrelationField ?? 'correlationId') ?? undefined;
+      return { status: 200, body: { calls: interceptor.callCounts(correlationId) } };
+    };
 
     await Promise.all(runner.functions().map((config) => runner.prewarm(config.functionName)));
 
@@ -252,7 +258,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stack.push(() => eventSources.stop());
     faults.addTargets(eventSourceFaultTargets(eventSources.mappings));
 
-    const apiServer = createApiServer(routes, schedules, restApi);
+    const functionNames = new Map(
+      [...labels].map(([functionName, constructId]) => [constructId, functionName]),
+    );
+    const apiServer = createApiServer(routes, schedules, restApi, async (name, event) => {
+      // A name, a construct id, or an ARN as a state's FunctionName gives it.
+      const functionName =
+        functionNames.get(name) ?? name.replace(/^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+).*$/, '$1');
+      if (!labels.has(functionName)) return undefined;
+      const outcome = await invoker.invoke(functionName, event);
+      return outcome.ok ? { ok: true, payload: outcome.payload } : { ok: false, error: outcome.error };
+    });
     await new Promise<void>((resolve, reject) => {
       apiServer.once('error', reject);
       apiServer.listen(options.port, '127.0.0.1', resolve);
@@ -277,7 +293,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       dynamodbPid: dynamodb.pid,
       resources,
       executions: () => sfnApi.allExecutions(),
-      awsCalls: () => interceptor.callCounts(),
+      awsCalls: (correlationId) => interceptor.callCounts(correlationId),
       stop: stopAll,
     };
   } catch (error) {

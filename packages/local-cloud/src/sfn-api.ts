@@ -225,6 +225,17 @@ export class StepFunctionsApi {
         ),
       SendTaskHeartbeat: (input) =>
         this.tokenCall(() => this.taskTokens.sendTaskHeartbeat(requiredString(input, 'taskToken'))),
+      DescribeStateMachine: (input) => {
+        const machine = this.machine(requiredString(input, 'stateMachineArn'));
+        return {
+          stateMachineArn: machine.stateMachineArn,
+          name: machine.name,
+          status: 'ACTIVE',
+          definition: JSON.stringify(machine.definition),
+          type: 'STANDARD',
+          creationDate: 0,
+        };
+      },
       ListStateMachines: () => ({
         stateMachines: [...this.machines.values()].map((machine) => ({
           stateMachineArn: machine.stateMachineArn,

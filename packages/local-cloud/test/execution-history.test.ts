@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   DescribeExecutionCommand,
+  DescribeStateMachineCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   SendTaskFailureCommand,
@@ -267,5 +268,20 @@ describe('GetExecutionHistory of the local engine', () => {
       '9 8 FailStateEntered Cancelled',
       '10 9 ExecutionFailed JobCancelled',
     ]);
+  });
+});
+
+describe('DescribeStateMachine of the local API', () => {
+  it('answers the definition as written (unscaled), so a suite can derive its cases from what runs', async () => {
+    const described = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: machineArn }));
+    const definition = JSON.parse(described.definition ?? '{}') as {
+      States: Record<string, { TimeoutSeconds?: number }>;
+    };
+    expect(described.stateMachineArn).toBe(machineArn);
+    expect(Object.keys(definition.States)).toContain('Ship');
+    expect(definition.States.Slow?.TimeoutSeconds).toBe(10);
+    await expect(
+      sfn.send(new DescribeStateMachineCommand({ stateMachineArn: `${machineArn}-missing` })),
+    ).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
   });
 });

@@ -41,6 +41,8 @@ export interface AwsCallCount {
   caller: string;
   /** `<service>:<Operation>:<construct path>`, or `…:*` for a call that names no resource of the template. */
   call: string;
+  /** What the caller was handling (see CorrelationIdOf), when known. */
+  correlationId?: string;
   count: number;
 }
 
@@ -87,8 +89,8 @@ export class AwsCallInterceptor {
     const paths = [
       ...new Set(call.resources.flatMap((name) => this.pathOf.get(`${call.service}:${name}`) ?? [])),
     ];
-    this.count(caller, call, paths);
     const correlationId = caller.correlationId ?? this.correlationOfBody(call);
+    this.count(caller.label, correlationId, call, paths);
     for (const path of [...paths, WILDCARD]) {
       const target = `${call.service}:${call.operation}:${path}`;
       const mode = this.options.takeFault(
@@ -104,16 +106,18 @@ export class AwsCallInterceptor {
     return undefined;
   }
 
-  /** How many calls each caller made, by operation and resource. */
-  callCounts(): AwsCallCount[] {
-    return [...this.counts.values()].map((entry) => ({ ...entry }));
+  /** How many calls each caller made, by operation, resource and what it was handling. */
+  callCounts(correlationId?: string): AwsCallCount[] {
+    return [...this.counts.values()]
+      .filter((entry) => correlationId === undefined || entry.correlationId === correlationId)
+      .map((entry) => ({ ...entry }));
   }
 
-  private count(caller: AwsCaller, call: AwsCall, paths: string[]): void {
+  private count(caller: string, correlationId: string | undefined, call: AwsCall, paths: string[]): void {
     for (const path of paths.length > 0 ? paths : [WILDCARD]) {
       const name = `${call.service}:${call.operation}:${path}`;
-      const key = `${caller.label}\u0000${name}`;
-      const entry = this.counts.get(key) ?? { caller: caller.label, call: name, count: 0 };
+      const key = `${caller}\u0000${name}\u0000${correlationId ?? ''}`;
+      const entry = this.counts.get(key) ?? { caller, call: name, correlationId, count: 0 };
       entry.count += 1;
       this.counts.set(key, entry);
     }

@@ -15,19 +15,50 @@ export function jsonReply(
 }
 
 /** The server the app's clients call: local routes first, then the REST API from the template. */
+/**
+ * Invokes a function (by construct id or name) with an event, through the invoker and its faults, as a late or
+ * repeated delivery would: undefined when no function has that name.
+ */
+export type InvokeFunction = (
+  name: string,
+  event: unknown,
+) => Promise<{ ok: boolean; payload?: unknown; error?: unknown } | undefined>;
+
+/** `POST /_local/schedules/<name>/run` and `POST /_local/functions/<name>/invoke`. */
+function parameterizedRoute(
+  method: string | undefined,
+  path: string,
+  schedules: LocalSchedules,
+  invokeFunction: InvokeFunction,
+): LocalRouteHandler | undefined {
+  if (method !== 'POST') return undefined;
+  const scheduleToRun = path.match(/^\/_local\/schedules\/([^/]+)\/run$/)?.[1];
+  if (scheduleToRun) return () => runSchedule(schedules, decodeURIComponent(scheduleToRun));
+  const functionToInvoke = path.match(/^\/_local\/functions\/([^/]+)\/invoke$/)?.[1];
+  if (functionToInvoke) {
+    return async (_request, body) => {
+      const name = decodeURIComponent(functionToInvoke);
+      const outcome = await invokeFunction(name, JSON.parse(body || '{}'));
+      return outcome
+        ? { status: 200, body: outcome }
+        : { status: 404, body: { error: { code: 'UnknownFunction', message: `No function ${name}` } } };
+    };
+  }
+  return undefined;
+}
+
 export function createApiServer(
   localRoutes: Record<string, LocalRouteHandler>,
   schedules: LocalSchedules,
   restApi: LocalRestApi,
+  invokeFunction: InvokeFunction,
 ): Server {
   return createServer((request, response) => {
     void (async () => {
       const path = new URL(request.url ?? '/', 'http://local').pathname;
-      const scheduleToRun =
-        request.method === 'POST' ? path.match(/^\/_local\/schedules\/([^/]+)\/run$/)?.[1] : undefined;
-      const route = scheduleToRun
-        ? () => runSchedule(schedules, decodeURIComponent(scheduleToRun))
-        : localRoutes[`${request.method} ${path}`];
+      const route =
+        parameterizedRoute(request.method, path, schedules, invokeFunction) ??
+        localRoutes[`${request.method} ${path}`];
       try {
         const body = await readBody(request);
         if (route) {
