@@ -31,10 +31,13 @@ export default defineConfig({
       {
         test: {
           name: 'local',
-          include: ['test/local/**/*.test.ts'],
+          // The fault matrix and the randomized schedules share the layer's one local cloud.
+          include: ['test/local/**/*.test.ts', 'test/faults/**/*.test.ts'],
           // One local cloud for the whole layer: booted once, shared by every file, files run one at a time.
           globalSetup: ['test/local/global-setup.ts'],
           fileParallelism: false,
+          // Cells of the fault matrix run side by side, each on its own order, SKU and customer.
+          maxConcurrency: 8,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
