@@ -26,7 +26,8 @@ const SQS_UNMODELED = new Set(['RequestThrottled', 'InternalFailure', 'InternalE
  */
 export function sqsTaskFailure(error: unknown): TaskFailure {
   const { error: name, cause } = errorText(error);
-  const answered = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
+  const answered =
+    (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
   if (!answered) return new TaskFailure('SQS.SdkClientException', cause);
   if (SQS_UNMODELED.has(name)) return new TaskFailure('SQS.AmazonSQSException', cause);
   return new TaskFailure(`SQS.${name.endsWith('Exception') ? name : `${name}Exception`}`, cause);
