@@ -255,9 +255,12 @@ export function checkInvariants(input: InvariantInput): Violation[] {
         const unwound = executions.some(
           (execution) => execution.status === 'FAILED' && execution.error === SAGA_END_STATES.cancelled,
         );
-        if ((status === 'CONFIRMED') !== succeeded)
+        // A stop does not recall a step already invoked: the last step (ConfirmOrder, CancelOrder) may commit
+        // the final status and its execution be stopped before it ends. The business checks above still hold.
+        const stopped = executions.some((execution) => execution.status === 'ABORTED');
+        if (status === 'CONFIRMED' ? !(succeeded || stopped) : succeeded)
           violate('order.execution', `${orderId}: ${status}, ${succeeded ? 'an' : 'no'} execution succeeded`);
-        if ((status === 'CANCELLED') !== unwound)
+        if (status === 'CANCELLED' ? !(unwound || stopped) : unwound)
           violate(
             'order.execution',
             `${orderId}: ${status}, ${unwound ? 'an' : 'no'} execution ended ${SAGA_END_STATES.cancelled}`,
