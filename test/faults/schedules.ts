@@ -1,0 +1,578 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  DescribeStateMachineCommand,
+  ExecutionDoesNotExist,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import fc from 'fast-check';
+import {
+  type CloudReaders,
+  checkInvariants,
+  type InitialState,
+  readInvariantInput,
+  type Violation,
+} from '../support/invariants.js';
+import { CALLBACK_RESOURCE, forwardSteps, otherTasks, type SagaDefinition } from './definition.js';
+
+/**
+ * Randomized schedules (issue 10): a few customers and SKUs of a schedule's own, scarce stock and money,
+ * concurrent POST /orders with repeated Idempotency-Keys, faults from the whole catalogue and operator actions
+ * at random moments; then everything is settled and the invariants are checked over what the schedule owns.
+ * Shared by test/faults/schedules.test.ts and scripts/soak.ts, so it takes its clients as parameters and
+ * never imports vitest.
+ */
+
+export interface ScheduleCloud extends CloudReaders {
+  /** The local cloud's time scale: waits and the moments of actions follow it. */
+  timeScale: number;
+}
+
+export interface FaultChoice {
+  target: string;
+  mode: string;
+  count: number;
+}
+
+export const ACTION_KINDS = ['stop', 'reconcile', 'redrive', 'cancel', 'complete', 'sweeper'] as const;
+export type ActionKind = (typeof ACTION_KINDS)[number];
+
+/**
+ * A schedule is plain data, so fast-check can shrink it and a seed regenerates it. Cross references are
+ * naturals taken modulo the list they point into: a shrunk list never leaves a dangling index.
+ */
+export interface Schedule {
+  skus: { stock: number; priceCents: number }[];
+  customers: { balanceCents: number }[];
+  orders: { customer: number; items: { sku: number; quantity: number }[]; country: string }[];
+  /** Submissions beyond each order's first: the same body again, or another body under the same key. */
+  repeats: { order: number; sameBody: boolean; delayMs: number }[];
+  /** Armed before anything is submitted, each scoped to its order by the order id derived ahead. */
+  faults: (FaultChoice & { order: number })[];
+  actions: { order: number; atMs: number; kind: ActionKind }[];
+  /** When each order's first submission goes out. */
+  firstDelaysMs: number[];
+}
+
+export interface Catalogue {
+  /** Fault choices by family; the arbitrary weights the families. */
+  sagaStates: { target: string; modes: string[] }[];
+  callbackStates: { target: string; modes: string[] }[];
+  awsCalls: { target: string; modes: string[] }[];
+  handlers: { target: string; modes: string[] }[];
+}
+
+// Logical ids and OrderSaga-prefixed names are aliases of the construct ids kept; each function once.
+const ALIAS = /[0-9A-F]{8}/;
+/**
+ * Left out of the draw: the API's own functions (a crash there is answered by API Gateway's 502, outside the
+ * API's error contract, which the schedules check), and scheduled functions, whose events carry no order id,
+ * so a fault scoped to an order would never fire there.
+ */
+const NOT_DRAWN = new Set([
+  'OrdersApiFunction',
+  'ReconcileFunction',
+  'SweeperFunction',
+  'OutboxRepublisherFunction',
+]);
+
+async function modesOf(apiUrl: string, target: string): Promise<string[]> {
+  // An invalid mode arms nothing and is answered with the modes the target takes.
+  const response = await fetch(`${apiUrl}/_local/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ target, mode: '-', count: 1 }),
+  });
+  const body = (await response.json()) as { error?: { validModes?: string[] } };
+  if (response.status !== 400 || !body.error?.validModes)
+    throw new Error(`modes of ${target}: ${response.status} ${JSON.stringify(body)}`);
+  return body.error.validModes;
+}
+
+/** The fault catalogue of GET /_local/faults, sorted into the families a schedule draws from. */
+export async function loadCatalogue(cloud: ScheduleCloud): Promise<Catalogue> {
+  const described = await cloud.sfn.send(
+    new DescribeStateMachineCommand({ stateMachineArn: outputOf(cloud, 'StateMachineArn') }),
+  );
+  const definition = JSON.parse(described.definition ?? '{}') as SagaDefinition;
+  const tasks = new Set([...forwardSteps(definition), ...Object.values(otherTasks(definition)).flat()]);
+  const { targets } = (await (await fetch(`${cloud.apiUrl}/_local/faults`)).json()) as { targets: string[] };
+  const catalogue: Catalogue = { sagaStates: [], callbackStates: [], awsCalls: [], handlers: [] };
+  for (const target of [...targets].sort()) {
+    const family = tasks.has(target)
+      ? definition.States[target]?.Resource === CALLBACK_RESOURCE
+        ? catalogue.callbackStates
+        : catalogue.sagaStates
+      : target.includes(':')
+        ? catalogue.awsCalls
+        : ALIAS.test(target) || target.startsWith('OrderSaga-Orders') || NOT_DRAWN.has(target)
+          ? undefined
+          : catalogue.handlers;
+    if (family) family.push({ target, modes: await modesOf(cloud.apiUrl, target) });
+  }
+  return catalogue;
+}
+
+/**
+ * How many times a fault fires. Waiting modes stay at one or two: a hang lasts the function's timeout and a
+ * callback timeout the heartbeat (9 s at time scale 0.1). Handlers behind a queue get at most three, since a
+ * fifth receive goes to the DLQ, which waits for a person's redrive and is not what a schedule tests.
+ */
+function countOf(family: keyof Catalogue, mode: string): fc.Arbitrary<number> {
+  if (mode === 'hang' || mode === 'timeout' || mode === 'lost-response' || mode === 'duplicate-delivery')
+    return fc.integer({ min: 1, max: family === 'callbackStates' ? 1 : 2 });
+  if (family === 'handlers') return fc.integer({ min: 1, max: 3 });
+  if (family === 'awsCalls') return fc.integer({ min: 1, max: 8 });
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 1, max: 2 }) },
+    { weight: 3, arbitrary: fc.integer({ min: 3, max: 5 }) },
+    // Past every retry budget: compensations out of retries, escalations, a step after the pivot failing.
+    { weight: 1, arbitrary: fc.integer({ min: 6, max: 12 }) },
+  );
+}
+
+/** Heartbeat timeouts and hangs cost seconds of waiting each: drawn rarely. */
+const MODE_WEIGHT: Record<string, number> = { hang: 1, timeout: 1, 'lost-response': 2 };
+
+function faultArbitrary(catalogue: Catalogue): fc.Arbitrary<FaultChoice> {
+  const family = (name: keyof Catalogue) =>
+    fc
+      .constantFrom(...catalogue[name])
+      .chain(({ target, modes }) =>
+        fc
+          .oneof(...modes.map((mode) => ({ weight: MODE_WEIGHT[mode] ?? 4, arbitrary: fc.constant(mode) })))
+          .chain((mode) => countOf(name, mode).map((count) => ({ target, mode, count }))),
+      );
+  const weights: Record<keyof Catalogue, number> = {
+    sagaStates: 10,
+    callbackStates: 2,
+    awsCalls: 5,
+    handlers: 2,
+  };
+  return fc.oneof(
+    ...(Object.keys(weights) as (keyof Catalogue)[])
+      .filter((name) => catalogue[name].length > 0)
+      .map((name) => ({ weight: weights[name], arbitrary: family(name) })),
+  );
+}
+
+/** Small on purpose: stock and money scarce enough that orders compete, few orders so a schedule is quick. */
+export function scheduleArbitrary(catalogue: Catalogue): fc.Arbitrary<Schedule> {
+  const index = fc.nat({ max: 7 });
+  return fc.record({
+    skus: fc.array(
+      fc.record({ stock: fc.integer({ min: 0, max: 5 }), priceCents: fc.integer({ min: 100, max: 2_000 }) }),
+      { minLength: 1, maxLength: 2 },
+    ),
+    customers: fc.array(fc.record({ balanceCents: fc.integer({ min: 0, max: 6_000 }) }), {
+      minLength: 1,
+      maxLength: 2,
+    }),
+    orders: fc.array(
+      fc.record({
+        customer: index,
+        items: fc.array(fc.record({ sku: index, quantity: fc.integer({ min: 1, max: 3 }) }), {
+          minLength: 1,
+          maxLength: 2,
+        }),
+        // BR is not served: the pivot refuses it and every compensation runs.
+        country: fc.oneof(
+          { weight: 9, arbitrary: fc.constant('US') },
+          { weight: 1, arbitrary: fc.constant('BR') },
+        ),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+    repeats: fc.array(
+      fc.record({ order: index, sameBody: fc.boolean(), delayMs: fc.integer({ min: 0, max: 1_500 }) }),
+      { maxLength: 3 },
+    ),
+    faults: fc.array(
+      faultArbitrary(catalogue).chain((fault) => index.map((order) => ({ ...fault, order }))),
+      { maxLength: 3 },
+    ),
+    actions: fc.array(
+      fc.record({
+        order: index,
+        atMs: fc.integer({ min: 0, max: 3_000 }),
+        kind: fc.constantFrom(...ACTION_KINDS),
+      }),
+      { maxLength: 3 },
+    ),
+    firstDelaysMs: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 4, maxLength: 4 }),
+  });
+}
+
+/** README: `ord_` and the first 32 hex digits of SHA-256(customerId NUL key). Derived here, not imported. */
+export function orderIdOf(customerId: string, idempotencyKey: string): string {
+  return `ord_${createHash('sha256').update(`${customerId}\u0000${idempotencyKey}`).digest('hex').slice(0, 32)}`;
+}
+
+export interface ScheduleResult {
+  violations: Violation[];
+  /** Orders the schedule placed (each a saga). */
+  orders: number;
+  durationMs: number;
+  /** API Gateway 5xx answers retried (the function did not answer in its time-scaled timeout). */
+  gatewayRetries: number;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+/** Items compared by meaning: the order record need not keep a line's keys in the order they were sent. */
+const linesKey = (items: unknown) =>
+  Array.isArray(items)
+    ? (items as { sku?: unknown; quantity?: unknown }[])
+        .map((line) => `${String(line.sku)}x${String(line.quantity)}`)
+        .sort()
+        .join(',')
+    : JSON.stringify(items);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const FINAL_OR_PERSON = new Set(['CONFIRMED', 'CANCELLED', 'NEEDS_ATTENTION', 'COMPENSATION_FAILED']);
+const SAGA_ANSWERS = new Set(['PENDING', ...FINAL_OR_PERSON]);
+
+function outputOf(cloud: CloudReaders, name: string): string {
+  const value = cloud.outputs[name];
+  if (!value) throw new Error(`Stack output ${name} missing`);
+  return value;
+}
+
+/** Runs one schedule against a running local cloud and returns what it violated. */
+export async function runSchedule(cloud: ScheduleCloud, schedule: Schedule): Promise<ScheduleResult> {
+  const started = Date.now();
+  // Each run owns fresh names, so a schedule runs again (shrinking, --seed) on the same cloud.
+  const tag = randomBytes(5).toString('hex');
+  const scaled = (ms: number) => Math.round((ms * cloud.timeScale) / 0.1);
+  const violations: Violation[] = [];
+  const violate = (rule: string, detail: string) => violations.push({ rule, detail });
+
+  const skus = schedule.skus.map((sku, i) => ({ sku: `SKU-sch-${tag}-${i}`, ...sku }));
+  const customers = schedule.customers.map((customer, i) => ({
+    customerId: `cust-sch-${tag}-${i}`,
+    ...customer,
+  }));
+  const orders = schedule.orders.map((order, i) => {
+    const customerId = customers[order.customer % customers.length]?.customerId ?? '';
+    const key = `sch-${tag}-${i}`;
+    // Lines on one SKU are merged: a body naming a SKU twice is a different question than this one asks.
+    const lines = new Map<string, number>();
+    for (const item of order.items) {
+      const sku = skus[item.sku % skus.length]?.sku ?? '';
+      lines.set(sku, (lines.get(sku) ?? 0) + item.quantity);
+    }
+    const items = [...lines].map(([sku, quantity]) => ({ sku, quantity }));
+    const body = (other: boolean) => ({
+      customerId,
+      items: other
+        ? items.map((item, line) => (line === 0 ? { ...item, quantity: item.quantity + 1 } : item))
+        : items,
+      shippingAddress: {
+        line1: '1 Main St',
+        city: 'Springfield',
+        postalCode: '12345',
+        country: order.country,
+      },
+    });
+    return { orderId: orderIdOf(customerId, key), key, customerId, body, items };
+  });
+  const orderAt = (index: number) => orders[index % orders.length] as (typeof orders)[number];
+  // An injected outage of a service the API calls for this order is passed on as the API's 500 ("safe to retry").
+  const outageFor = new Set(
+    schedule.faults
+      .filter((fault) => fault.target.includes(':') && fault.mode === 'unavailable')
+      .map((fault) => orderAt(fault.order).orderId),
+  );
+
+  let gatewayRetries = 0;
+  const call = async (
+    method: string,
+    path: string,
+    init: { headers?: Record<string, string>; body?: unknown } = {},
+  ): Promise<Answer> => {
+    for (let attempt = 1; ; attempt++) {
+      const response = await fetch(`${cloud.apiUrl}${path}`, {
+        method,
+        headers: {
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...init.headers,
+        },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      });
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      const answer: Answer = { status: response.status, body, text };
+      // API Gateway's own 5xx: the function never answered. At time scale 0.1 its 10 s timeout is 1 s, which
+      // a loaded 2-core machine can exceed; a client retries, and only a 5xx that persists is the API's fault.
+      if (answer.status >= 500 && response.headers.has('x-amzn-errortype') && attempt < 3) {
+        gatewayRetries++;
+        await sleep(200);
+        continue;
+      }
+      if (answer.status >= 400) {
+        const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+        if (typeof error?.code !== 'string' || typeof error.message !== 'string')
+          violate('api.error-body', `${method} ${path}: ${answer.status} ${text.slice(0, 200)}`);
+        const orderId = /\/orders\/(ord_[0-9a-f]+)/.exec(path)?.[1];
+        if (answer.status >= 500 && !(orderId && outageFor.has(orderId)))
+          violate('api.5xx', `${method} ${path}: ${answer.status} ${text.slice(0, 200)}`);
+      }
+      return answer;
+    }
+  };
+
+  const seeded = await call('POST', '/_local/seed', {
+    body: {
+      inventory: skus.map(({ sku, stock, priceCents }) => ({ sku, stock, priceCents })),
+      accounts: customers.map(({ customerId, balanceCents }) => ({ customerId, balanceCents })),
+    },
+  });
+  if (seeded.status !== 201) throw new Error(`seed: ${seeded.status} ${seeded.text}`);
+  const initial: InitialState = {
+    stock: Object.fromEntries(skus.map((sku) => [sku.sku, sku.stock])),
+    balances: Object.fromEntries(customers.map((customer) => [customer.customerId, customer.balanceCents])),
+  };
+
+  for (const fault of schedule.faults) {
+    const armed = await call('POST', '/_local/faults', {
+      body: {
+        target: fault.target,
+        mode: fault.mode,
+        count: fault.count,
+        orderId: orderAt(fault.order).orderId,
+      },
+    });
+    if (armed.status !== 201)
+      throw new Error(`fault ${JSON.stringify(fault)}: ${armed.status} ${armed.text}`);
+  }
+
+  // Every submission, and what it was answered.
+  const submissions: { order: (typeof orders)[number]; sameBody: boolean; answer?: Answer }[] = [];
+  const submit = async (order: (typeof orders)[number], sameBody: boolean, delayMs: number) => {
+    const record: (typeof submissions)[number] = { order, sameBody };
+    submissions.push(record);
+    await sleep(scaled(delayMs));
+    for (let attempt = 0; ; attempt++) {
+      const answer = await call('POST', '/orders', {
+        headers: { 'Idempotency-Key': order.key },
+        body: order.body(!sameBody),
+      });
+      record.answer = answer;
+      // A client retries the answers that ask for it: the winner's write not yet visible, or throttling.
+      const code = (answer.body as { error?: { code?: string } } | undefined)?.error?.code;
+      if ((answer.status === 409 && code === 'ConcurrentRequest') || answer.status === 429) {
+        if (attempt < 50) {
+          await sleep(50);
+          continue;
+        }
+      }
+      return;
+    }
+  };
+
+  const sagaArn = (orderId: string) =>
+    `${outputOf(cloud, 'StateMachineArn').replace(':stateMachine:', ':execution:')}:${orderId}`;
+  const act = async ({ order, atMs, kind }: Schedule['actions'][number]) => {
+    await sleep(scaled(atMs));
+    const { orderId } = orderAt(order);
+    const reason = `schedule ${tag}`;
+    switch (kind) {
+      case 'stop':
+        try {
+          await cloud.sfn.send(new StopExecutionCommand({ executionArn: sagaArn(orderId), cause: reason }));
+        } catch (error) {
+          if (!(error instanceof ExecutionDoesNotExist)) throw error;
+        }
+        return;
+      case 'sweeper': {
+        const answer = await call('POST', '/_local/schedules/OrderSaga-sweeper/run');
+        if (answer.status !== 200) violate('sweeper.run', `${answer.status} ${answer.text.slice(0, 200)}`);
+        return;
+      }
+      case 'reconcile':
+        await call('POST', `/orders/${orderId}/reconcile`);
+        return;
+      default:
+        await call('POST', `/orders/${orderId}/reconcile`, { body: { action: kind, reason } });
+    }
+  };
+
+  await Promise.all([
+    ...orders.map((order, i) => submit(order, true, schedule.firstDelaysMs[i] ?? 0)),
+    ...schedule.repeats.map((repeat) => submit(orderAt(repeat.order), repeat.sameBody, repeat.delayMs)),
+    ...schedule.actions.map(act),
+  ]);
+
+  // Idempotency: per key, every accepted answer names the derived order, every body like the stored one is
+  // accepted, every other body refused with 422.
+  const placed = await settle(orders, call, scaled);
+  for (const { order, sameBody, answer } of submissions) {
+    if (!answer) continue;
+    const stored = placed.get(order.orderId);
+    const accepted = answer.status === 200 || answer.status === 202;
+    const sent = linesKey(order.body(!sameBody).items);
+    if (accepted) {
+      const body = answer.body as { orderId?: string; status?: string };
+      if (body.orderId !== order.orderId)
+        violate('idempotency.order-id', `${order.key}: answered ${body.orderId}, derived ${order.orderId}`);
+      if (!SAGA_ANSWERS.has(String(body.status)))
+        violate('idempotency.status', `${order.key}: answered status ${body.status}`);
+      if (!stored) violate('idempotency.lost', `${order.key}: accepted ${answer.status}, but no order`);
+      else if (linesKey(stored.items) !== sent)
+        violate('idempotency.body', `${order.key}: ${sent} accepted, order holds ${linesKey(stored.items)}`);
+    } else if (stored && linesKey(stored.items) !== sent && answer.status !== 422) {
+      violate('idempotency.reuse', `${order.key}: another body answered ${answer.status}, not 422`);
+    } else if (stored && linesKey(stored.items) === sent && answer.status === 422) {
+      violate('idempotency.refused', `${order.key}: the stored body refused with 422`);
+    }
+  }
+
+  violations.push(
+    ...(await checkSettled(
+      cloud,
+      initial,
+      [...placed.keys()],
+      customers.map((customer) => customer.customerId),
+      skus.map((sku) => sku.sku),
+      orders,
+      call,
+      scaled,
+    )),
+  );
+  return { violations, orders: placed.size, durationMs: Date.now() - started, gatewayRetries };
+}
+
+type Call = (method: string, path: string, init?: { body?: unknown }) => Promise<Answer>;
+interface PlacedOrder {
+  status: string;
+  items: unknown;
+}
+
+/**
+ * Until every order is final or with a person and no operator action is in flight: reconcile (the sweeper's
+ * rules, at once) each one that is not, as a person would. The deadline is generous against the heartbeat and
+ * the saga's retries, scaled with time.
+ */
+async function settle(
+  orders: readonly { orderId: string; items: unknown }[],
+  call: Call,
+  scaled: (ms: number) => number,
+): Promise<Map<string, PlacedOrder>> {
+  const deadline = Date.now() + scaled(120_000);
+  const lastReconcile = new Map<string, number>();
+  for (;;) {
+    const placed = new Map<string, PlacedOrder>();
+    const unsettled: string[] = [];
+    for (const { orderId } of orders) {
+      const answer = await call('GET', `/orders/${orderId}`);
+      if (answer.status === 404) continue;
+      const body = answer.body as { status?: string; items?: unknown; pendingAction?: unknown };
+      if (answer.status !== 200) {
+        unsettled.push(orderId);
+        continue;
+      }
+      placed.set(orderId, { status: String(body.status), items: body.items });
+      if (!FINAL_OR_PERSON.has(String(body.status)) || body.pendingAction) unsettled.push(orderId);
+    }
+    if (unsettled.length === 0 || Date.now() > deadline) return placed;
+    for (const orderId of unsettled) {
+      if (Date.now() - (lastReconcile.get(orderId) ?? 0) < scaled(1_000)) continue;
+      lastReconcile.set(orderId, Date.now());
+      await call('POST', `/orders/${orderId}/reconcile`);
+    }
+    await sleep(scaled(250));
+  }
+}
+
+/** The shared checker with `settled`, polled a while: notifications arrive after the order settles. */
+async function checkSettled(
+  cloud: ScheduleCloud,
+  initial: InitialState,
+  orderIds: string[],
+  customerIds: string[],
+  skus: string[],
+  orders: readonly { orderId: string }[],
+  call: Call,
+  scaled: (ms: number) => number,
+): Promise<Violation[]> {
+  const deadline = Date.now() + scaled(30_000);
+  for (;;) {
+    const read = await readInvariantInput(cloud, orderIds);
+    const violations = checkInvariants({
+      initial,
+      ...read,
+      only: { orderIds, customerIds, skus },
+      settled: true,
+    });
+    if (violations.length === 0 || Date.now() > deadline) return violations;
+    // A saga may still end after settle saw its order: reconcile it again.
+    for (const violation of violations)
+      if (violation.rule === 'order.unsettled') {
+        const orderId = orders.find((order) => violation.detail.startsWith(order.orderId))?.orderId;
+        if (orderId) await call('POST', `/orders/${orderId}/reconcile`);
+      }
+    await sleep(scaled(500));
+  }
+}
+
+/** One schedule as a fast-check property: true when it violated nothing. */
+export function scheduleProperty(
+  cloud: ScheduleCloud,
+  catalogue: Catalogue,
+  onResult?: (result: ScheduleResult) => void,
+) {
+  return fc.asyncProperty(scheduleArbitrary(catalogue), async (schedule) => {
+    const result = await runSchedule(cloud, schedule);
+    onResult?.(result);
+    if (result.violations.length > 0)
+      throw new Error(
+        result.violations.map((violation) => `${violation.rule}: ${violation.detail}`).join('\n'),
+      );
+  });
+}
+
+/**
+ * One schedule per seed: `fc.check` with numRuns 1 from that seed generates exactly the schedule
+ * `--seed <s> --runs 1` reproduces, and on a violation it shrinks to a minimal failing schedule (bounded in
+ * time, since every try runs sagas). Schedules of different seeds run side by side (the caller's concurrency).
+ */
+export async function checkSeed(
+  cloud: ScheduleCloud,
+  catalogue: Catalogue,
+  seed: number,
+  options: { shrinkLimitMs?: number; onResult?: (result: ScheduleResult) => void } = {},
+): Promise<{ seed: number; failed: boolean; report: string }> {
+  let first = true;
+  const details = await fc.check(
+    scheduleProperty(cloud, catalogue, (result) => {
+      // Only the seed's own schedule counts towards runs and throughput; shrinking tries are extra.
+      if (first) options.onResult?.(result);
+      first = false;
+    }),
+    {
+      seed,
+      numRuns: 1,
+      endOnFailure: false,
+      interruptAfterTimeLimit: options.shrinkLimitMs ?? 120_000,
+      markInterruptAsFailure: false,
+    },
+  );
+  if (!details.failed) return { seed, failed: false, report: '' };
+  const [minimal] = details.counterexample ?? [];
+  const error =
+    details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  return {
+    seed,
+    failed: true,
+    report:
+      `schedule of seed ${seed} violated (shrunk ${details.numShrinks} times; reproduce: npm run soak -- --seed ${seed} --runs 1)\n` +
+      `minimal schedule: ${JSON.stringify(minimal)}\n${error}`,
+  };
+}
