@@ -32,7 +32,7 @@ export default defineConfig({
         test: {
           name: 'local',
           // The fault matrix and the randomized schedules share the layer's one local cloud.
-          include: ['test/local/**/*.test.ts', 'test/faults/**/*.test.ts'],
+          include: ['test/local/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/load/**/*.test.ts'],
           // One local cloud for the whole layer: booted once, shared by every file, files run one at a time.
           globalSetup: ['test/local/global-setup.ts'],
           fileParallelism: false,

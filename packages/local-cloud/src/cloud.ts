@@ -38,6 +38,12 @@ export interface LocalCloudOptions {
    * variables (environment variables named `*_SECONDS`, see scaleDurationVariables).
    */
   timeScale: number;
+  /**
+   * Sandboxes (worker threads) each function may run at once; invocations beyond wait in a queue, and that wait
+   * counts against the calling state's timeout as a slow function's would. Default 2: enough for a person or a
+   * test suite, too few for a load test of hundreds of concurrent sagas.
+   */
+  maxWorkersPerFunction?: number;
   /** Re-synthesize even when cdk.out is fresh. */
   forceSynth?: boolean;
   /**
@@ -152,6 +158,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       labels,
       { ...endpoints, dynamodb: dynamodbProxy.endpoint },
       options.timeScale,
+      options.maxWorkersPerFunction,
     );
     stack.push(() => runner.stop());
     registerFunctions(runner, template, ctx, assembly.cdkOutDir, options.timeScale);

@@ -39,9 +39,11 @@ export function createFunctionRunner(
   labels: Map<string, string>,
   endpoints: EmulatorEndpoints,
   timeScale: number | undefined,
+  maxWorkersPerFunction?: number,
 ): LambdaRunner {
   return createLambdaRunner({
     timeScale,
+    maxWorkersPerFunction,
     baseEnvironment: emulatorEnvironment(endpoints),
     // Handlers log JSON lines; their warnings and errors get a line each, unless the trace already tells it.
     onLog: (functionName, _stream, line) => tracer.handlerLog(labels.get(functionName) ?? functionName, line),
