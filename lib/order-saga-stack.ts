@@ -158,6 +158,8 @@ export class OrderSagaStack extends Stack {
           timeout: Duration.minutes(5),
           heartbeat: Duration.seconds(90),
           pivot: true,
+          // The worker leaves a contended request to its queue's redelivery; it never reports WriteConflict.
+          reportsContention: false,
           businessErrors: STEP_BUSINESS_ERRORS.CreateShipment,
           compensation: {
             name: SAGA_STEPS.createShipment.compensationState,

@@ -69,6 +69,13 @@ export interface SagaStep extends SagaTaskSpec {
    * @default false
    */
   readonly pivot?: boolean;
+  /**
+   * Whether the step's task can fail with a contention error, which then gets the contention retry. A callback
+   * step whose worker retries contention itself (by redelivery) never reports one, and a retrier that cannot
+   * fire is only noise in the definition.
+   * @default true
+   */
+  readonly reportsContention?: boolean;
 }
 
 export interface SagaProps {
@@ -293,7 +300,7 @@ export class Saga extends Construct {
     const policy = step.retry ?? (afterPivot ? DEFAULT_POST_PIVOT_RETRY : DEFAULT_FORWARD_RETRY);
     // After the pivot the outcome of a timed-out attempt is unknown but only forward is allowed: try again.
     const retried = afterPivot ? [...this.transientErrors, sfn.Errors.TIMEOUT] : this.transientErrors;
-    this.addContentionRetry(task);
+    if (step.reportsContention !== false) this.addContentionRetry(task);
     task.addRetry(retryProps(retried, policy));
     task.addCatch(onFailure, { errors: [sfn.Errors.ALL], resultPath: failurePathOf(step.name) });
     return task;
