@@ -258,12 +258,21 @@ export function checkInvariants(input: InvariantInput): Violation[] {
         // A stop does not recall a step already invoked: the last step (ConfirmOrder, CancelOrder) may commit
         // the final status and its execution be stopped before it ends. The business checks above still hold.
         const stopped = executions.some((execution) => execution.status === 'ABORTED');
+        const ended = executions
+          .map(
+            (execution) =>
+              `${execution.name} ${execution.status}${execution.error ? ` ${execution.error}` : ''}`,
+          )
+          .join(', ');
         if (status === 'CONFIRMED' ? !(succeeded || stopped) : succeeded)
-          violate('order.execution', `${orderId}: ${status}, ${succeeded ? 'an' : 'no'} execution succeeded`);
+          violate(
+            'order.execution',
+            `${orderId}: ${status}, ${succeeded ? 'an' : 'no'} execution succeeded (${ended})`,
+          );
         if (status === 'CANCELLED' ? !(unwound || stopped) : unwound)
           violate(
             'order.execution',
-            `${orderId}: ${status}, ${unwound ? 'an' : 'no'} execution ended ${SAGA_END_STATES.cancelled}`,
+            `${orderId}: ${status}, ${unwound ? 'an' : 'no'} execution ended ${SAGA_END_STATES.cancelled} (${ended})`,
           );
       }
     }
