@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalCloud } from '../local/cloud.js';
-import { checkSeed, loadCatalogue, type ScheduleCloud } from '../test/faults/schedules.js';
+import { checkSeed, loadCatalogue, OutcomeTally, type ScheduleCloud } from '../test/faults/schedules.js';
 
 /**
  * Randomized schedules (test/faults/schedules.ts) for as long as asked, on a local cloud of its own. Schedule i
@@ -96,6 +96,7 @@ try {
   let sagas = 0;
   let slowest = 0;
   let gatewayRetries = 0;
+  const tally = new OutcomeTally();
   const worker = async () => {
     while (next < runs && Date.now() < stopAt) {
       const seed = firstSeed + next++;
@@ -104,6 +105,7 @@ try {
           sagas += result.orders;
           slowest = Math.max(slowest, result.durationMs);
           gatewayRetries += result.gatewayRetries;
+          tally.add(result.outcomes);
         },
       });
       done++;
@@ -116,6 +118,7 @@ try {
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (Date.now() - started) / 1000;
   if (violations > 0) exitCode = 1;
+  console.log(`reached: ${tally}`);
   if (gatewayRetries > 0)
     console.log(
       `API Gateway 5xx answers retried (a function past its time-scaled timeout): ${gatewayRetries}`,

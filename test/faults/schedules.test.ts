@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { checkSeed, loadCatalogue, type ScheduleCloud } from './schedules.js';
+import { checkSeed, loadCatalogue, OutcomeTally, type ScheduleCloud } from './schedules.js';
 
 /**
  * Randomized schedules on the layer's shared local cloud. Each schedule is its own test, run as `fc.check`
@@ -31,9 +31,10 @@ let runs = 0;
 let sagas = 0;
 let slowest = 0;
 let gatewayRetries = 0;
+const tally = new OutcomeTally();
 afterAll(() => {
   console.log(
-    `randomized schedules from seed ${firstSeed}: ${runs} run, ${sagas} sagas in ${((Date.now() - started) / 1000).toFixed(0)} s, slowest ${slowest} ms, API Gateway 5xx retried ${gatewayRetries}`,
+    `randomized schedules from seed ${firstSeed}: ${runs} run, ${sagas} sagas in ${((Date.now() - started) / 1000).toFixed(0)} s, slowest ${slowest} ms, API Gateway 5xx retried ${gatewayRetries}\n  reached: ${tally}`,
   );
 });
 
@@ -48,6 +49,7 @@ describe.concurrent('randomized schedules: concurrent orders, faults and operato
           sagas += result.orders;
           slowest = Math.max(slowest, result.durationMs);
           gatewayRetries += result.gatewayRetries;
+          tally.add(result.outcomes);
         },
       });
       expect(outcome.failed, outcome.report).toBe(false);

@@ -104,7 +104,7 @@ export async function loadCatalogue(cloud: ScheduleCloud): Promise<Catalogue> {
         : catalogue.sagaStates
       : target.includes(':')
         ? catalogue.awsCalls
-        : ALIAS.test(target) || target.startsWith('OrderSaga-Orders') || NOT_DRAWN.has(target)
+        : ALIAS.test(target) || NOT_DRAWN.has(target)
           ? undefined
           : catalogue.handlers;
     if (family) family.push({ target, modes: await modesOf(cloud.apiUrl, target) });
@@ -160,10 +160,10 @@ export function scheduleArbitrary(catalogue: Catalogue): fc.Arbitrary<Schedule> 
   const index = fc.nat({ max: 7 });
   return fc.record({
     skus: fc.array(
-      fc.record({ stock: fc.integer({ min: 0, max: 5 }), priceCents: fc.integer({ min: 100, max: 2_000 }) }),
+      fc.record({ stock: fc.integer({ min: 0, max: 8 }), priceCents: fc.integer({ min: 100, max: 1_000 }) }),
       { minLength: 1, maxLength: 2 },
     ),
-    customers: fc.array(fc.record({ balanceCents: fc.integer({ min: 0, max: 6_000 }) }), {
+    customers: fc.array(fc.record({ balanceCents: fc.integer({ min: 0, max: 10_000 }) }), {
       minLength: 1,
       maxLength: 2,
     }),
@@ -193,7 +193,7 @@ export function scheduleArbitrary(catalogue: Catalogue): fc.Arbitrary<Schedule> 
     actions: fc.array(
       fc.record({
         order: index,
-        atMs: fc.integer({ min: 0, max: 3_000 }),
+        atMs: fc.integer({ min: 100, max: 4_000 }),
         kind: fc.constantFrom(...ACTION_KINDS),
       }),
       { maxLength: 3 },
@@ -212,6 +212,8 @@ export interface ScheduleResult {
   /** Orders the schedule placed (each a saga). */
   orders: number;
   durationMs: number;
+  /** What the schedule reached, to show the draw covers the model: final statuses and notable answers. */
+  outcomes: string[];
   /** API Gateway 5xx answers retried (the function did not answer in its time-scaled timeout). */
   gatewayRetries: number;
 }
@@ -377,6 +379,7 @@ export async function runSchedule(cloud: ScheduleCloud, schedule: Schedule): Pro
     }
   };
 
+  const actionAnswers: string[] = [];
   const sagaArn = (orderId: string) =>
     `${outputOf(cloud, 'StateMachineArn').replace(':stateMachine:', ':execution:')}:${orderId}`;
   const act = async ({ order, atMs, kind }: Schedule['actions'][number]) => {
@@ -387,8 +390,10 @@ export async function runSchedule(cloud: ScheduleCloud, schedule: Schedule): Pro
       case 'stop':
         try {
           await cloud.sfn.send(new StopExecutionCommand({ executionArn: sagaArn(orderId), cause: reason }));
+          actionAnswers.push('stop');
         } catch (error) {
           if (!(error instanceof ExecutionDoesNotExist)) throw error;
+          actionAnswers.push('stop ExecutionDoesNotExist');
         }
         return;
       case 'sweeper': {
@@ -396,11 +401,15 @@ export async function runSchedule(cloud: ScheduleCloud, schedule: Schedule): Pro
         if (answer.status !== 200) violate('sweeper.run', `${answer.status} ${answer.text.slice(0, 200)}`);
         return;
       }
-      case 'reconcile':
-        await call('POST', `/orders/${orderId}/reconcile`);
-        return;
-      default:
-        await call('POST', `/orders/${orderId}/reconcile`, { body: { action: kind, reason } });
+      default: {
+        const answer = await call(
+          'POST',
+          `/orders/${orderId}/reconcile`,
+          kind === 'reconcile' ? {} : { body: { action: kind, reason } },
+        );
+        const code = (answer.body as { error?: { code?: string } } | undefined)?.error?.code;
+        actionAnswers.push(`${kind} ${answer.status}${code ? ` ${code}` : ''}`);
+      }
     }
   };
 
@@ -446,7 +455,10 @@ export async function runSchedule(cloud: ScheduleCloud, schedule: Schedule): Pro
       scaled,
     )),
   );
-  return { violations, orders: placed.size, durationMs: Date.now() - started, gatewayRetries };
+  const outcomes = [...placed.values()].map((order) => order.status);
+  for (const { answer } of submissions) if (answer?.status === 422) outcomes.push('POST /orders 422');
+  outcomes.push(...actionAnswers);
+  return { violations, orders: placed.size, durationMs: Date.now() - started, gatewayRetries, outcomes };
 }
 
 type Call = (method: string, path: string, init?: { body?: unknown }) => Promise<Answer>;
@@ -575,4 +587,20 @@ export async function checkSeed(
       `schedule of seed ${seed} violated (shrunk ${details.numShrinks} times; reproduce: npm run soak -- --seed ${seed} --runs 1)\n` +
       `minimal schedule: ${JSON.stringify(minimal)}\n${error}`,
   };
+}
+
+/** Counts outcomes across schedules, most frequent first: what a run of schedules reached. */
+export class OutcomeTally {
+  private readonly counts = new Map<string, number>();
+
+  add(outcomes: readonly string[]): void {
+    for (const outcome of outcomes) this.counts.set(outcome, (this.counts.get(outcome) ?? 0) + 1);
+  }
+
+  toString(): string {
+    return [...this.counts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([outcome, count]) => `${outcome}: ${count}`)
+      .join(', ');
+  }
 }
