@@ -97,7 +97,12 @@ export class OrderSagaStack extends Stack {
     };
     const identityOnly = sfn.TaskInput.fromObject(identity);
     // Status changes keep one barrier row per execution: an order may reach a status again in a later one.
-    const orderChange = { ...identity, executionName: sfn.JsonPath.executionName };
+    // The results travel with them so the order records its total (every execution input carries `results`).
+    const orderChange = {
+      ...identity,
+      executionName: sfn.JsonPath.executionName,
+      results: sfn.JsonPath.objectAt('$.results'),
+    };
     const withFailures = sfn.TaskInput.fromObject({
       ...orderChange,
       failures: sfn.JsonPath.objectAt('$.failures'),

@@ -105,19 +105,27 @@ async function stepsOf(order: StoredOrder) {
   return histories.map((events) => stepsFromHistory(events));
 }
 
+/**
+ * The order as its record keeps it. Step Functions is read only for `?include=steps` (operators, the console):
+ * the history API is a control-plane call with a small quota, not something every poll of an order may spend.
+ */
 async function getOrder(event: APIGatewayProxyEvent) {
   const orderId = event.pathParameters?.orderId ?? '';
+  const include = event.queryStringParameters?.include;
+  if (include !== undefined && include !== 'steps') {
+    throw new ApiError(400, 'InvalidInclude', 'include may only be "steps"');
+  }
   const order = ORDER_ID_PATTERN.test(orderId) ? await orders.get(orderId) : undefined;
   if (!order) throw new ApiError(404, 'OrderNotFound', `No order ${orderId}`);
-  const histories = await stepsOf(order);
+  const histories = include === 'steps' ? await stepsOf(order) : undefined;
   return json(200, {
     orderId: order.orderId,
     status: order.status,
     customerId: order.customerId,
     items: order.items,
     shippingAddress: order.shippingAddress,
-    totalCents: histories.find((history) => history.totalCents !== undefined)?.totalCents ?? null,
-    steps: histories.flatMap((history) => history.steps),
+    totalCents: order.totalCents ?? null,
+    ...(histories ? { steps: histories.flatMap((history) => history.steps) } : {}),
     failure: order.failure ?? null,
     pendingAction: order.pendingAction ?? null,
     actions: order.actions ?? [],

@@ -3,7 +3,7 @@ import { barrierDepsFromEnv } from '../shared/service-env.js';
 import { sagaStepHandler } from '../shared/step-handler.js';
 import { failuresField } from '../shared/step-input.js';
 import { barrierStepOf, moveOrder } from './order-step.js';
-import { summarizeFailures } from './orders.js';
+import { summarizeFailures, withTotal } from './orders.js';
 
 const deps = barrierDepsFromEnv();
 const STEP = SAGA_STEPS.cancelOrder;
@@ -13,6 +13,6 @@ export const handler = sagaStepHandler(STEP.state, async ({ orderId, payload }) 
   // An operator's unwind has no failure of its own: the order keeps the one that stopped it.
   return moveOrder(deps, orderId, barrierStepOf(STEP.barrierId, payload), {
     to: 'CANCELLED',
-    set: firstFailure ? { failure: firstFailure } : {},
+    set: withTotal(payload, firstFailure ? { failure: firstFailure } : {}),
   });
 });

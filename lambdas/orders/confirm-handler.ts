@@ -3,6 +3,7 @@ import { barrierDepsFromEnv } from '../shared/service-env.js';
 import { sagaStepHandler } from '../shared/step-handler.js';
 import { stringField } from '../shared/step-input.js';
 import { barrierStepOf, moveOrder } from './order-step.js';
+import { withTotal } from './orders.js';
 
 const deps = barrierDepsFromEnv();
 const STEP = SAGA_STEPS.confirmOrder;
@@ -11,6 +12,6 @@ export const handler = sagaStepHandler(STEP.state, async ({ orderId, payload }) 
   const shipmentId = stringField(payload, 'shipmentId');
   return moveOrder(deps, orderId, barrierStepOf(STEP.barrierId, payload), {
     to: 'CONFIRMED',
-    set: { shipmentId },
+    set: withTotal(payload, { shipmentId }),
   });
 });

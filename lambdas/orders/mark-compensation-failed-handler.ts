@@ -4,7 +4,7 @@ import { barrierDepsFromEnv } from '../shared/service-env.js';
 import { sagaStepHandler } from '../shared/step-handler.js';
 import { failuresField } from '../shared/step-input.js';
 import { barrierStepOf, moveOrder } from './order-step.js';
-import { summarizeFailures } from './orders.js';
+import { summarizeFailures, withTotal } from './orders.js';
 
 const deps = barrierDepsFromEnv();
 const STEP = SAGA_STEPS.markCompensationFailed;
@@ -15,6 +15,6 @@ export const handler = sagaStepHandler(STEP.state, async ({ orderId, traceId, pa
   log('error', 'saga needs a person', { orderId, traceId, status: 'COMPENSATION_FAILED', failures });
   return moveOrder(deps, orderId, barrierStepOf(STEP.barrierId, payload), {
     to: 'COMPENSATION_FAILED',
-    set: { failure: failures[0] ?? null, failures },
+    set: withTotal(payload, { failure: failures[0] ?? null, failures }),
   });
 });

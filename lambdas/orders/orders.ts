@@ -1,3 +1,4 @@
+import { SAGA_STEPS } from '../shared/saga-states.js';
 import type { OrderLine, ShippingAddress, StepFailure } from '../shared/step-input.js';
 import type { OrderFailure, OrderStatus, PendingAction } from './status.js';
 
@@ -30,6 +31,8 @@ export interface StoredOrder extends NewOrder {
   failure?: OrderFailure | null;
   failures?: unknown;
   shipmentId?: string;
+  /** What inventory reserved, recorded with the first status change after the reservation. */
+  totalCents?: number;
   /** Every execution started for the order, recorded once its start succeeded; decisions use only these. */
   executionArns?: Set<string> | string[];
   pendingAction?: PendingAction;
@@ -58,7 +61,11 @@ export function recordedExecutionArns(order: Pick<StoredOrder, 'executionArns'>)
   return [...(order.executionArns ?? [])];
 }
 
-/** What the saga's execution receives: the same for every start of one order, so StartExecution stays idempotent. */
+/**
+ * What the saga's execution receives: the same for every start of one order, so StartExecution stays idempotent.
+ * `results` starts empty so the orders service's steps can always be handed `$.results` (a JSONPath to a field
+ * that does not exist fails the execution, uncaught), and read the total once inventory has reserved.
+ */
 export function sagaInputOf(order: Omit<NewOrder, 'requestHash'>) {
   return {
     orderId: order.orderId,
@@ -66,7 +73,25 @@ export function sagaInputOf(order: Omit<NewOrder, 'requestHash'>) {
     customerId: order.customerId,
     items: order.items,
     shippingAddress: order.shippingAddress,
+    results: {},
   };
+}
+
+/** The order's total as inventory reserved it, when the saga got that far: what the order record keeps. */
+export function reservedTotalOf(results: unknown): number | undefined {
+  const reservation = (results as Record<string, { totalCents?: unknown } | undefined> | undefined)?.[
+    SAGA_STEPS.reserveInventory.state
+  ];
+  return typeof reservation?.totalCents === 'number' ? reservation.totalCents : undefined;
+}
+
+/** The attributes a status change stores besides the status: the total once known, and the step's own. */
+export function withTotal(
+  payload: { results?: unknown },
+  set: Record<string, unknown>,
+): Record<string, unknown> {
+  const totalCents = reservedTotalOf(payload.results);
+  return totalCents === undefined ? set : { ...set, totalCents };
 }
 
 export interface FailureSummary {

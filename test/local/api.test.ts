@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
+import { callsFor } from '../faults/driver.js';
 import { badRequests, VALID_ORDER } from './bad-input-cases.js';
 import {
   address,
@@ -49,6 +50,25 @@ describe('the orders API on the local cloud', () => {
       ['CreateShipment', 'succeeded'],
       ['ConfirmOrder', 'succeeded'],
     ]);
+  });
+
+  it('serves GET /orders/{id} from the order record alone: no Step Functions call, steps only on request', async () => {
+    const { orderId } = (await postOrder(VALID_ORDER, key())).body as { orderId: string };
+    await waitForOrder(orderId);
+    const stepFunctionsCalls = async () =>
+      (await callsFor(orderId))
+        .filter((entry) => entry.caller === 'OrdersApiFunction' && entry.call.startsWith('states:'))
+        .reduce((total, entry) => total + entry.count, 0);
+    const before = await stepFunctionsCalls();
+
+    const plain = await callApi('GET', `/orders/${orderId}`);
+    expect(plain.body).toMatchObject({ status: 'CONFIRMED', totalCents: TOTAL_CENTS });
+    expect(plain.body).not.toHaveProperty('steps');
+    expect(await stepFunctionsCalls()).toBe(before);
+
+    const withSteps = await callApi('GET', `/orders/${orderId}?include=steps`);
+    expect((withSteps.body as { steps: unknown[] }).steps).toHaveLength(4);
+    expect(await stepFunctionsCalls()).toBeGreaterThan(before);
   });
 
   it('shows a cancelled order with the failure and the compensations that ran', async () => {

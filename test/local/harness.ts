@@ -187,7 +187,7 @@ export function postOrder(order: unknown, idempotencyKey: string): Promise<ApiAn
 export async function waitForOrder(orderId: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const answer = await callApi('GET', `/orders/${orderId}`);
+    const answer = await callApi('GET', `/orders/${orderId}?include=steps`);
     const body = answer.body as { status?: string; steps?: { outcome: string }[] };
     const stepsSettled = (body.steps ?? []).every((step) => step.outcome !== 'running');
     if (answer.status === 200 && body.status !== 'PENDING' && stepsSettled)

@@ -51,7 +51,7 @@ const sagaArnOf = (orderId: string) => executionArnOf(output('StateMachineArn'),
 
 async function waitForStep(orderId: string, step: string): Promise<void> {
   await eventually(`${orderId} to reach ${step}`, async () => {
-    const { steps = [] } = (await callApi('GET', `/orders/${orderId}`)).body as {
+    const { steps = [] } = (await callApi('GET', `/orders/${orderId}?include=steps`)).body as {
       steps?: { step: string }[];
     };
     return steps.some((entry) => entry.step === step) ? true : undefined;

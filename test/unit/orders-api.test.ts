@@ -43,7 +43,7 @@ function post(body: unknown, headers: Record<string, string | undefined> = {}): 
   } as unknown as APIGatewayProxyEvent;
 }
 
-function get(orderId: string): APIGatewayProxyEvent {
+function get(orderId: string, include?: string): APIGatewayProxyEvent {
   return {
     resource: '/orders/{orderId}',
     path: `/orders/${orderId}`,
@@ -51,6 +51,7 @@ function get(orderId: string): APIGatewayProxyEvent {
     headers: {},
     body: null,
     pathParameters: { orderId },
+    queryStringParameters: include === undefined ? null : { include },
   } as unknown as APIGatewayProxyEvent;
 }
 
@@ -349,7 +350,41 @@ describe('GET /orders/{orderId}', () => {
     expect(sfn).toHaveReceivedCommandTimes(GetExecutionHistoryCommand, 0);
   });
 
-  it('shows status, total, step history and the failure', async () => {
+  it('shows status, total and failure from the order record alone, with no Step Functions call', async () => {
+    ddb.on(GetCommand).resolves({
+      Item: {
+        orderId: ORDER_ID,
+        status: 'CANCELLED',
+        ...order,
+        totalCents: 2598,
+        failure: { step: 'ChargePayment', error: 'InsufficientFunds', cause: 'short' },
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-01-01T00:00:01.000Z',
+      },
+    });
+
+    const response = await handler(get(ORDER_ID));
+    const body = parse(response.body);
+
+    expect(response.statusCode).toBe(200);
+    expect(body).toMatchObject({
+      orderId: ORDER_ID,
+      status: 'CANCELLED',
+      totalCents: 2598,
+      failure: { step: 'ChargePayment' },
+    });
+    expect(body).not.toHaveProperty('steps');
+    expect(sfn).toHaveReceivedCommandTimes(GetExecutionHistoryCommand, 0);
+  });
+
+  it('refuses an include it does not know, before reading anything', async () => {
+    const response = await handler(get(ORDER_ID, 'everything'));
+    expect(response.statusCode).toBe(400);
+    expect(parse(response.body)).toMatchObject({ error: { code: 'InvalidInclude' } });
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 0);
+  });
+
+  it('adds the step history with include=steps', async () => {
     ddb.on(GetCommand).resolves({
       Item: {
         orderId: ORDER_ID,
@@ -395,14 +430,13 @@ describe('GET /orders/{orderId}', () => {
       ],
     });
 
-    const response = await handler(get(ORDER_ID));
+    const response = await handler(get(ORDER_ID, 'steps'));
     const body = parse(response.body);
 
     expect(response.statusCode).toBe(200);
     expect(body).toMatchObject({
       orderId: ORDER_ID,
       status: 'CANCELLED',
-      totalCents: 2598,
       failure: { step: 'ChargePayment' },
     });
     expect(body.steps).toEqual([

@@ -57,6 +57,19 @@ describe('ConfirmOrder', () => {
     });
   });
 
+  it('records the total inventory reserved, which the saga hands it in its results', async () => {
+    storedOrder('PENDING', { version: 1 });
+    await confirmOrder({
+      orderId: 'ord-1',
+      traceId: 't',
+      shipmentId: 'shp_ord-1',
+      results: { ReserveInventory: { totalCents: 4248 }, ChargePayment: { chargeId: 'c' } },
+    });
+    expect(orderUpdate()).toMatchObject({
+      ExpressionAttributeValues: expect.objectContaining({ ':totalCents': 4248 }),
+    });
+  });
+
   it('announces the confirmation with an event id unique to the new version, in the same transaction', async () => {
     storedOrder('PENDING', { version: 1 });
     await confirmOrder({ orderId: 'ord-1', traceId: 't', shipmentId: 'shp_ord-1' });
