@@ -151,12 +151,20 @@ describe('order saga definition', () => {
     for (const name of ['CancelShipment', 'RefundPayment', 'ReleaseInventory']) {
       expect(task(name).Parameters, name).toEqual({ 'orderId.$': '$.orderId', 'traceId.$': '$.traceId' });
     }
+    // The final compensation undoes nothing: it records the order's end, with the failures and the total.
     expect(task('CancelOrder').Parameters).toEqual({
       'orderId.$': '$.orderId',
       'traceId.$': '$.traceId',
       'executionName.$': '$$.Execution.Name',
+      'results.$': '$.results',
       'failures.$': '$.failures',
     });
+  });
+
+  it('hands every status change the results, so the order records the total inventory priced', () => {
+    for (const name of ['ConfirmOrder', 'CancelOrder', 'MarkCompensationFailed', 'MarkNeedsAttention']) {
+      expect(task(name).Parameters, name).toMatchObject({ 'results.$': '$.results' });
+    }
   });
 
   it('names the execution to every status change, so each execution keeps its own barrier row', () => {
