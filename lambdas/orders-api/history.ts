@@ -1,5 +1,4 @@
 import { readableCause } from '../orders/orders.js';
-import { SAGA_STEPS } from '../shared/saga-states.js';
 
 /**
  * Turns a Step Functions execution history into the step list GET /orders/{id} shows. Works on the
@@ -63,18 +62,16 @@ function parsedOutput(output: string | undefined): unknown {
 }
 
 /**
- * The step list, the order total, and each succeeded step's output by step name (what the saga keeps under
- * `$.results`, which an operator's completion starts from).
+ * The step list, and each succeeded step's output by step name (what the saga keeps under `$.results`, which
+ * an operator's completion starts from).
  */
 export function stepsFromHistory(events: readonly HistoryEventLike[]): {
   steps: StepRecord[];
-  totalCents?: number;
   results: Record<string, unknown>;
 } {
   const steps: StepRecord[] = [];
   const results: Record<string, unknown> = {};
   let current: StepRecord | undefined;
-  let totalCents: number | undefined;
   for (const event of events) {
     const at = event.timestamp ? new Date(event.timestamp).toISOString() : '';
     if (event.type && EXECUTION_ENDS.has(event.type)) {
@@ -102,12 +99,7 @@ export function stepsFromHistory(events: readonly HistoryEventLike[]): {
     current.endedAt = at;
     if (result.outcome === 'succeeded') {
       delete current.error;
-      const output = parsedOutput(result.details.output);
-      results[current.step] = output;
-      if (current.step === SAGA_STEPS.reserveInventory.state) {
-        const total = (output as { totalCents?: unknown } | null)?.totalCents;
-        if (typeof total === 'number') totalCents = total;
-      }
+      results[current.step] = parsedOutput(result.details.output);
     } else {
       current.error = {
         error: result.details.error ?? (result.outcome === 'timed-out' ? 'States.Timeout' : 'Unknown'),
@@ -115,5 +107,5 @@ export function stepsFromHistory(events: readonly HistoryEventLike[]): {
       };
     }
   }
-  return { steps, totalCents, results };
+  return { steps, results };
 }
