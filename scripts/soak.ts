@@ -82,6 +82,10 @@ const readers: ScheduleCloud = {
   timeScale,
 };
 
+// Ctrl-C or a SIGTERM stops the cloud too, DynamoDB Local's Java process included.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void cloud.stop().then(() => process.exit(130)));
+
 let exitCode = 0;
 try {
   const catalogue = await loadCatalogue(readers);
