@@ -4,6 +4,8 @@ import type { StateMachine as EngineStateMachine, StateMachineDefinition } from 
 import {
   MAX_TIMER_SECONDS,
   prepareDefinition,
+  retriesSinceEntered,
+  substituteRetryCount,
   substituteTaskToken,
   type TaskStateInfo,
   WAIT_FOR_TASK_TOKEN_SUFFIX,
@@ -165,7 +167,10 @@ export async function createLocalStateMachine(options: LocalStateMachineOptions)
             expiresAfterMs: (info.timeoutSeconds ?? MAX_TIMER_SECONDS) * 1000,
           })
         : undefined;
-      const parameters = tokenEntry ? substituteTaskToken(effectiveInput, tokenEntry.token) : effectiveInput;
+      const parameters = substituteRetryCount(
+        tokenEntry ? substituteTaskToken(effectiveInput, tokenEntry.token) : effectiveInput,
+        retriesSinceEntered(execution.history, stateName),
+      );
       // The engine times a task out by racing it against a timer of its own and never tells the handler. This
       // timer has the same length and is armed later (after nextTurn), so it fires after the engine's: by then
       // the state has failed with States.Timeout and whatever the call answers is discarded.

@@ -4,15 +4,17 @@ import type { JsonValue } from './tasks.js';
 
 // Literal that replaces $$.Task.Token in Parameters: the engine has no task token in its context object.
 const TASK_TOKEN_PLACEHOLDER = '@@LOCAL_TASK_TOKEN@@';
+// Literal that replaces $$.State.RetryCount in Parameters: the engine's context object has no State either.
+const RETRY_COUNT_PLACEHOLDER = '@@LOCAL_STATE_RETRY_COUNT@@';
 export const WAIT_FOR_TASK_TOKEN_SUFFIX = '.waitForTaskToken';
 // AWS's default task timeout is 99999999 s, beyond what setTimeout can hold; the engine's default is 60 s.
 export const MAX_TIMER_SECONDS = 2_000_000;
 
 type StateDefinition = Record<string, unknown>;
 
-function replaceTaskTokenReferences(parameters: unknown): unknown {
+function replaceContextReferences(parameters: unknown): unknown {
   if (Array.isArray(parameters)) {
-    return parameters.map(replaceTaskTokenReferences);
+    return parameters.map(replaceContextReferences);
   }
   if (!isRecord(parameters)) {
     return parameters;
@@ -21,14 +23,43 @@ function replaceTaskTokenReferences(parameters: unknown): unknown {
   for (const [key, value] of Object.entries(parameters)) {
     if (key.endsWith('.$') && value === '$$.Task.Token') {
       result[key.slice(0, -2)] = TASK_TOKEN_PLACEHOLDER;
+    } else if (key.endsWith('.$') && value === '$$.State.RetryCount') {
+      result[key.slice(0, -2)] = RETRY_COUNT_PLACEHOLDER;
     } else if (key.endsWith('.$') && typeof value === 'string' && value.includes('$$.Task.Token')) {
       // Inside intrinsic functions such as States.Format(..., $$.Task.Token) a string literal works.
       result[key] = value.replaceAll('$$.Task.Token', `'${TASK_TOKEN_PLACEHOLDER}'`);
     } else {
-      result[key] = replaceTaskTokenReferences(value);
+      result[key] = replaceContextReferences(value);
     }
   }
   return result;
+}
+
+/** Puts the attempt's retry count where Parameters named $$.State.RetryCount. */
+export function substituteRetryCount(value: JsonValue, retryCount: number): JsonValue {
+  if (value === RETRY_COUNT_PLACEHOLDER) return retryCount;
+  if (Array.isArray(value)) return value.map((item) => substituteRetryCount(item, retryCount));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteRetryCount(item, retryCount)]),
+    );
+  }
+  return value;
+}
+
+/** Attempts of the state before this one since it was last entered: what AWS gives as $$.State.RetryCount. */
+export function retriesSinceEntered(
+  history: readonly { type: string; stateName?: string }[],
+  stateName: string,
+): number {
+  let retries = 0;
+  for (let index = history.length - 1; index >= 0; index -= 1) {
+    const event = history[index];
+    if (event?.stateName !== stateName) continue;
+    if (event.type.endsWith('StateEntered')) break;
+    if (event.type === 'TaskScheduled') retries += 1;
+  }
+  return retries;
 }
 
 export function substituteTaskToken(value: JsonValue, token: string): JsonValue {
@@ -58,8 +89,8 @@ export interface TaskStateInfo {
 
 /**
  * Rewrites a definition for the engine: scales TimeoutSeconds, retry intervals and Wait seconds, gives tasks
- * AWS's near-infinite default timeout, and swaps $$.Task.Token for a placeholder. Fractional seconds work in
- * the engine but fail its validator, so validate the original definition first.
+ * AWS's near-infinite default timeout, and swaps $$.Task.Token and $$.State.RetryCount for placeholders.
+ * Fractional seconds work in the engine but fail its validator, so validate the original definition first.
  */
 export function prepareDefinition(
   definition: Record<string, unknown>,
@@ -83,8 +114,8 @@ export function prepareDefinition(
           timeScale,
         );
       }
-      if (state.Resource.endsWith(WAIT_FOR_TASK_TOKEN_SUFFIX) && state.Parameters !== undefined) {
-        state.Parameters = replaceTaskTokenReferences(state.Parameters);
+      if (state.Parameters !== undefined) {
+        state.Parameters = replaceContextReferences(state.Parameters);
       }
       taskStates.set(stateName, {
         resource: state.Resource,
