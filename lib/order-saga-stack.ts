@@ -1,10 +1,10 @@
 import { Aspects, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { SAGA_END_STATES, SAGA_STEPS } from '../lambdas/shared/saga-states.js';
 import { OrdersApi } from './api/orders-api.js';
+import { Monitoring } from './ops/monitoring.js';
 import { OutboxRepublisher } from './ops/outbox-republisher.js';
 import { Sweeper } from './ops/sweeper.js';
 import { acknowledgeWildcardResource } from './platform/nag.js';
@@ -14,7 +14,7 @@ import { InventoryService } from './services/inventory.js';
 import { NotificationsService } from './services/notifications.js';
 import { OrdersService } from './services/orders.js';
 import { PaymentsService } from './services/payments.js';
-import type { ReconcileSettings } from './services/reconcile-access.js';
+import { type ReconcileSettings, sagaMachines } from './services/reconcile-access.js';
 import { ShippingService } from './services/shipping.js';
 
 /** Errors each step raises by name; the saga never retries them. */
@@ -217,32 +217,6 @@ export class OrderSagaStack extends Stack {
     }
     this.saga.stateMachine.grantTaskResponse(shipping.worker);
 
-    // Every escalation is an order a person must settle: one is enough to page.
-    const escalations = [
-      {
-        id: 'CompensationFailedAlarm',
-        fn: orders.markCompensationFailed,
-        description:
-          'A compensation kept failing: the order is COMPENSATION_FAILED; see its failure and the README',
-      },
-      {
-        id: 'NeedsAttentionAlarm',
-        fn: orders.markNeedsAttention,
-        description:
-          'A step after the pivot kept failing: the order is NEEDS_ATTENTION (failed-after-pivot); complete it',
-      },
-    ];
-    for (const { id, fn, description } of escalations) {
-      new cloudwatch.Alarm(this, id, {
-        alarmDescription: description,
-        metric: fn.metricInvocations({ period: Duration.minutes(1), statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-    }
-
     const reconcile: ReconcileSettings = {
       saga: this.saga,
       barrierTtl,
@@ -250,10 +224,21 @@ export class OrderSagaStack extends Stack {
       stuckAfter: props.stuckAfter ?? Duration.minutes(5),
     };
     this.api = new OrdersApi(this, 'Api', { ordersTable: orders.table, reconcile });
-    new Sweeper(this, 'Sweeper', { ordersTable: orders.table, reconcile });
+    const sweeper = new Sweeper(this, 'Sweeper', { ordersTable: orders.table, reconcile });
     new OutboxRepublisher(this, 'OutboxRepublisher', {
       ordersTable: orders.table,
       orderEventsQueue: notifications.orderEvents.queue,
+    });
+
+    // Last: it watches every DLQ and function the stack has by now.
+    new Monitoring(this, 'Monitoring', {
+      stateMachines: sagaMachines(this.saga),
+      relay: orders.relay,
+      restApi: this.api.restApi,
+      // The README's guarantee: final or with a person within (budget + 1) timeouts and two sweeps.
+      pendingOrderDeadline: Duration.seconds(
+        sagaTimeout.toSeconds() * (redriveBudget + 1) + 2 * sweeper.every.toSeconds(),
+      ),
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });

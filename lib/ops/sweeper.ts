@@ -32,9 +32,12 @@ export interface SweeperProps {
 export class Sweeper extends Construct {
   readonly function: ServiceFunction;
   readonly schedule: events.Rule;
+  /** How often the sweep runs. */
+  readonly every: Duration;
 
   constructor(scope: Construct, id: string, props: SweeperProps) {
     super(scope, id);
+    this.every = props.every ?? Duration.minutes(5);
     this.function = new ServiceFunction(this, 'SweeperFunction', {
       entry: lambdaEntry('sweeper/handler.ts'),
       timeout: Duration.minutes(1),
@@ -51,7 +54,7 @@ export class Sweeper extends Construct {
     this.schedule = new events.Rule(this, 'Schedule', {
       ruleName: `${Stack.of(this).stackName}-sweeper`,
       description: 'Reconciles orders stuck in PENDING with their saga executions',
-      schedule: events.Schedule.rate(props.every ?? Duration.minutes(5)),
+      schedule: events.Schedule.rate(this.every),
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 2 })],
     });
   }

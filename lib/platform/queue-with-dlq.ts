@@ -1,5 +1,4 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
@@ -13,29 +12,23 @@ export interface DeadLetterQueueProps {
   readonly retention?: Duration;
 }
 
-/** Where failed messages wait: SSE, TLS only, kept 14 days, and an alarm as soon as one arrives. */
+/**
+ * Where failed messages wait: SSE, TLS only, kept 14 days. The stack's Monitoring finds every DLQ and
+ * alarms as soon as one holds a message.
+ */
 export class DeadLetterQueue extends Construct {
   readonly queue: sqs.Queue;
-  readonly alarm: cloudwatch.Alarm;
+  /** The short name: the queue is `<stack>-<name>-dlq`. */
+  readonly name: string;
 
   constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
     super(scope, id);
+    this.name = props.name;
     this.queue = new sqs.Queue(this, 'Queue', {
       queueName: `${Stack.of(this).stackName}-${props.name}-dlq`,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: props.retention ?? Duration.days(14),
-    });
-    this.alarm = new cloudwatch.Alarm(this, 'NotEmpty', {
-      alarmDescription: `Messages in ${props.name}'s DLQ: inspect them, fix the cause, then npm run redrive -- ${props.name}`,
-      metric: this.queue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: 'Maximum',
-      }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 }
@@ -54,7 +47,7 @@ export interface QueueWithDlqProps {
 
 /**
  * A queue for at-least-once delivery with the defaults every channel here needs: SSE, TLS only, a
- * visibility timeout fitted to its consumer, and a DLQ (with its alarm) after `maxReceiveCount` receives.
+ * visibility timeout fitted to its consumer, and a DLQ after `maxReceiveCount` receives.
  */
 export class QueueWithDlq extends Construct {
   readonly queue: sqs.Queue;

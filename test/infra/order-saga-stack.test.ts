@@ -177,18 +177,6 @@ describe('order saga stack', () => {
     });
   });
 
-  it.each(['MarkCompensationFailed', 'MarkNeedsAttention'])(
-    'alarms on the first escalation by %s',
-    (name) => {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'Invocations',
-        Namespace: 'AWS/Lambda',
-        Threshold: 1,
-        Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionNamed(name)[0] } }],
-      });
-    },
-  );
-
   it('gives every queue a DLQ after 5 receives, SSE, TLS only, and a visibility of six consumer timeouts', () => {
     const queues = template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
     const mappings = Object.values(
