@@ -3,7 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { documentClient } from '../shared/clients.js';
 import { cancellationReasons } from '../shared/dynamodb.js';
 import { requireEnv } from '../shared/env.js';
-import { log } from '../shared/logger.js';
+import { logger } from '../shared/logger.js';
 import { parseOrderEvent } from '../shared/outbox.js';
 import { sqsBatchHandler } from '../shared/sqs-batch.js';
 import { planNotification } from './notifications.js';
@@ -18,6 +18,7 @@ async function consume(record: SQSRecord): Promise<{ outcome: 'notified' | 'dupl
     body = undefined;
   }
   const event = parseOrderEvent(body);
+  if (event) logger.appendKeys({ orderId: event.orderId });
   // Poison: retries cannot fix it, so it fails until the queue moves it to the DLQ for a person.
   if (!event) throw new Error(`Message ${record.messageId} is not an order event`);
   try {
@@ -39,7 +40,7 @@ async function consume(record: SQSRecord): Promise<{ outcome: 'notified' | 'dupl
 /** Records one notification per order event (per event id), whatever the number of deliveries. */
 export const handler = sqsBatchHandler('notifications', async (record) => {
   const { outcome, eventId } = await consume(record);
-  log('info', outcome === 'duplicate' ? 'duplicate event acknowledged' : 'notification recorded', {
+  logger.info(outcome === 'duplicate' ? 'duplicate event acknowledged' : 'notification recorded', {
     messageId: record.messageId,
     eventId,
   });

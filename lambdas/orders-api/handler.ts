@@ -6,7 +6,8 @@ import { ConcurrentRequest, OrdersTable, type StoredOrder } from '../orders/orde
 import { executionArnOf, parseExecutionArn, SagaClient } from '../orders/saga-client.js';
 import { documentClient } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
-import { log } from '../shared/logger.js';
+import { appendInvocationKeys, logger } from '../shared/logger.js';
+import { countMetric } from '../shared/metrics.js';
 import { stepsFromHistory } from './history.js';
 import { ApiError, apiHandler, bodyText, header, json, traceIdOf } from './http.js';
 import { deriveOrderId, requestHash } from './identity.js';
@@ -38,10 +39,7 @@ async function startSaga(order: NewOrder): Promise<void> {
     const { arn } = await saga.start('saga', order.orderId, sagaInputOf(order));
     await orders.recordExecution(order.orderId, arn);
   } catch (error) {
-    log('warn', 'saga start deferred to the sweeper', {
-      orderId: order.orderId,
-      errorMessage: (error as Error).message,
-    });
+    logger.warn('saga start deferred to the sweeper', { errorMessage: (error as Error).message });
   }
 }
 
@@ -63,6 +61,7 @@ async function createOrder(event: APIGatewayProxyEvent) {
     traceId: traceIdOf(event, randomUUID),
     requestHash: requestHash(request),
   };
+  appendInvocationKeys({ orderId: order.orderId, traceId: order.traceId });
   let outcome: Awaited<ReturnType<OrdersTable['create']>>;
   try {
     outcome = await orders.create(order, new Date().toISOString());
@@ -82,12 +81,14 @@ async function createOrder(event: APIGatewayProxyEvent) {
   }
   const { existing } = outcome;
   if (existing.requestHash !== order.requestHash) {
+    countMetric('IdempotencyConflict');
     throw new ApiError(
       422,
       'IdempotencyKeyReused',
       `${IDEMPOTENCY_KEY_HEADER} was already used for a different order`,
     );
   }
+  countMetric('IdempotentReplay');
   // A replay: the first request may have died between its write and its start. Only a start that was never
   // recorded is tried again; a recorded execution is never started a second time.
   if (existing.status === 'PENDING' && recordedExecutionArns(existing).length === 0)

@@ -1,6 +1,7 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { THROTTLING_ERROR_NAMES } from '../shared/errors.js';
-import { log } from '../shared/logger.js';
+import { beginInvocation, errorFields, logger } from '../shared/logger.js';
+import { flushMetrics, unexpectedErrorMetric } from '../shared/metrics.js';
 
 /** An error answered as `{ "error": { code, message, details? } }` with its status; never a stack trace. */
 export class ApiError extends Error {
@@ -77,27 +78,54 @@ export type Route = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResu
 
 /**
  * The one wrapper every API handler shares: dispatch by API Gateway resource and method, answer ApiErrors
- * as they are, throttling as 429, and anything else as a 500 that leaks nothing.
+ * as they are, throttling as 429, and anything else as a 500 that leaks nothing. Every line of the request
+ * carries its order id (when the path names one) and its trace id; its metrics are flushed once, at the end.
  */
-export function apiHandler(routes: Record<string, Route>) {
-  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+export function apiHandler(routes: Record<string, Route>, functionLabel = 'OrdersApi') {
+  return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     const route = routes[`${event.httpMethod} ${event.resource}`];
+    const orderId = event.pathParameters?.orderId;
+    beginInvocation(context, {
+      traceId: traceIdOf(event, () => '') || undefined,
+      ...(orderId && ORDER_ID_SHAPE.test(orderId) ? { orderId } : {}),
+    });
     try {
       if (!route) throw new ApiError(404, 'NotFound', `No route for ${event.httpMethod} ${event.path}`);
-      return await route(event);
+      const response = await route(event);
+      logger.info('request answered', {
+        route: `${event.httpMethod} ${event.resource}`,
+        status: response.statusCode,
+      });
+      return response;
     } catch (error) {
-      if (error instanceof ApiError) return errorResponse(error);
+      if (error instanceof ApiError) {
+        logger.info('request refused', {
+          route: `${event.httpMethod} ${event.resource}`,
+          status: error.status,
+          code: error.code,
+        });
+        return errorResponse(error);
+      }
       if (error instanceof Error && THROTTLING_ERROR_NAMES.has(error.name)) {
+        logger.warn('request throttled', {
+          route: `${event.httpMethod} ${event.resource}`,
+          errorType: error.name,
+        });
         return errorResponse(new ApiError(429, 'TooManyRequests', 'Slow down and retry'));
       }
-      log('error', 'request failed', {
+      unexpectedErrorMetric(functionLabel);
+      logger.error('request failed', {
         route: `${event.httpMethod} ${event.resource}`,
-        errorType: error instanceof Error ? error.name : typeof error,
-        errorMessage: error instanceof Error ? error.message : String(error),
+        ...errorFields(error),
       });
       return errorResponse(
         new ApiError(500, 'InternalError', 'The request could not be completed; it is safe to retry'),
       );
+    } finally {
+      flushMetrics();
     }
   };
 }
+
+/** An id fit for a log key: a caller's path text of another shape is not echoed into every line. */
+const ORDER_ID_SHAPE = /^[A-Za-z0-9_-]{1,64}$/;

@@ -1,10 +1,11 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type ActionPlan, type BarrierDeps, runAction } from '../shared/barrier.js';
 import { OrderStateConflict } from '../shared/errors.js';
-import { log } from '../shared/logger.js';
+import { logger } from '../shared/logger.js';
 import type { JsonObject } from '../shared/step-input.js';
 import { orderKey, type StoredOrder } from './orders.js';
 import { isFinal, isPersonWaiting, type TargetStatus } from './status.js';
+import { statusChangeMetric } from './status-metrics.js';
 import { planStatusChange, type StatusChange } from './transitions.js';
 
 /**
@@ -25,15 +26,19 @@ export async function moveOrder(
   barrierStep: string,
   change: StatusChange,
 ): Promise<{ status: TargetStatus }> {
-  const { result } = await runAction(deps, { sagaId: orderId, step: barrierStep }, async () => {
+  let changed = false;
+  const { result, duplicate } = await runAction(deps, { sagaId: orderId, step: barrierStep }, async () => {
     const { Item } = await deps.db.send(
       new GetCommand({ TableName: deps.tableName, Key: orderKey(orderId), ConsistentRead: true }),
     );
     if (!Item) throw new OrderStateConflict(`Order ${orderId} does not exist`);
     const order = Item as StoredOrder;
     if (isFinal(order.status)) return alreadySettled(order, change);
+    changed = true;
     return planStatusChange(deps.tableName, order, change, new Date().toISOString());
   });
+  // Counted once the change is committed: a duplicate or a settled order changed nothing.
+  if (changed && !duplicate) statusChangeMetric(change);
   return result;
 }
 
@@ -47,11 +52,7 @@ function alreadySettled(order: StoredOrder, change: StatusChange): ActionPlan<{ 
     throw new OrderStateConflict(`Order ${order.orderId} is ${order.status}, cannot become ${change.to}`);
   }
   if (order.status !== change.to)
-    log('warn', 'escalation after the order was settled', {
-      orderId: order.orderId,
-      status: order.status,
-      escalation: change.to,
-    });
+    logger.warn('escalation after the order was settled', { status: order.status, escalation: change.to });
   return {
     result: { status: order.status as TargetStatus },
     writes: [],

@@ -19,6 +19,7 @@ import {
 } from './orders.js';
 import { actionAsRead, endActionClause, redriveCountAsRead, versionAsRead } from './read-conditions.js';
 import type { PendingAction } from './status.js';
+import { statusChangeMetric } from './status-metrics.js';
 import { planStatusChange, type StatusChange } from './transitions.js';
 
 export type { StoredOrder } from './orders.js';
@@ -66,10 +67,14 @@ export class OrdersTable {
             },
             outboxPut(
               this.tableName,
-              orderEvent(order.orderId, 'OrderPlaced', FIRST_VERSION, at, {
-                customerId: order.customerId,
-                items: order.items,
-              }),
+              orderEvent(
+                order.orderId,
+                'OrderPlaced',
+                FIRST_VERSION,
+                at,
+                { customerId: order.customerId, items: order.items },
+                order.traceId,
+              ),
             ),
           ],
         }),
@@ -162,6 +167,7 @@ export class OrdersTable {
     const { writes } = planStatusChange(this.tableName, order, change, at);
     try {
       await this.db.send(new TransactWriteCommand({ TransactItems: announce ? writes : writes.slice(0, 1) }));
+      statusChangeMetric(change);
       return true;
     } catch (error) {
       const [orderReason, outboxReason] = cancellationReasons(error) ?? [];

@@ -1,5 +1,5 @@
 import { stepsFromHistory } from '../orders-api/history.js';
-import { log } from '../shared/logger.js';
+import { logger } from '../shared/logger.js';
 import { PIVOT_STEP } from '../shared/saga-states.js';
 import { recordedExecutionArns, type StoredOrder, sagaInputOf } from './orders.js';
 import type { OrdersTable } from './orders-table.js';
@@ -141,8 +141,9 @@ export async function reconcileOrder(
   });
 
   const applied = await apply(decision);
-  log(applied.result === 'conflict' ? 'warn' : 'info', 'reconcile decision', {
+  logger[applied.result === 'conflict' ? 'warn' : 'info']('reconcile decision', {
     orderId: order.orderId,
+    traceId: order.traceId,
     request: request.kind === 'align' ? 'align' : request.action,
     ...(request.kind === 'operator' ? { actor: request.actor } : {}),
     decision: decision.do,

@@ -9,6 +9,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { countMetric } from '../shared/metrics.js';
 
 /**
  * An order's executions: its saga, named after the order, and one per operator action, named
@@ -101,6 +102,8 @@ export class SagaClient {
       const { executionArn } = await this.sfn.send(
         new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
       );
+      // Counted where every saga starts (the API, reconcile, the sweeper); an operator's action is no new saga.
+      if (kind === 'saga') countMetric('SagaStarted');
       return { arn: executionArn ?? executionArnOf(stateMachineArn, name), existed: false };
     } catch (error) {
       if (error instanceof ExecutionAlreadyExists)

@@ -11,7 +11,8 @@ export interface StatusChange {
   set?: Record<string, unknown>;
 }
 
-export type OrderAsRead = Pick<StoredOrder, 'orderId' | 'status' | 'version' | 'pendingAction'>;
+export type OrderAsRead = Pick<StoredOrder, 'orderId' | 'status' | 'version' | 'pendingAction'> &
+  Partial<Pick<StoredOrder, 'traceId'>>;
 
 /**
  * The writes that move an order as it was read to a new status, announced by an outbox row in the same
@@ -68,7 +69,10 @@ export function planStatusChange(
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
-      outboxPut(tableName, orderEvent(order.orderId, EVENT_OF_STATUS[change.to], next, at, detail)),
+      outboxPut(
+        tableName,
+        orderEvent(order.orderId, EVENT_OF_STATUS[change.to], next, at, detail, order.traceId),
+      ),
     ],
     explainConditionFailure: (index, item) => {
       if (index === 1)

@@ -1,7 +1,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { log } from '../shared/logger.js';
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { beginInvocation, clearInvocationKeys, logger } from '../shared/logger.js';
+import { flushMetrics, unexpectedErrorMetric } from '../shared/metrics.js';
 import { parseOrderEvent } from '../shared/outbox.js';
 import { publishEvent } from './publish.js';
 import { publishDepsFromEnv } from './publish-env.js';
@@ -13,6 +14,7 @@ async function relay(record: DynamoDBRecord): Promise<void> {
   // aws-lambda's AttributeValue and the SDK's describe the same wire shape under two type names.
   const event = parseOrderEvent(image ? unmarshall(image as Record<string, AttributeValue>) : undefined);
   if (!event) throw new Error(`Stream record ${record.eventID} is not an outbox event`);
+  logger.appendKeys({ orderId: event.orderId, ...(event.traceId ? { traceId: event.traceId } : {}) });
   await publishEvent(deps, event);
 }
 
@@ -21,17 +23,32 @@ async function relay(record: DynamoDBRecord): Promise<void> {
  * queue, in stream order: the first failure ends the batch and is reported, so Lambda retries from it.
  * What the stream gives up on stays unpublished for the republisher.
  */
-export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+export const handler = async (
+  event: DynamoDBStreamEvent,
+  context?: Context,
+): Promise<DynamoDBBatchResponse> => {
+  beginInvocation(context);
+  try {
+    return await relayAll(event);
+  } finally {
+    flushMetrics();
+  }
+};
+
+async function relayAll(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
   for (const record of event.Records) {
     try {
       await relay(record);
     } catch (error) {
-      log('error', 'relay failed', {
+      unexpectedErrorMetric('OutboxRelay');
+      logger.error('relay failed', {
         eventID: record.eventID,
         errorMessage: error instanceof Error ? error.message : String(error),
       });
       return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
+    } finally {
+      clearInvocationKeys('orderId', 'traceId');
     }
   }
   return { batchItemFailures: [] };
-};
+}

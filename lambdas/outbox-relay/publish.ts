@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SendMessageCommandInput, type SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { log } from '../shared/logger.js';
+import { logger } from '../shared/logger.js';
 import {
   type OrderEvent,
   OUTBOX_RETENTION_SECONDS,
@@ -29,6 +29,7 @@ export function eventMessage(queueUrl: string, event: OrderEvent): SendMessageCo
     MessageAttributes: {
       eventType: { DataType: 'String', StringValue: event.eventType },
       eventId: { DataType: 'String', StringValue: event.eventId },
+      ...(event.traceId ? { traceId: { DataType: 'String', StringValue: event.traceId } } : {}),
     },
   };
 }
@@ -61,13 +62,13 @@ export async function publishEvent(deps: PublishDeps, event: OrderEvent): Promis
   try {
     await deps.db.send(new UpdateCommand(markPublished(deps.tableName, event, at)));
   } catch (error) {
-    log('warn', 'outbox row not marked', {
+    logger.warn('outbox row not marked', {
       eventId: event.eventId,
       publisher: deps.publisher,
       errorMessage: error instanceof Error ? error.message : String(error),
     });
   }
-  log('info', 'event published', {
+  logger.info('event published', {
     eventId: event.eventId,
     orderId: event.orderId,
     publisher: deps.publisher,

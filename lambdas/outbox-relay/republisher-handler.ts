@@ -1,5 +1,7 @@
+import type { Context } from 'aws-lambda';
 import { requirePositiveIntEnv } from '../shared/env.js';
-import { log } from '../shared/logger.js';
+import { beginInvocation, logger } from '../shared/logger.js';
+import { countMetric, flushMetrics } from '../shared/metrics.js';
 import { publishDepsFromEnv } from './publish-env.js';
 import { type RepublishOptions, type RepublishSummary, republishUnpublished } from './republisher.js';
 
@@ -13,8 +15,14 @@ const options: RepublishOptions = {
  * Runs on a schedule: publishes the outbox rows the relay could not (its retries ran out, the stream's
  * 24 hours passed, a crash between send and mark), so every committed change is announced in the end.
  */
-export const handler = async (): Promise<RepublishSummary> => {
-  const summary = await republishUnpublished(deps, options);
-  log('info', 'republish finished', { ...summary });
-  return summary;
+export const handler = async (_event?: unknown, context?: Context): Promise<RepublishSummary> => {
+  beginInvocation(context);
+  try {
+    const summary = await republishUnpublished(deps, options);
+    logger.info('republish finished', { ...summary });
+    if (summary.published > 0) countMetric('OutboxRepublished', {}, summary.published);
+    return summary;
+  } finally {
+    flushMetrics();
+  }
 };

@@ -1,5 +1,5 @@
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { log } from '../shared/logger.js';
+import { logger } from '../shared/logger.js';
 import {
   allUnpublishedShards,
   parseOrderEvent,
@@ -51,7 +51,7 @@ async function republishRow(deps: PublishDeps, row: Record<string, unknown>): Pr
   const event = parseOrderEvent(row);
   if (!event) {
     // Only a person can fix such a row; it is reported on every run until then.
-    log('error', 'unpublished outbox row is not an event', {
+    logger.error('unpublished outbox row is not an event', {
       eventId: typeof row.eventId === 'string' ? row.eventId : undefined,
       pk: row.pk,
       sk: row.sk,
@@ -62,7 +62,7 @@ async function republishRow(deps: PublishDeps, row: Record<string, unknown>): Pr
     await publishEvent(deps, event);
     return true;
   } catch (error) {
-    log('error', 'republish of an event failed', {
+    logger.error('republish of an event failed', {
       eventId: event.eventId,
       errorMessage: error instanceof Error ? error.message : String(error),
     });

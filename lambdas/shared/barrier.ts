@@ -16,6 +16,8 @@ export interface BarrierDeps {
   /** Barrier rows must outlive the longest possible saga (execution timeout plus redrive window). */
   ttlSeconds: number;
   now?: () => Date;
+  /** Told of the outcomes worth counting: a duplicate delivery, a compensation with nothing to undo. */
+  onOutcome?: (outcome: 'duplicate' | 'null-compensation', ref: StepRef) => void;
 }
 
 export interface StepRef {
@@ -74,12 +76,13 @@ async function readBarrier(deps: BarrierDeps, ref: StepRef, op: Op): Promise<Bar
   return Item as BarrierRow | undefined;
 }
 
-function recordedOutcome<R>(row: BarrierRow, ref: StepRef): ActionOutcome<R> {
+function recordedOutcome<R>(deps: BarrierDeps, row: BarrierRow, ref: StepRef): ActionOutcome<R> {
   if (row.tombstone) {
     throw new OrderCancelled(
       `${ref.step} for ${ref.sagaId} arrived after its compensation; nothing was done`,
     );
   }
+  deps.onOutcome?.('duplicate', ref);
   return { result: row.result as R, duplicate: true };
 }
 
@@ -121,7 +124,7 @@ export async function runAction<R>(
   plan: () => Promise<ActionPlan<R>>,
 ): Promise<ActionOutcome<R>> {
   const existing = await readBarrier(deps, ref, 'action');
-  if (existing) return recordedOutcome<R>(existing, ref);
+  if (existing) return recordedOutcome<R>(deps, existing, ref);
 
   const planned = await plan();
   try {
@@ -147,10 +150,15 @@ export async function runAction<R>(
     const barrierReason = reasons[0];
     // A concurrent duplicate (or a compensation's tombstone) committed between our read and our write.
     if (barrierReason?.Code === 'ConditionalCheckFailed' && barrierReason.Item) {
-      return recordedOutcome<R>(barrierReason.Item as unknown as BarrierRow, ref);
+      return recordedOutcome<R>(deps, barrierReason.Item as unknown as BarrierRow, ref);
     }
     throw explainBusinessCancellation(reasons, 1, planned);
   }
+}
+
+function duplicate(deps: BarrierDeps, ref: StepRef): 'duplicate' {
+  deps.onOutcome?.('duplicate', ref);
+  return 'duplicate';
 }
 
 /**
@@ -189,12 +197,13 @@ export async function runCompensation<R>(
           ];
       try {
         await deps.db.send(new TransactWriteCommand({ TransactItems: transactItems }));
+        deps.onOutcome?.('null-compensation', ref);
         return 'null-compensation';
       } catch (error) {
         const reasons = cancellationReasons(error);
         if (!reasons) throw error;
         const compensationIndex = transactItems.length - 1;
-        if (reasons[compensationIndex]?.Code === 'ConditionalCheckFailed') return 'duplicate';
+        if (reasons[compensationIndex]?.Code === 'ConditionalCheckFailed') return duplicate(deps, ref);
         if (!action && reasons[0]?.Code === 'ConditionalCheckFailed') continue;
         throw transientCancellation('Null compensation cancelled', reasons);
       }
@@ -221,7 +230,7 @@ export async function runCompensation<R>(
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (!reasons) throw error;
-      if (reasons[1]?.Code === 'ConditionalCheckFailed') return 'duplicate';
+      if (reasons[1]?.Code === 'ConditionalCheckFailed') return duplicate(deps, ref);
       if (reasons[0]?.Code === 'ConditionalCheckFailed') continue;
       throw explainBusinessCancellation(reasons, 2, business);
     }

@@ -29,6 +29,8 @@ export interface OrderEvent {
   version: number;
   occurredAt: string;
   detail: Record<string, unknown>;
+  /** The trace of the request that placed the order, so every handler of the event logs under it. */
+  traceId?: string;
 }
 
 /** Rows marked with this kind are what the stream filter lets through to the relay. */
@@ -60,8 +62,17 @@ export function orderEvent(
   version: number,
   occurredAt: string,
   detail: Record<string, unknown> = {},
+  traceId?: string,
 ): OrderEvent {
-  return { eventId: `${orderId}#${eventType}#${version}`, eventType, orderId, version, occurredAt, detail };
+  return {
+    eventId: `${orderId}#${eventType}#${version}`,
+    eventType,
+    orderId,
+    version,
+    occurredAt,
+    detail,
+    ...(traceId ? { traceId } : {}),
+  };
 }
 
 export function outboxKey(event: Pick<OrderEvent, 'orderId' | 'eventType' | 'version'>): {
@@ -96,7 +107,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Reads an event back from an outbox row or a message body; undefined when it is not one. */
 export function parseOrderEvent(value: unknown): OrderEvent | undefined {
   if (!isRecord(value)) return undefined;
-  const { eventId, eventType, orderId, version, occurredAt, detail } = value;
+  const { eventId, eventType, orderId, version, occurredAt, detail, traceId } = value;
   if (
     typeof eventId !== 'string' ||
     typeof orderId !== 'string' ||
@@ -114,5 +125,6 @@ export function parseOrderEvent(value: unknown): OrderEvent | undefined {
     version: (version as number | undefined) ?? 0,
     occurredAt,
     detail: isRecord(detail) ? detail : {},
+    ...(typeof traceId === 'string' && traceId !== '' ? { traceId } : {}),
   };
 }

@@ -2,7 +2,8 @@ import type { Context } from 'aws-lambda';
 import { reconcileOrder } from '../orders/reconcile.js';
 import { reconcileDepsFromEnv } from '../orders/reconcile-env.js';
 import { requirePositiveIntEnv } from '../shared/env.js';
-import { log } from '../shared/logger.js';
+import { beginInvocation, logger } from '../shared/logger.js';
+import { countMetric, flushMetrics } from '../shared/metrics.js';
 
 const deps = reconcileDepsFromEnv();
 const batchLimit = requirePositiveIntEnv('SWEEP_BATCH_LIMIT');
@@ -35,8 +36,17 @@ const increment = (counts: Record<string, number>, key: string) => {
  */
 export const handler = async (
   _event?: unknown,
-  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>,
 ): Promise<SweepSummary> => {
+  beginInvocation(context);
+  try {
+    return await sweep(context);
+  } finally {
+    flushMetrics();
+  }
+};
+
+async function sweep(context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): Promise<SweepSummary> {
   const now = deps.now();
   const cutoff = new Date(now.getTime() - deps.settings.stuckAfterSeconds * 1000).toISOString();
   const summary: SweepSummary = {
@@ -57,7 +67,7 @@ export const handler = async (
       // A saved place the index no longer accepts (a changed deadline puts it past the cutoff): start over.
       if (!(key && key === resumedAt && error instanceof Error && error.name === 'ValidationException'))
         throw error;
-      log('warn', 'sweep cursor refused; starting from the oldest', { errorMessage: error.message });
+      logger.warn('sweep cursor refused; starting from the oldest', { errorMessage: error.message });
       resumedAt = undefined;
       wrapped = true;
       return deps.orders.pendingSince(cutoff, limit, undefined);
@@ -86,10 +96,11 @@ export const handler = async (
           const outcome = await reconcileOrder(order, { kind: 'align' }, { ...deps, now: () => now });
           increment(summary.results, outcome.result);
           increment(summary.actions, outcome.action);
+          if (outcome.action !== 'none') countMetric('SweeperAction', { Action: outcome.action });
         }
       } catch (error) {
         summary.failed += 1;
-        log('error', 'sweep of an order failed', {
+        logger.error('sweep of an order failed', {
           orderId,
           errorMessage: error instanceof Error ? error.message : String(error),
         });
@@ -104,6 +115,6 @@ export const handler = async (
       wrapped = true;
     }
   }
-  log('info', 'sweep finished', { ...summary });
+  logger.info('sweep finished', { ...summary });
   return summary;
-};
+}

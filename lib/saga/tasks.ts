@@ -25,12 +25,24 @@ export function invokeFunction(fn: lambda.IFunction): SagaTaskFactory {
     new tasks.LambdaInvoke(scope, options.stateName, {
       lambdaFunction: fn,
       payloadResponseOnly: true,
-      payload: options.payload,
+      payload: withAttempt(options.payload),
       resultPath: options.resultPath,
       taskTimeout: sfn.Timeout.duration(options.timeout),
       // The saga sets its own Retry, with jitter and the function-timeout errors CDK's default misses.
       retryOnServiceExceptions: false,
     });
+}
+
+/**
+ * The state's retry count rides along as `attempt`, so every log line of the step says which try it is. Only an
+ * object payload can take a field; a payload that is a path (the whole state) is passed as it is.
+ */
+function withAttempt(payload: sfn.TaskInput): sfn.TaskInput {
+  if (payload.type !== sfn.InputType.OBJECT) return payload;
+  return sfn.TaskInput.fromObject({
+    ...(payload.value as Record<string, unknown>),
+    attempt: sfn.JsonPath.numberAt('$$.State.RetryCount'),
+  });
 }
 
 /**

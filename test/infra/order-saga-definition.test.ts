@@ -149,7 +149,11 @@ describe('order saga definition', () => {
 
   it('hands compensations only the saga identity, never another state output', () => {
     for (const name of ['CancelShipment', 'RefundPayment', 'ReleaseInventory']) {
-      expect(task(name).Parameters, name).toEqual({ 'orderId.$': '$.orderId', 'traceId.$': '$.traceId' });
+      expect(task(name).Parameters, name).toEqual({
+        'orderId.$': '$.orderId',
+        'traceId.$': '$.traceId',
+        'attempt.$': '$$.State.RetryCount',
+      });
     }
     // The final compensation undoes nothing: it records the order's end, with the failures and the total.
     expect(task('CancelOrder').Parameters).toEqual({
@@ -158,7 +162,14 @@ describe('order saga definition', () => {
       'executionName.$': '$$.Execution.Name',
       'results.$': '$.results',
       'failures.$': '$.failures',
+      'attempt.$': '$$.State.RetryCount',
     });
+  });
+
+  it("hands every Lambda step its state's retry count as attempt, for its log lines", () => {
+    for (const name of ['ReserveInventory', 'ChargePayment', 'ConfirmOrder', 'MarkNeedsAttention']) {
+      expect(task(name).Parameters, name).toMatchObject({ 'attempt.$': '$$.State.RetryCount' });
+    }
   });
 
   it('hands every status change the results, so the order records the total inventory priced', () => {

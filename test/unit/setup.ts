@@ -8,7 +8,10 @@ expect.extend(allCustomMatcher);
 process.env.TABLE_NAME = 'service-table';
 process.env.BARRIER_TTL_SECONDS = String(60 * 24 * 3600);
 process.env.SERVED_COUNTRIES = 'US,GB,DE';
-process.env.LOG_LEVEL = 'error';
+process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+// Powertools writes through the global console in dev mode, where tests can watch its lines and metrics.
+process.env.POWERTOOLS_DEV = 'true';
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -198,7 +198,9 @@ export function createTracer(write: TraceWriter, useColor: boolean, options: Tra
       } catch {
         return;
       }
-      if (!isRecord(record) || (record.level !== 'warn' && record.level !== 'error')) return;
+      // Loggers spell levels either way: Powertools writes WARN, others warn.
+      const level = isRecord(record) && typeof record.level === 'string' ? record.level.toLowerCase() : '';
+      if (!isRecord(record) || (level !== 'warn' && level !== 'error')) return;
       const at = new Date();
       const correlationId = correlationIdOf(record);
       const errorType = typeof record.errorType === 'string' ? record.errorType : undefined;
@@ -209,8 +211,8 @@ export function createTracer(write: TraceWriter, useColor: boolean, options: Tra
         line(
           correlationId,
           fn,
-          oneLine(`${record.level}: ${message}${detail ? ` (${detail})` : ''}`),
-          record.level === 'error' ? 'red' : 'yellow',
+          oneLine(`${level}: ${message}${detail ? ` (${detail})` : ''}`),
+          level === 'error' ? 'red' : 'yellow',
           undefined,
           at,
         );
