@@ -93,11 +93,11 @@ export interface MonitoringProps {
  * so a queue or function added later would go unwatched.
  *
  * The functions' own metrics are read with Metrics Insights queries over the whole namespace
- * (`SELECT SUM(X) FROM "OrderSaga"`): Powertools adds a `service` dimension whose value is each
- * function's, and a plain metric alarm matches one exact dimension set only, while SEARCH cannot back
- * an alarm at all. A query over the namespace sums every dimension set, so the alarms keep working
- * whichever service names or extra dimensions the functions emit. The namespace is per account and
- * region: two stages deployed side by side page for each other's orders.
+ * (`SELECT SUM(X) FROM "OrderSaga"`): Powertools adds a `service` dimension to every metric, and a plain
+ * metric alarm matches one exact dimension set only, while SEARCH cannot back an alarm at all. A query
+ * over the namespace sums every dimension set, so the alarms keep working whatever service name or
+ * extra dimensions the functions emit. The namespace is per account and region: two stages deployed
+ * side by side page for each other's orders.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
