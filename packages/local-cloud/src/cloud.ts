@@ -15,13 +15,15 @@ import {
   registerFunctions,
 } from './cloud/functions.js';
 import { closeServer, createApiServer, loopbackUrl } from './cloud/http-server.js';
-import { localRoutes } from './cloud/local-routes.js';
+import { functionOutputRoutes, localRoutes } from './cloud/local-routes.js';
 import { registerStateMachines } from './cloud/state-machines.js';
 import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import { type LocalEndpoints, publishLocalEndpoints } from './endpoints-file.js';
 import { eventSourceFaultTargets, startEventSources } from './event-sources.js';
 import { FaultRegistry } from './faults.js';
+import { FunctionLogs } from './function-logs.js';
 import { FaultInjectingInvoker } from './invoker.js';
+import { MetricTotals } from './metrics.js';
 import { startSchedules } from './schedules.js';
 import { StepFunctionsApi } from './sfn-api.js';
 import { createSqsClient } from './sqs.js';
@@ -153,12 +155,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
     const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqsProxy.endpoint, sfn: sfnEndpoint };
     const labels = functionConstructIds(template, names);
+    const functionOutput = { metrics: new MetricTotals(), logs: new FunctionLogs() };
     const runner = createFunctionRunner(
       tracer,
       labels,
       { ...endpoints, dynamodb: dynamodbProxy.endpoint },
       options.timeScale,
       options.maxWorkersPerFunction,
+      functionOutput,
     );
     stack.push(() => runner.stop());
     registerFunctions(runner, template, ctx, assembly.cdkOutDir, options.timeScale);
@@ -242,6 +246,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       const correlationId = query.get(options.faultCorrelationField ?? 'correlationId') ?? undefined;
       return { status: 200, body: { calls: interceptor.callCounts(correlationId) } };
     };
+
+    const constructIds = new Set(labels.values());
+    Object.assign(
+      routes,
+      functionOutputRoutes(functionOutput.metrics, functionOutput.logs, (name) =>
+        constructIds.has(name) ? name : labels.get(name),
+      ),
+    );
 
     await Promise.all(runner.functions().map((config) => runner.prewarm(config.functionName)));
 

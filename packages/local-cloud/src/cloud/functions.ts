@@ -1,4 +1,5 @@
 import { type FaultTargetEntry, LAMBDA_FAULT_MODES } from '../faults.js';
+import type { FunctionLogs } from '../function-logs.js';
 import {
   createLambdaRunner,
   type EmulatorEndpoints,
@@ -6,6 +7,7 @@ import {
   type LambdaRunner,
   lambdaFunctionsFromTemplate,
 } from '../lambda-runner.js';
+import type { MetricTotals } from '../metrics.js';
 import {
   type CfnTemplate,
   constructIdOf,
@@ -40,13 +42,20 @@ export function createFunctionRunner(
   endpoints: EmulatorEndpoints,
   timeScale: number | undefined,
   maxWorkersPerFunction?: number,
+  output?: { metrics: MetricTotals; logs: FunctionLogs },
 ): LambdaRunner {
   return createLambdaRunner({
     timeScale,
     maxWorkersPerFunction,
     baseEnvironment: emulatorEnvironment(endpoints),
     // Handlers log JSON lines; their warnings and errors get a line each, unless the trace already tells it.
-    onLog: (functionName, _stream, line) => tracer.handlerLog(labels.get(functionName) ?? functionName, line),
+    // Every line is also kept and read for metrics, as CloudWatch Logs does with what a function prints.
+    onLog: (functionName, _stream, line) => {
+      const constructId = labels.get(functionName) ?? functionName;
+      tracer.handlerLog(constructId, line);
+      output?.logs.add(constructId, line);
+      output?.metrics.record(line);
+    },
   });
 }
 
