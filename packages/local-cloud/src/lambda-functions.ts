@@ -68,6 +68,20 @@ export function scaleDurationVariables(
 }
 
 /**
+ * What Lambda tells the runtime of a function's logging configuration: loggers (Powertools) read their level
+ * from AWS_LAMBDA_LOG_LEVEL, so without it a function would log locally at another level than on AWS. Lambda
+ * sets these itself and a function cannot override them, hence they come after its own variables.
+ */
+function loggingVariables(loggingConfig: unknown): Record<string, string> {
+  if (!isRecord(loggingConfig)) return {};
+  const { ApplicationLogLevel: level, LogFormat: format } = loggingConfig;
+  return {
+    ...(typeof level === 'string' && { AWS_LAMBDA_LOG_LEVEL: level }),
+    ...(typeof format === 'string' && { AWS_LAMBDA_LOG_FORMAT: format }),
+  };
+}
+
+/**
  * Every AWS::Lambda::Function of the template with a local bundle, its resolved environment and timeout.
  * Duration variables (`*_SECONDS`) come out scaled by `options.timeScale`; the timeout stays as written, since
  * the runner scales it per invocation.
@@ -106,7 +120,10 @@ export function lambdaFunctionsFromTemplate(
       functionArn: physical.attributes.Arn ?? physical.ref,
       bundleDir,
       handler: typeof properties.Handler === 'string' ? properties.Handler : 'index.handler',
-      environment: scaleDurationVariables(variables, options.timeScale ?? 1),
+      environment: {
+        ...scaleDurationVariables(variables, options.timeScale ?? 1),
+        ...loggingVariables(properties.LoggingConfig),
+      },
       timeoutSeconds: typeof properties.Timeout === 'number' ? properties.Timeout : 3,
       memoryMb: typeof properties.MemorySize === 'number' ? properties.MemorySize : 128,
       runtime: typeof properties.Runtime === 'string' ? properties.Runtime : undefined,

@@ -193,3 +193,39 @@ describe('duration variables under the time scale', () => {
     expect(config?.timeoutSeconds).toBe(30);
   });
 });
+
+describe('the logging configuration', () => {
+  const functionWith = (loggingConfig: Record<string, unknown> | undefined) => {
+    const template: CfnTemplate = {
+      Resources: {
+        Fn: {
+          Type: 'AWS::Lambda::Function',
+          Metadata: { 'aws:asset:path': 'lambda-basic' },
+          Properties: {
+            Handler: 'index.handler',
+            Environment: { Variables: { QUEUE_NAME: 'q' } },
+            ...(loggingConfig && { LoggingConfig: loggingConfig }),
+          },
+        },
+      },
+    };
+    const ctx = createResolveContext(physicalNames(template, { stackName: 'S' }), {
+      stackName: 'S',
+      template,
+    });
+    const [config] = lambdaFunctionsFromTemplate(template, ctx, {
+      cdkOutDir: new URL('./fixtures', import.meta.url).pathname,
+    });
+    return config?.environment;
+  };
+
+  it('reaches the sandbox as Lambda passes it: the application log level and the log format', () => {
+    expect(
+      functionWith({ LogFormat: 'JSON', ApplicationLogLevel: 'WARN', SystemLogLevel: 'INFO', LogGroup: 'g' }),
+    ).toEqual({ QUEUE_NAME: 'q', AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: 'WARN' });
+  });
+
+  it('adds nothing when the template sets none', () => {
+    expect(functionWith(undefined)).toEqual({ QUEUE_NAME: 'q' });
+  });
+});
