@@ -2,9 +2,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalCloud } from '../local/cloud.js';
-import { checkSeed, loadCatalogue, OutcomeTally, type ScheduleCloud } from '../test/faults/schedules.js';
+import {
+  checkSeed,
+  eventsDlqRedrives,
+  loadCatalogue,
+  OutcomeTally,
+  type ScheduleCloud,
+} from '../test/faults/schedules.js';
 
 /**
  * Randomized schedules (test/faults/schedules.ts) for as long as asked, on a local cloud of its own. Schedule i
@@ -80,6 +87,7 @@ const readers: ScheduleCloud = {
   ),
   outputs: cloud.outputs,
   timeScale,
+  sqs: new SQSClient({ endpoint: cloud.endpoints.sqs, region: 'us-east-1', credentials }),
 };
 
 // Ctrl-C or a SIGTERM stops the cloud too, DynamoDB Local's Java process included.
@@ -123,6 +131,7 @@ try {
   const seconds = (Date.now() - started) / 1000;
   if (violations > 0) exitCode = 1;
   console.log(`reached: ${tally}`);
+  if (eventsDlqRedrives() > 0) console.log(`events DLQ redriven: ${eventsDlqRedrives()}`);
   if (gatewayRetries > 0)
     console.log(
       `API Gateway 5xx answers retried (a function past its time-scaled timeout): ${gatewayRetries}`,

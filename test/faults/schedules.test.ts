@@ -1,8 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { checkSeed, loadCatalogue, OutcomeTally, type ScheduleCloud } from './schedules.js';
+import {
+  checkSeed,
+  eventsDlqRedrives,
+  loadCatalogue,
+  OutcomeTally,
+  type ScheduleCloud,
+} from './schedules.js';
 
 /**
  * Randomized schedules on the layer's shared local cloud. Each schedule is its own test, run as `fc.check`
@@ -23,6 +30,7 @@ const cloud: ScheduleCloud = {
   ),
   outputs: inject('outputs'),
   timeScale: inject('timeScale'),
+  sqs: new SQSClient({ endpoint: inject('sqsEndpoint'), region: 'us-east-1', credentials }),
 };
 const catalogue = await loadCatalogue(cloud);
 
@@ -34,7 +42,7 @@ let gatewayRetries = 0;
 const tally = new OutcomeTally();
 afterAll(() => {
   console.log(
-    `randomized schedules from seed ${firstSeed}: ${runs} run, ${sagas} sagas in ${((Date.now() - started) / 1000).toFixed(0)} s, slowest ${slowest} ms, API Gateway 5xx retried ${gatewayRetries}\n  reached: ${tally}`,
+    `randomized schedules from seed ${firstSeed}: ${runs} run, ${sagas} sagas in ${((Date.now() - started) / 1000).toFixed(0)} s, slowest ${slowest} ms, API Gateway 5xx retried ${gatewayRetries}, events DLQ redriven ${eventsDlqRedrives()}\n  reached: ${tally}`,
   );
 });
 

@@ -4,7 +4,14 @@ import {
   ExecutionDoesNotExist,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type SQSClient,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
+import type { Snapshot } from '../../local/snapshot.js';
 import {
   type CloudReaders,
   checkInvariants,
@@ -25,6 +32,8 @@ import { CALLBACK_RESOURCE, forwardSteps, otherTasks, type SagaDefinition } from
 export interface ScheduleCloud extends CloudReaders {
   /** The local cloud's time scale: waits and the moments of actions follow it. */
   timeScale: number;
+  /** Redrives the events DLQ as the runbook says, when an event waits there. */
+  sqs: SQSClient;
 }
 
 export interface FaultChoice {
@@ -531,6 +540,11 @@ async function checkSettled(
       settled: true,
     });
     if (violations.length === 0 || Date.now() > deadline) return violations;
+    // readInvariantInput keeps the whole snapshot, queue depths included.
+    const { queues = [] } = read.snapshot as Partial<Snapshot>;
+    const parked = queues.find((queue) => queue.name === EVENTS_DLQ)?.visible ?? 0;
+    if (parked > 0 && violations.some((violation) => violation.detail.endsWith('never notified')))
+      await redriveEvents(cloud.sqs);
     // A saga may still end after settle saw its order: reconcile it again.
     for (const violation of violations)
       if (violation.rule === 'order.unsettled') {
@@ -538,6 +552,39 @@ async function checkSettled(
         if (orderId) await call('POST', `/orders/${orderId}/reconcile`);
       }
     await sleep(scaled(500));
+  }
+}
+
+const EVENTS_QUEUE = 'OrderSaga-order-events';
+const EVENTS_DLQ = `${EVENTS_QUEUE}-dlq`;
+let dlqRedrives = 0;
+
+/** How many times schedules moved the events DLQ back (a loaded machine times the consumer out 5 times). */
+export const eventsDlqRedrives = () => dlqRedrives;
+
+/**
+ * What a person does for an event in the DLQ (README, "Redriving a DLQ"): move it back. The DLQ is shared by
+ * every schedule on the cloud and the consumer's inbox drops repeats, so moving everything is safe; a move
+ * already under way is refused and left to finish.
+ */
+async function redriveEvents(sqs: SQSClient): Promise<void> {
+  const arnOf = async (QueueName: string) => {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName }));
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    return Attributes?.QueueArn;
+  };
+  try {
+    await sqs.send(
+      new StartMessageMoveTaskCommand({
+        SourceArn: await arnOf(EVENTS_DLQ),
+        DestinationArn: await arnOf(EVENTS_QUEUE),
+      }),
+    );
+    dlqRedrives++;
+  } catch {
+    // Another schedule's move is running.
   }
 }
 
