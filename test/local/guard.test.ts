@@ -40,7 +40,14 @@ describe('what the local cloud can run', () => {
         B: {
           Type: 'Task',
           Resource: 'arn:aws:states:::lambda:invoke',
-          Parameters: { 'n.$': '$$.State.RetryCount' },
+          Parameters: { 'n.$': '$$.State.EnteredTime', 'f.$': "States.Format('{}', $$.State.RetryCount)" },
+          Next: 'C',
+        },
+        // A whole value of $$.State.RetryCount in a Task's parameters is what the local engine fills in.
+        C: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { Payload: { 'attempt.$': '$$.State.RetryCount' } },
           End: true,
         },
       },
@@ -50,6 +57,7 @@ describe('what the local cloud can run', () => {
       'A: variables (Assign) are not supported locally',
       'A: TimeoutSecondsPath is not time-scaled locally',
       'A: resource arn:aws:states:::dynamodb:putItem has no local integration',
+      'B: context value $$.State.EnteredTime is not available locally',
       'B: context value $$.State.RetryCount is not available locally',
     ]);
   });

@@ -13,10 +13,19 @@ const SUPPORTED_INTEGRATIONS = [
 
 type Json = Record<string, unknown>;
 
-function contextReferences(value: unknown): string[] {
+const RETRY_COUNT = '$$.State.RetryCount';
+
+/**
+ * The context values a state's parameters read. A Task's `"x.$": "$$.State.RetryCount"` is left out: the local
+ * engine fills in that whole value (stepfunctions/definition.ts), though not a reference inside an intrinsic.
+ */
+function contextReferences(value: unknown, inTask: boolean): string[] {
   if (typeof value === 'string') return value.match(/\$\$\.[A-Za-z.]+/g) ?? [];
-  if (Array.isArray(value)) return value.flatMap(contextReferences);
-  if (isRecord(value)) return Object.values(value).flatMap(contextReferences);
+  if (Array.isArray(value)) return value.flatMap((item) => contextReferences(item, inTask));
+  if (isRecord(value))
+    return Object.entries(value).flatMap(([key, item]) =>
+      inTask && key.endsWith('.$') && item === RETRY_COUNT ? [] : contextReferences(item, inTask),
+    );
   return [];
 }
 
@@ -52,8 +61,8 @@ function findUnscaledOrUnavailable(definition: Json, scope = ''): string[] {
     ]) {
       if (state[field] !== undefined) problems.push(`${where(name)}: ${field} is not time-scaled locally`);
     }
-    // The engine has no $$.Task.Token (the local cloud supplies it) and no $$.State.* values.
-    for (const reference of contextReferences(state.Parameters)) {
+    // The engine has no $$.Task.Token nor $$.State.* values; the local cloud supplies the token and the retry count.
+    for (const reference of contextReferences(state.Parameters, state.Type === 'Task')) {
       if (
         reference !== '$$.Task.Token' &&
         !reference.startsWith('$$.Execution.') &&
