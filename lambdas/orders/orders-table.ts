@@ -8,7 +8,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons } from '../shared/dynamodb.js';
 import { isWriteConflict } from '../shared/errors.js';
-import { orderEvent, outboxPut } from '../shared/outbox.js';
+import {
+  allUnpublishedShards,
+  orderEvent,
+  outboxPut,
+  UNPUBLISHED_INDEX,
+  UNPUBLISHED_SHARD_ATTRIBUTE,
+} from '../shared/outbox.js';
 import {
   FIRST_VERSION,
   type NewOrder,
@@ -129,6 +135,47 @@ export class OrdersTable {
       })),
       next: page.LastEvaluatedKey,
     };
+  }
+
+  /** When the longest-PENDING order last changed: the first row of the status index; undefined when none is. */
+  async oldestPendingUpdatedAt(): Promise<string | undefined> {
+    const { Items = [] } = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: ORDERS_BY_STATUS_INDEX,
+        KeyConditionExpression: '#status = :pending',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pending': 'PENDING' },
+        Limit: 1,
+      }),
+    );
+    const updatedAt: unknown = Items[0]?.updatedAt;
+    return typeof updatedAt === 'string' ? updatedAt : undefined;
+  }
+
+  /**
+   * When the oldest event still unpublished occurred: the first row of each shard of the unpublished index (a
+   * row leaves it once published), the earliest of those; undefined when every event is published.
+   */
+  async oldestUnpublishedOccurredAt(): Promise<string | undefined> {
+    const firsts = await Promise.all(
+      allUnpublishedShards().map(async (shard) => {
+        const { Items = [] } = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: UNPUBLISHED_INDEX,
+            KeyConditionExpression: `${UNPUBLISHED_SHARD_ATTRIBUTE} = :shard`,
+            ExpressionAttributeValues: { ':shard': shard },
+            ProjectionExpression: 'occurredAt',
+            Limit: 1,
+          }),
+        );
+        const occurredAt: unknown = Items[0]?.occurredAt;
+        return typeof occurredAt === 'string' ? occurredAt : undefined;
+      }),
+    );
+    // ISO 8601 timestamps in UTC sort as strings.
+    return firsts.filter((at): at is string => at !== undefined).sort()[0];
   }
 
   /** Where the sweeper's last run stopped in the index; undefined to start from the oldest. */

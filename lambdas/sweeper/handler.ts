@@ -2,8 +2,8 @@ import type { Context } from 'aws-lambda';
 import { reconcileOrder } from '../orders/reconcile.js';
 import { reconcileDepsFromEnv } from '../orders/reconcile-env.js';
 import { requirePositiveIntEnv } from '../shared/env.js';
-import { beginInvocation, logger } from '../shared/logger.js';
-import { countMetric, flushMetrics } from '../shared/metrics.js';
+import { beginInvocation, errorFields, logger } from '../shared/logger.js';
+import { countMetric, flushMetrics, secondsMetric } from '../shared/metrics.js';
 
 const deps = reconcileDepsFromEnv();
 const batchLimit = requirePositiveIntEnv('SWEEP_BATCH_LIMIT');
@@ -42,9 +42,34 @@ export const handler = async (
   try {
     return await sweep(context);
   } finally {
+    await recordBacklogAges();
     flushMetrics();
   }
 };
+
+/** Whole seconds from `since` to `now`; 0 without one, so an empty backlog reads as none rather than missing. */
+const ageSeconds = (now: Date, since: string | undefined) =>
+  since === undefined ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(since)) / 1000));
+
+/**
+ * The backlog gauges: how long the oldest order has been PENDING and the oldest event unpublished,
+ * from the first row of each index. Read after the sweep, so they show what it could not move; a failed read
+ * is logged and leaves the gauge without a point for this run, never fails the sweep.
+ */
+async function recordBacklogAges(): Promise<void> {
+  const now = deps.now();
+  const read = async (metric: string, since: () => Promise<string | undefined>) => {
+    try {
+      secondsMetric(metric, ageSeconds(now, await since()));
+    } catch (error) {
+      logger.error('backlog age not read', { metric, ...errorFields(error) });
+    }
+  };
+  await Promise.all([
+    read('OldestPendingOrderAge', () => deps.orders.oldestPendingUpdatedAt()),
+    read('OldestUnpublishedEventAge', () => deps.orders.oldestUnpublishedOccurredAt()),
+  ]);
+}
 
 async function sweep(context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): Promise<SweepSummary> {
   const now = deps.now();

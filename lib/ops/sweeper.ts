@@ -1,8 +1,10 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ORDERS_BY_STATUS_INDEX } from '../../lambdas/orders/orders.js';
+import { UNPUBLISHED_INDEX } from '../../lambdas/shared/outbox.js';
 import { lambdaEntry } from '../platform/paths.js';
 import { ServiceFunction } from '../platform/service-function.js';
 import type { ServiceTable } from '../platform/service-table.js';
@@ -48,6 +50,13 @@ export class Sweeper extends Construct {
       // UpdateItem and PutItem: status changes with their outbox rows, recorded executions, the sweep cursor.
       ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
       [ORDERS_BY_STATUS_INDEX],
+    );
+    // OldestUnpublishedEventAge reads the first row of each shard of the outbox's index, and nothing more there.
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${props.ordersTable.tableArn}/index/${UNPUBLISHED_INDEX}`],
+      }),
     );
     bindReconcile(this.function, props.reconcile, false);
 

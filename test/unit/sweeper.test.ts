@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { allUnpublishedShards } from '../../lambdas/shared/outbox.js';
 import { handler } from '../../lambdas/sweeper/handler.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -48,6 +49,12 @@ function storeOrders(orders: ReturnType<typeof order>[]) {
 function running(orderId: string) {
   sfn.on(DescribeExecutionCommand, { executionArn: arnOf(orderId) }).resolves({ status: 'RUNNING' } as never);
 }
+
+/** The sweep's own index pages, apart from the backlog gauges' reads of the oldest rows. */
+const sweepQueries = () =>
+  ddb
+    .commandCalls(QueryCommand)
+    .filter((call) => call.args[0].input.KeyConditionExpression?.includes(':cutoff'));
 
 const savedCursor = () => ddb.commandCalls(PutCommand).at(-1)?.args[0].input.Item?.startKey;
 
@@ -103,7 +110,7 @@ describe('sweeper', () => {
     ddb.on(QueryCommand).resolves({ Items: [{ pk: 'ORDER#a' }] });
 
     expect(await handler()).toMatchObject({ examined: 1, complete: true });
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toBeUndefined();
+    expect(sweepQueries()[0]?.args[0].input.ExclusiveStartKey).toBeUndefined();
   });
 
   it('starts from the oldest when its saved place is no longer valid (the deadline changed)', async () => {
@@ -150,7 +157,7 @@ describe('sweeper', () => {
     ddb.on(GetCommand, { Key: CURSOR_KEY }).resolves({ Item: { ...CURSOR_KEY, startKey: lastExamined } });
     const second = await handler();
 
-    expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual(lastExamined);
+    expect(sweepQueries()[1]?.args[0].input.ExclusiveStartKey).toEqual(lastExamined);
     expect(second).toMatchObject({ examined: 1, complete: true, actions: { 'started-execution': 1 } });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: 'stuck-behind' });
   });
@@ -182,7 +189,7 @@ describe('sweeper', () => {
     const summary = await handler();
 
     expect(summary).toMatchObject({ examined: 2, complete: true, actions: { 'started-execution': 2 } });
-    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(sweepQueries()).toHaveLength(2);
     expect(savedCursor()).toBeUndefined();
   });
 
@@ -194,7 +201,7 @@ describe('sweeper', () => {
       .resolves({ Items: [{ pk: 'ORDER#b' }] });
 
     expect(await handler()).toMatchObject({ examined: 2, complete: true });
-    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit)).toEqual([100, 99]);
+    expect(sweepQueries().map((call) => call.args[0].input.Limit)).toEqual([100, 99]);
   });
 
   it('skips an order that moved on since the index was read', async () => {
@@ -205,5 +212,71 @@ describe('sweeper', () => {
 
     expect(await handler()).toMatchObject({ examined: 1, results: {} });
     expect(sfn).toHaveReceivedCommandTimes(DescribeExecutionCommand, 0);
+  });
+});
+
+describe('the backlog ages the sweeper reports', () => {
+  /** The value and unit of each metric the run printed, by name. */
+  const printedMetrics = (spy: { mock: { calls: unknown[][] } }) => {
+    const metrics: Record<string, { value: unknown; unit: unknown }> = {};
+    for (const [line] of spy.mock.calls) {
+      const record = JSON.parse(String(line)) as Record<string, unknown> & {
+        _aws?: { CloudWatchMetrics: { Metrics: { Name: string; Unit: string }[] }[] };
+      };
+      for (const directive of record._aws?.CloudWatchMetrics ?? [])
+        for (const { Name, Unit } of directive.Metrics) metrics[Name] = { value: record[Name], unit: Unit };
+    }
+    return metrics;
+  };
+  const oldestPending = { IndexName: 'byStatus', KeyConditionExpression: '#status = :pending', Limit: 1 };
+  const oldestOfShard = (shard: string) => ({
+    IndexName: 'byUnpublished',
+    ExpressionAttributeValues: { ':shard': shard },
+    Limit: 1,
+  });
+
+  beforeEach(() => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+  });
+
+  it('are the oldest PENDING order and unpublished outbox row, in seconds, read from one row of each index shard', async () => {
+    const [first, second, third] = allUnpublishedShards();
+    ddb
+      .on(QueryCommand, oldestPending)
+      .resolves({ Items: [{ pk: 'ORDER#a', updatedAt: '2026-01-01T00:30:00.000Z' }] });
+    ddb
+      .on(QueryCommand, oldestOfShard(String(first)))
+      .resolves({ Items: [{ occurredAt: '2026-01-01T00:59:00.000Z' }] });
+    ddb
+      .on(QueryCommand, oldestOfShard(String(third)))
+      .resolves({ Items: [{ occurredAt: '2026-01-01T00:58:20.000Z' }] });
+    const printed = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+
+    await handler();
+
+    expect(printedMetrics(printed)).toMatchObject({
+      OldestPendingOrderAge: { value: 1800, unit: 'Seconds' },
+      OldestUnpublishedEventAge: { value: 100, unit: 'Seconds' },
+    });
+    for (const shard of allUnpublishedShards())
+      expect(ddb).toHaveReceivedCommandWith(QueryCommand, oldestOfShard(shard));
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      ...oldestOfShard(String(second)),
+      KeyConditionExpression: 'unpublishedShard = :shard',
+    });
+    expect(sfn).toHaveReceivedCommandTimes(DescribeExecutionCommand, 0);
+    printed.mockRestore();
+  });
+
+  it('are 0 when no order is PENDING and every event is published', async () => {
+    const printed = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+
+    await handler();
+
+    expect(printedMetrics(printed)).toMatchObject({
+      OldestPendingOrderAge: { value: 0, unit: 'Seconds' },
+      OldestUnpublishedEventAge: { value: 0, unit: 'Seconds' },
+    });
+    printed.mockRestore();
   });
 });
