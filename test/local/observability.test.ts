@@ -1,15 +1,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { pendingOrderRow } from '../../lambdas/orders/orders.js';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics.js';
 import { runSaga, seedOwn } from '../faults/driver.js';
 import { VALID_ORDER } from './bad-input-cases.js';
 import {
+  address,
   apiUrl,
   eventually,
   placeOrderDirectly,
   postOrder,
+  runScheduledFunction,
   waitForExecution,
   waitForOrder,
+  writeOrderRecord,
 } from './harness.js';
 
 interface MetricTotal {
@@ -20,7 +24,10 @@ interface MetricTotal {
   count: number;
 }
 
-/** `Name` or `Name{Dim=value,...}`: a metric of the app's namespace with exactly those dimensions besides service. */
+/**
+ * `Name` or `Name{Dim=value,...}`: the sum of a metric of the app's namespace with exactly those dimensions
+ * besides service; with `:count` after it, how many values it had.
+ */
 type MetricKey = string;
 
 const keyOf = ({ name, dimensions }: MetricTotal): MetricKey => {
@@ -37,7 +44,10 @@ async function metricSums(): Promise<Map<MetricKey, number>> {
       .filter(
         (metric) => metric.namespace === METRICS_NAMESPACE && metric.dimensions.service === 'order-saga',
       )
-      .map((metric) => [keyOf(metric), metric.sum]),
+      .flatMap((metric) => [
+        [keyOf(metric), metric.sum],
+        [`${keyOf(metric)}:count`, metric.count],
+      ]),
   );
 }
 
@@ -137,5 +147,32 @@ describe('metrics and logs of the saga, as the functions print them', () => {
       expect(line).toMatchObject({ step: 'MarkNeedsAttention', attempt: 0, service: 'order-saga' });
       expect(line.traceId).toEqual(expect.any(String));
     }
+  });
+
+  it('reports the age of the oldest PENDING order and unpublished event from each sweep', async () => {
+    const own = await seedOwn('obs-sweep');
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    await writeOrderRecord(
+      pendingOrderRow(
+        {
+          orderId: `ord_${randomBytes(16).toString('hex')}`,
+          customerId: own.customerId,
+          items: [{ sku: own.sku, quantity: 1 }],
+          shippingAddress: address(),
+          traceId: randomUUID(),
+          requestHash: 'h',
+        },
+        hourAgo,
+      ),
+    );
+    const before = await metricSums();
+
+    await runScheduledFunction('OrderSaga-sweeper');
+
+    const expected = { 'OldestPendingOrderAge:count': 1, 'OldestUnpublishedEventAge:count': 1 };
+    expect(await deltasSince(before, expected)).toEqual(expected);
+    // One value each: the pending order's is at least the hour this one has waited (another may be older).
+    const sumOf = (sums: Map<MetricKey, number>) => sums.get('OldestPendingOrderAge') ?? 0;
+    expect(sumOf(await metricSums()) - sumOf(before)).toBeGreaterThanOrEqual(3600);
   });
 });
