@@ -203,6 +203,24 @@ export async function reconcileOrder(
     }
   }
 
+  /**
+   * A cancel that stopped a saga already past its pivot: the action is given back and the order, its saga
+   * stopped, waits for a person (`complete`). If the step after the pivot still commits, it moves the order on
+   * from NEEDS_ATTENTION as it would from PENDING.
+   */
+  async function handOverStoppedPastPivot(action: PendingAction, at: string): Promise<ReconcileOutcome> {
+    await deps.orders.abandonAction(order.orderId, action);
+    await deps.orders.changeStatus(
+      order,
+      { to: 'NEEDS_ATTENTION', set: { failure: { reason: 'execution-stopped' } } },
+      at,
+    );
+    return {
+      ...outcome('refused', 'none', 'PivotPassed'),
+      finding: 'The saga passed its pivot before the cancel stopped it; nothing was undone, complete it instead',
+    };
+  }
+
   async function startAction(
     decision: Decision,
     request: Extract<ReconcileRequest, { kind: 'operator' }>,
@@ -221,17 +239,24 @@ export async function reconcileOrder(
         await deps.saga.redrive(latest.arn);
         arn = latest.arn;
       } else {
+        let results = progress?.results ?? {};
         // Looked at again now that the action holds the order: automation may have redriven it meanwhile.
         if (decision.do === 'operator-cancel' && latest) {
           const current = await deps.saga.describe(latest.arn);
-          if (current.status === 'RUNNING' || current.status === 'PENDING_REDRIVE')
+          if (current.status === 'RUNNING' || current.status === 'PENDING_REDRIVE') {
             await deps.saga.stop(latest.arn, `${request.actor}: ${request.reason}`);
+            // The saga may have passed its pivot between the look that allowed the cancel and the stop; only
+            // the history the stop leaves is final. Past the pivot nothing may be undone: a person completes it.
+            const stopped = await sagaProgress(order, deps);
+            if (stopped.pivotSucceeded !== false) return handOverStoppedPastPivot(action, at);
+            results = stopped.results;
+          }
         }
         const kind = decision.do === 'operator-cancel' ? 'cancel' : 'complete';
         const attempt = (latest?.attempt ?? 0) + 1;
         ({ arn } = await deps.saga.start(kind, executionNameOf(order.orderId, kind, attempt), {
           ...sagaInputOf(order),
-          results: progress?.results ?? {},
+          results,
           failures: {},
         }));
       }

@@ -271,6 +271,41 @@ describe('POST /orders/{orderId}/reconcile with an operator action', () => {
     expect(input).toMatchObject({ orderId: ORDER_ID, failures: {}, results: {} });
   });
 
+  it('re-reads the stopped saga: one that passed its pivot before the stop took is not unwound but handed to a person', async () => {
+    ddb.on(GetCommand).resolves({ Item: storedOrder('PENDING') });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+    // Before the stop the pivot is still running; the history the stop leaves shows it succeeded meanwhile.
+    sfn
+      .on(GetExecutionHistoryCommand)
+      .resolvesOnce({
+        events: [
+          {
+            id: 1,
+            type: 'TaskStateEntered',
+            timestamp: new Date(),
+            stateEnteredEventDetails: { name: 'CreateShipment' },
+          },
+        ],
+      })
+      .resolves(historyThroughPivot());
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:unwind', startDate: new Date() });
+
+    const { status, body } = await bodyOf({ action: 'cancel', reason: 'customer called' });
+
+    expect(status).toBe(409);
+    expect(body.error.code).toBe('PivotPassed');
+    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, { executionArn: SAGA_ARN });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    const updates = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    // The action is given back, and the stopped order waits for a person to complete it.
+    expect(updates.some((update) => update.UpdateExpression === 'REMOVE pendingAction')).toBe(true);
+    const handedOver = ddb
+      .commandCalls(TransactWriteCommand)
+      .map((call) => JSON.stringify(call.args[0].input))
+      .find((text) => text.includes('NEEDS_ATTENTION'));
+    expect(handedOver).toContain('execution-stopped');
+  });
+
   it('refuses to cancel after the pivot with 409 PivotPassed, starting nothing', async () => {
     ddb.on(GetCommand).resolves({ Item: storedOrder('NEEDS_ATTENTION') });
     sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'NeedsAttention' } as never);
