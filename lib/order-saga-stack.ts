@@ -16,6 +16,7 @@ import { OrdersService } from './services/orders.js';
 import { PaymentsService } from './services/payments.js';
 import { type ReconcileSettings, sagaMachines } from './services/reconcile-access.js';
 import { ShippingService } from './services/shipping.js';
+import { bindStage, type StageConfig, stageConfig } from './stages.js';
 
 /** Errors each step raises by name; the saga never retries them. */
 export const STEP_BUSINESS_ERRORS = {
@@ -37,8 +38,13 @@ const OPERATOR_REACTION = Duration.days(30);
 
 export interface OrderSagaStackProps extends StackProps {
   /**
+   * The deployment this stack is: retention, removal policies, throttling, alarm email and the defaults below.
+   * @default stageConfig() (dev)
+   */
+  readonly stage?: StageConfig;
+  /**
    * The longest a saga may run, retries included.
-   * @default Duration.hours(1)
+   * @default the stage's sagaTimeout
    */
   readonly sagaTimeout?: Duration;
   /**
@@ -48,7 +54,7 @@ export interface OrderSagaStackProps extends StackProps {
   readonly servedCountries?: readonly string[];
   /**
    * Automatic redrives of a TIMED_OUT execution per order before it is handed to a person.
-   * @default 2
+   * @default the stage's redriveBudget
    */
   readonly redriveBudget?: number;
   /**
@@ -62,13 +68,16 @@ export interface OrderSagaStackProps extends StackProps {
 export class OrderSagaStack extends Stack {
   readonly saga: Saga;
   readonly api: OrdersApi;
+  readonly stage: StageConfig;
 
   constructor(scope: Construct, id: string, props: OrderSagaStackProps = {}) {
     super(scope, id, props);
+    this.stage = props.stage ?? stageConfig();
+    bindStage(this, this.stage);
     Aspects.of(this).add(new StateMachineGuardrails());
 
-    const sagaTimeout = props.sagaTimeout ?? Duration.hours(1);
-    const redriveBudget = props.redriveBudget ?? 2;
+    const sagaTimeout = props.sagaTimeout ?? this.stage.sagaTimeout;
+    const redriveBudget = props.redriveBudget ?? this.stage.redriveBudget;
     // A barrier row must outlive everything that may still run a step of its order: the saga and its automatic
     // redrives, the redrive window, and a person's reaction. Twice that is margin; reconcile refuses to run a
     // step for an older order, so the TTL bounds correctness, not just storage.
@@ -223,7 +232,12 @@ export class OrderSagaStack extends Stack {
       redriveBudget,
       stuckAfter: props.stuckAfter ?? Duration.minutes(5),
     };
-    this.api = new OrdersApi(this, 'Api', { ordersTable: orders.table, reconcile });
+    this.api = new OrdersApi(this, 'Api', {
+      ordersTable: orders.table,
+      reconcile,
+      throttlingRateLimit: this.stage.apiThrottling.rateLimit,
+      throttlingBurstLimit: this.stage.apiThrottling.burstLimit,
+    });
     const sweeper = new Sweeper(this, 'Sweeper', { ordersTable: orders.table, reconcile });
     new OutboxRepublisher(this, 'OutboxRepublisher', {
       ordersTable: orders.table,
@@ -231,7 +245,10 @@ export class OrderSagaStack extends Stack {
     });
 
     // Last: it watches every DLQ and function the stack has by now.
+    const contextEmail: unknown = this.node.tryGetContext('alarmEmail');
     new Monitoring(this, 'Monitoring', {
+      alarmEmail:
+        typeof contextEmail === 'string' && contextEmail !== '' ? contextEmail : this.stage.alarmEmail,
       stateMachines: sagaMachines(this.saga),
       relay: orders.relay,
       restApi: this.api.restApi,

@@ -5,9 +5,10 @@ import type { Context } from 'aws-lambda';
  * The one logger of every function: Powertools' structured JSON lines, which CloudWatch Logs Insights and the
  * local cloud's trace both query by field. Its level follows the function's own log-level setting (Lambda
  * sets AWS_LAMBDA_LOG_LEVEL from applicationLogLevelV2); it writes to stdout itself, so Lambda's JSON log
- * format passes the line through instead of wrapping it a second time.
+ * format passes the line through instead of wrapping it a second time. Its `service` is the stack's name
+ * (POWERTOOLS_SERVICE_NAME, set by the stack), so the lines of two stages in one account stay apart.
  */
-export const logger = new Logger({ serviceName: 'order-saga' });
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'order-saga' });
 
 /** What every line of one invocation names, when the invocation knows it. */
 export interface InvocationKeys {

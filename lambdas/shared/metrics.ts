@@ -2,11 +2,16 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
 /**
  * The app's metrics, in CloudWatch's embedded metric format: each is a log line CloudWatch turns into a metric,
- * so emitting one costs no API call. Every metric carries `service` (one value for the whole app, so alarms and
- * the dashboard name one dimension set) plus its own few dimensions.
+ * so emitting one costs no API call. Every metric carries `service` (one value per stage: the alarms and the
+ * dashboard filter on it) plus its own few dimensions.
  */
 export const METRICS_NAMESPACE = 'OrderSaga';
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'order-saga' });
+/**
+ * The stack's name, which the stack sets on every function: two stages in one account share the namespace,
+ * and their alarms tell their own metrics apart by it. Outside a stack (unit tests) the app's name.
+ */
+export const SERVICE_NAME = process.env.POWERTOOLS_SERVICE_NAME ?? 'order-saga';
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
 
 type Dimensions = Record<string, string>;
 interface Recorded {

@@ -10,6 +10,7 @@ import { lambdaEntry } from '../platform/paths.js';
 import { ServiceFunction } from '../platform/service-function.js';
 import type { ServiceTable } from '../platform/service-table.js';
 import { bindReconcile, type ReconcileSettings, sagaMachines } from '../services/reconcile-access.js';
+import { stageOf } from '../stages.js';
 
 export interface OrdersApiProps {
   /** The orders service's table: the API writes new orders and reads them back. */
@@ -104,7 +105,10 @@ export class OrdersApi extends Construct {
     ]);
     bindReconcile(this.reconcileFunction, props.reconcile, true);
 
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: stageOf(this).logRetention,
+      removalPolicy: stageOf(this).logRemovalPolicy,
+    });
     this.restApi = new apigw.RestApi(this, 'RestApi', {
       description: 'order-saga: place orders, read them, reconcile them with their saga',
       cloudWatchRole: true,

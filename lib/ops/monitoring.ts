@@ -81,7 +81,7 @@ export interface MonitoringProps {
   readonly pendingOrderDeadline: Duration;
   /**
    * Where the alarm topic sends email.
-   * @default no subscription (the CDK context value `alarmEmail` when set)
+   * @default the CDK context value `alarmEmail`; no subscription without it
    */
   readonly alarmEmail?: string;
 }
@@ -92,12 +92,12 @@ export interface MonitoringProps {
  * Create it last in its stack: it finds every DLQ and every function of the stack when constructed,
  * so a queue or function added later would go unwatched.
  *
- * The functions' own metrics are read with Metrics Insights queries over the whole namespace
- * (`SELECT SUM(X) FROM "OrderSaga"`): Powertools adds a `service` dimension to every metric, and a plain
- * metric alarm matches one exact dimension set only, while SEARCH cannot back an alarm at all. A query
- * over the namespace sums every dimension set, so the alarms keep working whatever service name or
- * extra dimensions the functions emit. The namespace is per account and region: two stages deployed
- * side by side page for each other's orders.
+ * The functions' own metrics are read with Metrics Insights queries over the namespace, filtered to this
+ * stack's service (`SELECT SUM(X) FROM "OrderSaga" WHERE service = 'OrderSaga'`): a plain metric alarm
+ * matches one exact dimension set only, while SEARCH cannot back an alarm at all. A query sums every
+ * dimension set, so the alarms keep working whatever extra dimensions the functions emit. The namespace is
+ * per account and region; the functions' `service` is their stack's name (POWERTOOLS_SERVICE_NAME), so two
+ * stages deployed side by side each page for their own orders only.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
@@ -235,13 +235,18 @@ export class Monitoring extends Construct {
     });
   }
 
-  /** A metric of the functions' namespace, summed over every dimension set they emit it with. */
+  /** The functions' namespace, narrowed to this stack's functions (their Powertools service name). */
+  private fromService(): string {
+    return `FROM "${METRICS_NAMESPACE}" WHERE service = '${this.stack.stackName}'`;
+  }
+
+  /** A metric of this stack's functions, summed over every dimension set they emit it with. */
   private sagaMetric(
     aggregate: 'SUM' | 'MAX',
     metricName: string,
     settings: AlarmThreshold,
   ): cloudwatch.IMetric {
-    return insights(`SELECT ${aggregate}(${metricName}) FROM "${METRICS_NAMESPACE}"`, metricName, settings);
+    return insights(`SELECT ${aggregate}(${metricName}) ${this.fromService()}`, metricName, settings);
   }
 
   private alarm(
@@ -275,11 +280,11 @@ export class Monitoring extends Construct {
       new cloudwatch.MathExpression({ expression, label, period, usingMetrics: {} });
     const byDimension = (aggregate: string, metricName: string, dimension: string) =>
       query(
-        `SELECT ${aggregate}(${metricName}) FROM "${METRICS_NAMESPACE}" GROUP BY ${dimension}`,
+        `SELECT ${aggregate}(${metricName}) ${this.fromService()} GROUP BY ${dimension}`,
         `${metricName} by ${dimension}`,
       );
     const total = (aggregate: string, metricName: string) =>
-      query(`SELECT ${aggregate}(${metricName}) FROM "${METRICS_NAMESPACE}"`, metricName);
+      query(`SELECT ${aggregate}(${metricName}) ${this.fromService()}`, metricName);
     const dlqs = deadLetterQueues(this.stack);
 
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -324,7 +329,7 @@ export class Monitoring extends Construct {
         title: 'Step outcomes',
         left: [
           query(
-            `SELECT SUM(StepOutcome) FROM "${METRICS_NAMESPACE}" GROUP BY Step, Outcome`,
+            `SELECT SUM(StepOutcome) ${this.fromService()} GROUP BY Step, Outcome`,
             'StepOutcome by Step, Outcome',
           ),
         ],

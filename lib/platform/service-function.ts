@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -6,6 +6,7 @@ import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { stageOf } from '../stages.js';
 
 /** DynamoDB actions a function may be granted on a table; TransactWriteItems is authorized per contained action. */
 export type TableAction =
@@ -30,7 +31,7 @@ export interface ServiceFunctionProps extends NodejsFunctionProps {
   readonly entry: string;
   /**
    * How long the function's logs are kept.
-   * @default logs.RetentionDays.ONE_MONTH
+   * @default the stage's logRetention
    */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -43,10 +44,11 @@ export interface ServiceFunctionProps extends NodejsFunctionProps {
  */
 export class ServiceFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
-    const { logRetention, environment, bundling, ...rest } = props;
+    const { logRetention, environment, bundling, currentVersionOptions, ...rest } = props;
+    const stage = stageOf(scope);
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
-      retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
+      retention: logRetention ?? stage.logRetention,
+      removalPolicy: stage.logRemovalPolicy,
     });
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -66,7 +68,13 @@ export class ServiceFunction extends NodejsFunction {
       logGroup,
       role,
       ...rest,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...environment },
+      currentVersionOptions: { removalPolicy: stage.versionRemovalPolicy, ...currentVersionOptions },
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        // The stack's name: two stages in one account emit metrics and log lines told apart by `service`.
+        POWERTOOLS_SERVICE_NAME: Stack.of(scope).stackName,
+        ...environment,
+      },
       bundling: {
         format: OutputFormat.ESM,
         minify: true,

@@ -1,6 +1,7 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
+import { stageOf } from '../stages.js';
 
 /** The TTL attribute every service table expires barrier rows by. */
 export const TTL_ATTRIBUTE = 'expiresAt';
@@ -8,7 +9,7 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 export interface ServiceTableProps {
   /**
    * Keep the table (and its data) when the stack is deleted.
-   * @default RemovalPolicy.RETAIN
+   * @default the stage's tableRemovalPolicy
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
@@ -25,6 +26,7 @@ export interface ServiceTableProps {
  */
 export class ServiceTable extends dynamodb.Table {
   constructor(scope: Construct, id: string, props: ServiceTableProps = {}) {
+    const stage = stageOf(scope);
     super(scope, id, {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
@@ -32,7 +34,8 @@ export class ServiceTable extends dynamodb.Table {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       timeToLiveAttribute: TTL_ATTRIBUTE,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.removalPolicy ?? stage.tableRemovalPolicy,
+      deletionProtection: stage.tableDeletionProtection,
       stream: props.stream,
     });
   }

@@ -2,6 +2,7 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { stageOf } from '../stages.js';
 import {
   DEFAULT_COMPENSATION_RETRY,
   DEFAULT_CONTENTION_ERRORS,
@@ -199,7 +200,11 @@ export class Saga extends Construct {
     this.contentionRetry = props.contentionRetry ?? DEFAULT_CONTENTION_RETRY;
     this.pivotIndex = props.steps.findIndex((step) => step.pivot);
     this.logGroup =
-      props.logGroup ?? new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.ONE_MONTH });
+      props.logGroup ??
+      new logs.LogGroup(this, 'ExecutionLogs', {
+        retention: stageOf(this).logRetention,
+        removalPolicy: stageOf(this).logRemovalPolicy,
+      });
 
     // The saga's states keep this construct as their scope, so its template does not move.
     this.stateMachine = this.machine('StateMachine', this.forwardDefinition(this));

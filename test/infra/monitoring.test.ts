@@ -36,6 +36,8 @@ const alarms = Object.fromEntries(
   }),
 );
 const topicId = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
+/** The functions' metrics of this stack only: the stack's name is their Powertools service. */
+const FROM_SERVICE = `FROM "${METRICS_NAMESPACE}" WHERE service = '${stack.stackName}'`;
 
 /** The metric names an alarm reads, from a plain metric, metric stats in math, or a Metrics Insights query. */
 function metricNamesOf(alarm: AlarmProperties): string[] {
@@ -91,16 +93,16 @@ describe('alarms', () => {
     ['UnexpectedError', 'SUM', ALARM_THRESHOLDS.unexpectedError],
     ['OldestUnpublishedEventAge', 'MAX', ALARM_THRESHOLDS.oldestUnpublishedEventAge],
   ] as const)(
-    "%s reads the functions' metric over every dimension set they emit",
+    "%s reads the stack's functions' metric over every dimension set they emit",
     (name, aggregate, settings) => {
       const alarm = alarms[name];
       expect(alarm?.Threshold).toBe(settings.threshold);
       expect(alarm?.EvaluationPeriods).toBe(settings.evaluationPeriods);
-      // A query over the whole namespace: the alarm does not depend on the `service` value Powertools adds.
+      // Filtered to this stack's service only: extra dimensions do not hide a metric, another stage's do not count.
       expect(alarm?.Metrics).toEqual([
         {
           Id: expect.any(String),
-          Expression: `SELECT ${aggregate}(${name}) FROM "${METRICS_NAMESPACE}"`,
+          Expression: `SELECT ${aggregate}(${name}) ${FROM_SERVICE}`,
           Label: name,
           Period: settings.periodMinutes * 60,
           ReturnData: true,
@@ -113,7 +115,7 @@ describe('alarms', () => {
     // (redrive budget 2 + 1) x the 1 h saga timeout + two 5-minute sweeps.
     expect(alarms.OldestPendingOrderAge?.Threshold).toBe(3 * 3600 + 2 * 300);
     expect(alarms.OldestPendingOrderAge?.Metrics?.[0]?.Expression).toBe(
-      `SELECT MAX(OldestPendingOrderAge) FROM "${METRICS_NAMESPACE}"`,
+      `SELECT MAX(OldestPendingOrderAge) ${FROM_SERVICE}`,
     );
     const { template: slower } = synthOrderSaga({ redriveBudget: 0 });
     slower.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -252,15 +254,19 @@ describe('dashboard', () => {
     expect(Object.values(dashboards)[0]?.Properties.DashboardName).toBe('OrderSagaTest-operations');
     expect(expressions).toEqual(
       expect.arrayContaining([
-        `SELECT SUM(SagaStarted) FROM "${METRICS_NAMESPACE}"`,
-        `SELECT SUM(SagaConfirmed) FROM "${METRICS_NAMESPACE}"`,
-        `SELECT SUM(SagaCancelled) FROM "${METRICS_NAMESPACE}" GROUP BY Reason`,
-        `SELECT SUM(SagaNeedsAttention) FROM "${METRICS_NAMESPACE}" GROUP BY Reason`,
-        `SELECT AVG(StepDuration) FROM "${METRICS_NAMESPACE}" GROUP BY Step`,
-        `SELECT MAX(OldestUnpublishedEventAge) FROM "${METRICS_NAMESPACE}"`,
-        `SELECT MAX(OldestPendingOrderAge) FROM "${METRICS_NAMESPACE}"`,
+        `SELECT SUM(SagaStarted) ${FROM_SERVICE}`,
+        `SELECT SUM(SagaConfirmed) ${FROM_SERVICE}`,
+        `SELECT SUM(SagaCancelled) ${FROM_SERVICE} GROUP BY Reason`,
+        `SELECT SUM(SagaNeedsAttention) ${FROM_SERVICE} GROUP BY Reason`,
+        `SELECT AVG(StepDuration) ${FROM_SERVICE} GROUP BY Step`,
+        `SELECT MAX(OldestUnpublishedEventAge) ${FROM_SERVICE}`,
+        `SELECT MAX(OldestPendingOrderAge) ${FROM_SERVICE}`,
       ]),
     );
+    // Every query of the functions' metrics, not just the ones listed: an unfiltered one would mix stages.
+    const insightsQueries = expressions.filter((expression) => expression?.startsWith('SELECT'));
+    expect(insightsQueries.length).toBeGreaterThan(7);
+    for (const expression of insightsQueries) expect(expression).toContain(` ${FROM_SERVICE}`);
     expect(metricNames.filter((name) => name === 'ApproximateNumberOfMessagesVisible')).toHaveLength(3);
     expect(metricNames).toContain('IteratorAge');
   });

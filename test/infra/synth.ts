@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { App, type Stack } from 'aws-cdk-lib';
+import { App, type Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { OrderSagaStack, type OrderSagaStackProps } from '../../lib/order-saga-stack.js';
 import { renderDefinition, type StatesDefinition } from '../../lib/saga/definition.js';
+import { type StageName, stageConfig } from '../../lib/stages.js';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;
@@ -13,27 +15,46 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
  * The app as `cdk synth` builds it, with cdk.json's feature flags, so tests read the template that deploys.
  * Template tests read structure, not bundles: skipping esbuild makes a synth take a fraction of the time.
  */
-export function testApp(): App {
-  return new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+export function testApp(context: Record<string, unknown> = {}): App {
+  return new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...context } });
 }
 
 export const TEST_ENV = { account: '111111111111', region: 'us-east-1' };
 
-export function synthOrderSaga(props: OrderSagaStackProps = {}): {
+/**
+ * The stack synthesized alone. With `stage`, it is that stage's stack as `cdk synth -c stage=<name>` builds
+ * it (its name, so its physical names, and its configuration); without, a test stack of the default stage.
+ * With `nag`, the synth runs the cdk-nag AwsSolutions checks as `cdk synth` does, and throws on a finding.
+ */
+export function synthOrderSaga(
+  props: OrderSagaStackProps = {},
+  options: { stage?: StageName; context?: Record<string, unknown>; nag?: boolean } = {},
+): {
   stack: OrderSagaStack;
   template: Template;
   definition: StatesDefinition;
   unwind: StatesDefinition;
   completion: StatesDefinition;
 } {
-  const stack = new OrderSagaStack(testApp(), 'OrderSagaTest', { env: TEST_ENV, ...props });
+  const stage = options.stage ? stageConfig(options.stage) : undefined;
+  const app = testApp(options.context);
+  const stack = new OrderSagaStack(app, stage?.stackName ?? 'OrderSagaTest', {
+    env: TEST_ENV,
+    stage,
+    ...props,
+  });
   return {
     stack,
-    template: Template.fromStack(stack),
+    template: options.nag ? nagCheckedTemplate(app, stack) : Template.fromStack(stack),
     definition: definitionOf(stack),
     unwind: definitionOf(stack, 'UnwindStateMachine'),
     completion: definitionOf(stack, 'CompletionStateMachine'),
   };
+}
+
+function nagCheckedTemplate(app: App, stack: Stack): Template {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return Template.fromJSON(app.synth().getStackByName(stack.stackName).template);
 }
 
 /** Which of a Saga's machines: the saga itself, the operator's unwind, or the operator's completion. */

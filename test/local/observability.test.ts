@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { pendingOrderRow } from '../../lambdas/orders/orders.js';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics.js';
+import { DEFAULT_STACK_NAME } from '../../lib/stages.js';
 import { runSaga, seedOwn } from '../faults/driver.js';
 import { VALID_ORDER } from './bad-input-cases.js';
 import {
@@ -42,7 +43,8 @@ async function metricSums(): Promise<Map<MetricKey, number>> {
   return new Map(
     metrics
       .filter(
-        (metric) => metric.namespace === METRICS_NAMESPACE && metric.dimensions.service === 'order-saga',
+        (metric) =>
+          metric.namespace === METRICS_NAMESPACE && metric.dimensions.service === DEFAULT_STACK_NAME,
       )
       .flatMap((metric) => [
         [keyOf(metric), metric.sum],
@@ -144,7 +146,7 @@ describe('metrics and logs of the saga, as the functions print them', () => {
       expect.arrayContaining(['step started', 'saga needs a person']),
     );
     for (const line of lines) {
-      expect(line).toMatchObject({ step: 'MarkNeedsAttention', attempt: 0, service: 'order-saga' });
+      expect(line).toMatchObject({ step: 'MarkNeedsAttention', attempt: 0, service: DEFAULT_STACK_NAME });
       expect(line.traceId).toEqual(expect.any(String));
     }
   });

@@ -1,0 +1,100 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { IConstruct } from 'constructs';
+
+/** The CDK context key that selects a stage: `cdk synth -c stage=prod`. */
+export const STAGE_CONTEXT_KEY = 'stage';
+
+/** What differs between two deployments of the app; everything else is the same code and template. */
+export interface StageConfig {
+  readonly name: string;
+  /**
+   * The stack name, and so the prefix of every physical name (queues, rules, alarms, topic, dashboard,
+   * exports) and the functions' Powertools service name: two stages can live in one account and region.
+   */
+  readonly stackName: string;
+  /** How long every log group (functions, executions, API access) keeps its lines. */
+  readonly logRetention: logs.RetentionDays;
+  /** What deleting the stack does to its log groups. */
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** What deleting the stack does to the service tables, and so to the orders, stock and payments. */
+  readonly tableRemovalPolicy: RemovalPolicy;
+  /** Whether DynamoDB refuses to delete a table at all until the protection is turned off. */
+  readonly tableDeletionProtection: boolean;
+  /** What replacing a function does to its previous versions (a rollback target, while aliases point at them). */
+  readonly versionRemovalPolicy: RemovalPolicy;
+  /** Where the alarm topic sends email; the CDK context value `alarmEmail` overrides it. */
+  readonly alarmEmail?: string;
+  /** The API stage's steady requests per second and the burst above it, before it answers 429. */
+  readonly apiThrottling: { readonly rateLimit: number; readonly burstLimit: number };
+  /** The longest a saga may run, retries included. */
+  readonly sagaTimeout: Duration;
+  /** Automatic redrives of a TIMED_OUT execution per order before it is handed to a person. */
+  readonly redriveBudget: number;
+}
+
+export const STAGES = {
+  // The local cloud, its tests and the README run this stage: its stack name keeps every physical name
+  // they know (`OrderSaga-order-events`, `OrderSaga-sweeper`).
+  dev: {
+    name: 'dev',
+    stackName: 'OrderSaga',
+    logRetention: logs.RetentionDays.ONE_MONTH,
+    logRemovalPolicy: RemovalPolicy.DESTROY,
+    tableRemovalPolicy: RemovalPolicy.DESTROY,
+    tableDeletionProtection: false,
+    versionRemovalPolicy: RemovalPolicy.DESTROY,
+    apiThrottling: { rateLimit: 50, burstLimit: 100 },
+    sagaTimeout: Duration.hours(1),
+    redriveBudget: 2,
+  },
+  prod: {
+    name: 'prod',
+    stackName: 'OrderSaga-prod',
+    // Long enough to reconstruct an order's history after a dispute or an audit question.
+    logRetention: logs.RetentionDays.ONE_YEAR,
+    logRemovalPolicy: RemovalPolicy.RETAIN,
+    // Orders, stock and payments are the business's records: removing the stack must not remove them.
+    tableRemovalPolicy: RemovalPolicy.RETAIN,
+    tableDeletionProtection: true,
+    versionRemovalPolicy: RemovalPolicy.RETAIN,
+    apiThrottling: { rateLimit: 200, burstLimit: 400 },
+    sagaTimeout: Duration.hours(1),
+    redriveBudget: 2,
+  },
+} as const satisfies Record<string, StageConfig>;
+
+export type StageName = keyof typeof STAGES;
+
+export const DEFAULT_STAGE: StageName = 'dev';
+
+/** The default stage's stack name: what the local cloud synthesizes and what its metrics carry as `service`. */
+export const DEFAULT_STACK_NAME = STAGES[DEFAULT_STAGE].stackName;
+
+export function isStageName(name: string): name is StageName {
+  return Object.hasOwn(STAGES, name);
+}
+
+/** The stage's configuration; an unknown name fails with the valid ones, so a typo never deploys a new stack. */
+export function stageConfig(name: string = DEFAULT_STAGE): StageConfig {
+  if (!isStageName(name))
+    throw new Error(
+      `Unknown stage "${name}": valid stages are ${Object.keys(STAGES).join(', ')} (select one with -c ${STAGE_CONTEXT_KEY}=<name>)`,
+    );
+  return STAGES[name];
+}
+
+const stageByStack = new WeakMap<Stack, StageConfig>();
+
+/** Makes `stage` the one every construct of `stack` reads with stageOf. */
+export function bindStage(stack: Stack, stage: StageConfig): void {
+  stageByStack.set(stack, stage);
+}
+
+/**
+ * The stage of the stack `scope` is in; a stack no stage was bound to (a construct tested alone) is the
+ * default stage's.
+ */
+export function stageOf(scope: IConstruct): StageConfig {
+  return stageByStack.get(Stack.of(scope)) ?? STAGES[DEFAULT_STAGE];
+}
