@@ -12,7 +12,7 @@ export interface MachineExtract {
 
 export interface StateExtract {
   type: string;
-  /** What a Task calls, references rendered as `${LogicalId.Attr}`; lambda versions and aliases by their function. */
+  /** What a Task calls, references rendered as `${LogicalId.Attr}`. */
   resource?: string;
   /** The step's payload fields as dotted paths (`.$` dropped: a field may move between constant and path). */
   payload?: string[];
@@ -258,16 +258,22 @@ function compareGrants(released: Release, current: Release, fail: Fail, notes: s
   }
 }
 
-/** Whether a held `action resource` grant allows what `needed` allowed: same pair, or a wildcard over it. */
+/** Whether a held `action resource` grant allows what `needed` allowed: the same pair, or a wildcard over it. */
 function covers(held: string, needed: string): boolean {
   if (held === needed) return true;
-  const [heldAction = '', heldResource = ''] = splitGrant(held);
-  const [neededAction = '', neededResource = ''] = splitGrant(needed);
-  const actionCovered =
-    heldAction === neededAction ||
-    heldAction === '*' ||
-    (heldAction.endsWith(':*') && neededAction.startsWith(heldAction.slice(0, -1)));
-  return actionCovered && (heldResource === neededResource || heldResource === '*');
+  const [heldAction, heldResource] = splitGrant(held);
+  const [neededAction, neededResource] = splitGrant(needed);
+  return matches(heldAction, neededAction) && matches(heldResource, neededResource);
+}
+
+/** IAM's wildcard: `*` in what is held matches any run of characters in what is needed. */
+function matches(pattern: string, value: string): boolean {
+  if (!pattern.includes('*')) return pattern === value;
+  const regex = pattern
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${regex}$`).test(value);
 }
 
 function splitGrant(grant: string): [string, string] {

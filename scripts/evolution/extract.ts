@@ -92,7 +92,11 @@ export function extractRelease(stack: Stack, resources: Resources): Release {
 function stateExtract(state: StateDefinition, render: (value: unknown) => string): StateExtract {
   const extract: StateExtract = { type: state.Type };
   if (state.Type !== 'Task') return extract;
-  extract.resource = render(state.Resource);
+  const parameters = (state.Parameters ?? {}) as Record<string, unknown>;
+  // An integration names what it calls among its parameters: the function, or the queue.
+  const target = parameters.FunctionName ?? parameters.QueueUrl;
+  extract.resource =
+    target === undefined ? render(state.Resource) : `${render(state.Resource)} ${render(target)}`;
   const payload = payloadOf(state, extract.resource);
   if (payload !== undefined) extract.payload = payload;
   if (state.Retry) extract.retry = state.Retry.map((retrier) => retrier.ErrorEquals.join(', '));
@@ -213,8 +217,8 @@ function grantsOf(resources: Resources, roleId: string, render: (value: unknown)
 
 /**
  * Renders a CloudFormation value as text with references as `${LogicalId}` / `${LogicalId.Attr}`. A Lambda
- * version or alias is named by its function (`${Fn.Version}`, `${Fn.Alias:live}`): a version's logical id
- * changes with every code change, and what a saga depends on is the function behind it.
+ * version or alias is rendered as the ARN it is, `${Fn.Arn}:<version or alias>`, so a grant on `${Fn.Arn}:*`
+ * is seen to cover it, and a grant on one version is seen not to cover the next.
  */
 function referenceRenderer(resources: Resources): (value: unknown) => string {
   const render = (value: unknown): string => {
@@ -224,9 +228,9 @@ function referenceRenderer(resources: Resources): (value: unknown) => string {
     if (typeof value.Ref === 'string') {
       const target = resources[value.Ref];
       const fn = logicalIdIn(target?.Properties?.FunctionName);
-      if (target?.Type === 'AWS::Lambda::Version' && fn) return `\${${fn}.Version}`;
+      if (target?.Type === 'AWS::Lambda::Version' && fn) return `\${${fn}.Arn}:\${${value.Ref}.Version}`;
       if (target?.Type === 'AWS::Lambda::Alias' && fn)
-        return `\${${fn}.Alias:${render(target.Properties?.Name)}}`;
+        return `\${${fn}.Arn}:${render(target.Properties?.Name)}`;
       return `\${${value.Ref}}`;
     }
     const getAtt = value['Fn::GetAtt'];

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { describe, expect, it } from 'vitest';
+import { Saga, type SagaTaskFactory } from '../../lib/saga/saga.js';
 import { compareReleases, formatComparison, type Release } from '../../scripts/evolution/compare.js';
 import { extractRelease, synthDefaultStage } from '../../scripts/evolution/extract.js';
+import { testApp } from './synth.js';
 
 const RELEASE_FILE = new URL('../../contract/release.json', import.meta.url);
 
@@ -246,7 +253,7 @@ describe('the evolution check (npm run check:evolution)', () => {
     const { failures, notes } = afterChange((current) => {
       state(current, SAGA, 'ChargePayment').resource = `arn:\${AWS::Partition}:states:::lambda:invoke`;
       defined(current.roles[SAGA_ROLE]).grants.push(
-        `lambda:InvokeFunction \${PaymentsChargePayment3FC11F09.Version}`,
+        `lambda:InvokeFunction \${PaymentsChargePayment3FC11F09.Arn}:\${PaymentsChargePaymentCurrentVersion1.Version}`,
       );
       current.resources.OrderSagaStateMachineAliasLive = {
         type: 'AWS::StepFunctions::StateMachineAlias',
@@ -258,7 +265,7 @@ describe('the evolution check (npm run check:evolution)', () => {
     expect(notes).toEqual([
       'new AWS::StepFunctions::StateMachineAlias OrderSagaStateMachineAliasLive (OrderSaga/StateMachine/Live/Resource)',
       `OrderSaga/StateMachine/Resource: task ChargePayment now calls arn:\${AWS::Partition}:states:::lambda:invoke (was \${PaymentsChargePayment3FC11F09.Arn})`,
-      `role ${SAGA_ROLE} is also granted "lambda:InvokeFunction \${PaymentsChargePayment3FC11F09.Version}"`,
+      `role ${SAGA_ROLE} is also granted "lambda:InvokeFunction \${PaymentsChargePayment3FC11F09.Arn}:\${PaymentsChargePaymentCurrentVersion1.Version}"`,
     ]);
   });
 
@@ -269,5 +276,88 @@ describe('the evolution check (npm run check:evolution)', () => {
     expect(formatComparison(comparison, 'contract/release.json')).toMatch(
       /^FAIL \[barrier\] step chargePayment .*\n1 change\(s\) would strand or corrupt sagas started on contract\/release.json\. .*`npm run release:definition`\.$/,
     );
+  });
+
+  describe('reads a saga whose tasks invoke published versions', () => {
+    /** A one-step saga invoking its function's current version through the lambda:invoke integration. */
+    function versionedSaga(code: string, options: { grantEveryVersion: boolean }) {
+      const stack = new Stack(testApp(), 'Versioned');
+      const fn = new lambda.Function(stack, 'Book', {
+        runtime: lambda.Runtime.NODEJS_22_X,
+        handler: 'index.handler',
+        code: lambda.Code.fromInline(code),
+      });
+      const invokeVersion: SagaTaskFactory = (scope, taskOptions) =>
+        new tasks.LambdaInvoke(scope, taskOptions.stateName, {
+          lambdaFunction: fn.currentVersion,
+          payload: taskOptions.payload,
+          resultPath: taskOptions.resultPath,
+          retryOnServiceExceptions: false,
+        });
+      const saga = new Saga(stack, 'Saga', {
+        steps: [
+          {
+            name: 'Book',
+            task: invokeVersion,
+            payload: sfn.TaskInput.fromObject({ orderId: sfn.JsonPath.stringAt('$.orderId') }),
+          },
+        ],
+        succeededStateName: 'Done',
+        finalCompensation: { name: 'Close', task: invokeVersion },
+        cancelledStateName: 'Undone',
+        escalation: { name: 'Page', task: invokeVersion },
+        escalatedStateName: 'Escalated',
+      });
+      if (options.grantEveryVersion) {
+        fn.grantInvoke(saga.stateMachine);
+        fn.grantInvoke(saga.unwindStateMachine);
+      }
+      return extractRelease(stack, Template.fromStack(stack).toJSON().Resources);
+    }
+
+    it('takes the payload from inside the integration and the function’s role as the step’s', () => {
+      const release = versionedSaga('exports.handler = async () => 1;', { grantEveryVersion: false });
+      expect(release.machines.SagaStateMachine2D1F7D68?.states.Book).toMatchObject({
+        resource: expect.stringMatching(
+          /^arn:\$\{AWS::Partition\}:states:::lambda:invoke \$\{BookBD4B9F77\.Arn\}:/,
+        ),
+        payload: ['orderId'],
+      });
+      expect(release.roles.BookServiceRoleA64C8973?.serves).toContain('SagaStateMachine2D1F7D68:Book');
+      const machineRole = Object.entries(release.roles).find(([id]) => id.startsWith('SagaStateMachineRole'));
+      expect(machineRole?.[1].grants).toContainEqual(
+        expect.stringMatching(
+          /^lambda:InvokeFunction \$\{BookBD4B9F77\.Arn\}:\$\{BookCurrentVersion\w+\.Version\}$/,
+        ),
+      );
+    });
+
+    // A running execution keeps the definition it started on, so it goes on invoking the version released then.
+    it('fails a new version when the machine may invoke only the newest one', () => {
+      const released = versionedSaga('exports.handler = async () => 1;', { grantEveryVersion: false });
+      const current = versionedSaga('exports.handler = async () => 2;', { grantEveryVersion: false });
+      expect(compareReleases(released, current).failures).toEqual([
+        {
+          rule: 'grant',
+          message: expect.stringMatching(
+            /^role SagaStateMachineRole\w+ .* loses "lambda:InvokeFunction \$\{BookBD4B9F77\.Arn\}:\$\{BookCurrentVersion/,
+          ),
+        },
+        {
+          rule: 'grant',
+          message: expect.stringMatching(
+            /^role SagaUnwindStateMachineRole\w+ .* loses "lambda:InvokeFunction \$\{BookBD4B9F77\.Arn\}:\$\{BookCurrentVersion/,
+          ),
+        },
+      ]);
+    });
+
+    it('passes a new version when the machine may invoke every version', () => {
+      const released = versionedSaga('exports.handler = async () => 1;', { grantEveryVersion: true });
+      const current = versionedSaga('exports.handler = async () => 2;', { grantEveryVersion: true });
+      const comparison = compareReleases(released, current);
+      expect(comparison.failures).toEqual([]);
+      expect(comparison.notes).toContainEqual(expect.stringMatching(/task Book now calls/));
+    });
   });
 });
