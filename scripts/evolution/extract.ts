@@ -5,6 +5,7 @@ import { BUSINESS_ERROR_NAMES } from '../../lambdas/shared/errors.js';
 import { SAGA_STEPS } from '../../lambdas/shared/saga-states.js';
 import { OrderSagaStack, STEP_BUSINESS_ERRORS } from '../../lib/order-saga-stack.js';
 import { renderDefinition, type StateDefinition } from '../../lib/saga/definition.js';
+import { stageConfig } from '../../lib/stages.js';
 import {
   type MachineExtract,
   REPLACEMENT_PROPERTIES,
@@ -13,9 +14,6 @@ import {
   type RoleExtract,
   type StateExtract,
 } from './compare.js';
-
-/** The stack as bin/order-saga.ts deploys it by default: its name shapes the physical names of queues. */
-export const DEFAULT_STACK_ID = 'OrderSaga';
 
 interface CfnResource {
   Type: string;
@@ -32,7 +30,9 @@ export function synthDefaultStage(): { stack: Stack; resources: Resources } {
     context: Record<string, unknown>;
   };
   const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
-  const stack = new OrderSagaStack(app, DEFAULT_STACK_ID);
+  // As bin/order-saga.ts builds it without `-c stage`; the release names physical names relative to the stack.
+  const stage = stageConfig();
+  const stack = new OrderSagaStack(app, stage.stackName, { stage });
   const template = app.synth().getStackArtifact(stack.artifactId).template as { Resources: Resources };
   return { stack, resources: template.Resources };
 }
