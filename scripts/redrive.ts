@@ -7,6 +7,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { readLocalEndpoints } from '@order-saga/local-cloud';
+import { DEFAULT_STAGE, stageConfig } from '../lib/stages.js';
 
 /** Queues whose DLQ holds stream failure records, not messages: moving them back would replay nothing. */
 const NOT_REDRIVABLE: Record<string, string> = {
@@ -82,7 +83,9 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      stack: { type: 'string', default: 'OrderSaga' },
+      // The stage's stack (its queues carry its name), or a stack named outright.
+      stage: { type: 'string', default: DEFAULT_STAGE },
+      stack: { type: 'string' },
       local: { type: 'boolean', default: false },
       // With --local: another local cloud's endpoints file than npm start's .local-cloud/endpoints.json.
       endpoints: { type: 'string' },
@@ -91,7 +94,7 @@ async function main(): Promise<void> {
   const [queue] = positionals;
   if (!queue || positionals.length > 1) {
     console.error(
-      'Usage: npm run redrive -- <queue> [--stack OrderSaga] [--local [--endpoints <file>]]\n' +
+      'Usage: npm run redrive -- <queue> [--stage dev|prod | --stack <name>] [--local [--endpoints <file>]]\n' +
         '  queues: order-events, shipping-requests\n' +
         '  --local: the local cloud of npm start (.local-cloud/endpoints.json), or the one <file> names',
     );
@@ -102,7 +105,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const client = values.local ? localClient(values.endpoints) : new SQSClient({});
-  const result = await redrive(client, queue, { stack: values.stack ?? 'OrderSaga' });
+  const stack = values.stack ?? stageConfig(values.stage).stackName;
+  const result = await redrive(client, queue, { stack });
   console.log(`moved ${result.moved} message(s) from ${result.source} to ${result.destination}`);
 }
 

@@ -12,6 +12,7 @@ import {
   stageConfig,
   stageOf,
 } from '../../lib/stages.js';
+import { keptResources } from '../../scripts/cdk-stage.js';
 import { synthOrderSaga, TEST_ENV, testApp } from './synth.js';
 
 type Resource = {
@@ -197,6 +198,29 @@ describe('dev and prod side by side', () => {
     const overridden = synthOrderSaga({ stage }, { context: { alarmEmail: ALARM_EMAIL } }).template;
     overridden.resourcePropertiesCountIs('AWS::SNS::Subscription', { Endpoint: ALARM_EMAIL }, 1);
     overridden.resourceCountIs('AWS::SNS::Subscription', 1);
+  });
+});
+
+describe('what npm run destroy reports as kept, from the synthesized templates', () => {
+  const keptIds = (stage: StageName) =>
+    keptResources(synthesized[stage].template.toJSON()).map((resource) => resource.logicalId);
+
+  it("prod: every table, named by the deploy's outputs, and every log group", () => {
+    const tables = resourcesOf('prod', 'AWS::DynamoDB::Table').map(([id]) => id);
+    const logGroups = resourcesOf('prod', 'AWS::Logs::LogGroup').map(([id]) => id);
+    expect(keptIds('prod')).toEqual(expect.arrayContaining([...tables, ...logGroups]));
+    const kept = keptResources(synthesized.prod.template.toJSON(), {
+      OrdersTableName: 'OrderSaga-prod-Orders-1',
+    });
+    expect(kept.filter((resource) => resource.physicalId)).toEqual([
+      expect.objectContaining({ type: 'AWS::DynamoDB::Table', physicalId: 'OrderSaga-prod-Orders-1' }),
+    ]);
+  });
+
+  it('dev: no table and no log group', () => {
+    const kept = keptResources(synthesized.dev.template.toJSON());
+    expect(kept.filter((resource) => /DynamoDB::Table|Logs::LogGroup/.test(resource.type))).toEqual([]);
+    expect(keptIds('dev').length).toBeLessThan(keptIds('prod').length);
   });
 });
 
