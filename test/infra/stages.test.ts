@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +88,38 @@ describe('stage selection', () => {
   it('gives each stage its own stack name', () => {
     const names = Object.values(STAGES).map((stage) => stage.stackName);
     expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe("the README's table of stages", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const rowOf = (setting: string) => readme.split('\n').find((line) => line.startsWith(`| ${setting}`)) ?? '';
+
+  it('says what lib/stages.ts says', () => {
+    const days = (retention: number) => (retention === 365 ? '1 year' : retention === 30 ? '1 month' : '?');
+    const cells = (row: string) =>
+      row
+        .split('|')
+        .slice(2, -1)
+        .map((cell) => cell.trim());
+    expect(cells(rowOf('stack name'))).toEqual([
+      `\`${STAGES.dev.stackName}\``,
+      `\`${STAGES.prod.stackName}\``,
+    ]);
+    expect(cells(rowOf('API throttling'))).toEqual(
+      [STAGES.dev, STAGES.prod].map(
+        (stage) => `${stage.apiThrottling.rateLimit} / ${stage.apiThrottling.burstLimit}`,
+      ),
+    );
+    expect(cells(rowOf('log retention')).map((cell) => cell.split(',')[0])).toEqual([
+      days(STAGES.dev.logRetention),
+      days(STAGES.prod.logRetention),
+    ]);
+    expect(cells(rowOf('saga timeout'))).toEqual(
+      [STAGES.dev, STAGES.prod].map(
+        (stage) => `${stage.sagaTimeout.toHumanString()}, ${stage.redriveBudget}`,
+      ),
+    );
   });
 });
 
