@@ -63,11 +63,17 @@ export interface Comparison {
   notes: string[];
 }
 
-/** Properties that, per the CloudFormation resource reference, require replacement when they change. */
+/**
+ * Properties that, per the CloudFormation resource reference, require replacement when they change. Aliases are
+ * tracked (a running execution or task may call one by its ARN), versions are not: a new one each change is
+ * their point, and the grants tell whether the one a running saga calls is still allowed.
+ */
 export const REPLACEMENT_PROPERTIES: Record<string, readonly string[]> = {
   'AWS::StepFunctions::StateMachine': ['StateMachineName', 'StateMachineType'],
+  'AWS::StepFunctions::StateMachineAlias': ['Name'],
   'AWS::DynamoDB::Table': ['TableName', 'KeySchema', 'LocalSecondaryIndexes'],
   'AWS::SQS::Queue': ['QueueName', 'FifoQueue'],
+  'AWS::Lambda::Alias': ['Name', 'FunctionName'],
 };
 
 export function compareReleases(released: Release, current: Release): Comparison {

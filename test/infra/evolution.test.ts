@@ -352,6 +352,37 @@ describe('the evolution check (npm run check:evolution)', () => {
       ]);
     });
 
+    it('tracks an alias of the machine: new, it is a note; renamed, a replacement', () => {
+      const withAlias = (name: string) => {
+        const stack = new Stack(testApp(), 'Aliased');
+        const machine = new sfn.StateMachine(stack, 'Machine', {
+          definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Start')),
+        });
+        const version = new sfn.CfnStateMachineVersion(stack, 'Version', {
+          stateMachineArn: machine.stateMachineArn,
+        });
+        new sfn.CfnStateMachineAlias(stack, 'Live', {
+          name,
+          routingConfiguration: [{ stateMachineVersionArn: version.attrArn, weight: 100 }],
+        });
+        return extractRelease(stack, Template.fromStack(stack).toJSON().Resources);
+      };
+      const unaliased = withAlias('live');
+      const aliasId = Object.keys(unaliased.resources).find((id) => id.startsWith('Live'));
+      expect(aliasId).toBeDefined();
+      delete unaliased.resources[aliasId as string];
+      expect(compareReleases(unaliased, withAlias('live'))).toEqual({
+        failures: [],
+        notes: [`new AWS::StepFunctions::StateMachineAlias ${aliasId} (Live)`],
+      });
+      expect(compareReleases(withAlias('live'), withAlias('current')).failures).toEqual([
+        {
+          rule: 'replacement',
+          message: expect.stringContaining('Name changes from "live" to "current"'),
+        },
+      ]);
+    });
+
     it('passes a new version when the machine may invoke every version', () => {
       const released = versionedSaga('exports.handler = async () => 1;', { grantEveryVersion: true });
       const current = versionedSaga('exports.handler = async () => 2;', { grantEveryVersion: true });
