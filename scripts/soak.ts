@@ -5,13 +5,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalCloud } from '../local/cloud.js';
-import {
-  checkSeed,
-  eventsDlqRedrives,
-  loadCatalogue,
-  OutcomeTally,
-  type ScheduleCloud,
-} from '../test/faults/schedules.js';
+import { checkSeed, OutcomeTally } from '../test/faults/schedule-check.js';
+import { eventsDlqRedrives, loadCatalogue, type ScheduleCloud } from '../test/faults/schedules.js';
 
 /**
  * Randomized schedules (test/faults/schedules.ts) for as long as asked, on a local cloud of its own. Schedule i

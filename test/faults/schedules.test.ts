@@ -3,13 +3,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import {
-  checkSeed,
-  eventsDlqRedrives,
-  loadCatalogue,
-  OutcomeTally,
-  type ScheduleCloud,
-} from './schedules.js';
+import { checkSeed, OutcomeTally } from './schedule-check.js';
+import { eventsDlqRedrives, loadCatalogue, type ScheduleCloud } from './schedules.js';
 
 /**
  * Randomized schedules on the layer's shared local cloud. Each schedule is its own test, run as `fc.check`
