@@ -161,7 +161,7 @@ export class OrderSagaStack extends Stack {
         },
         {
           name: SAGA_STEPS.createShipment.state,
-          task: sendToQueueAndWait(shipping.requests.queue),
+          task: sendToQueueAndWait(shipping.requests.queue, { traceId: '$.traceId' }),
           payload: sfn.TaskInput.fromObject({
             ...identity,
             items: sfn.JsonPath.listAt('$.items'),

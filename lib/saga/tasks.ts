@@ -45,22 +45,60 @@ function withAttempt(payload: sfn.TaskInput): sfn.TaskInput {
   });
 }
 
+/** SqsSendMessage with string message attributes, which CDK's task does not take. */
+class SqsSendMessageWithAttributes extends tasks.SqsSendMessage {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: tasks.SqsSendMessageProps,
+    private readonly attributePaths: Record<string, string>,
+  ) {
+    super(scope, id, props);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: the base class renders the state as untyped JSON.
+  protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): any {
+    const rendered = super._renderTask(topLevelQueryLanguage);
+    const attributes = Object.entries(this.attributePaths);
+    if (attributes.length === 0) return rendered;
+    return {
+      ...rendered,
+      Parameters: {
+        ...rendered.Parameters,
+        MessageAttributes: Object.fromEntries(
+          attributes.map(([name, path]) => [name, { DataType: 'String', 'StringValue.$': path }]),
+        ),
+      },
+    };
+  }
+}
+
 /**
  * A callback step: sends the payload with a task token to a queue and waits until a worker answers with
  * SendTaskSuccess or SendTaskFailure. The message is `{ taskToken, request: <payload> }`. Give the step a
  * heartbeat so a request nobody picks up fails fast instead of holding the saga until its timeout.
+ * `messageAttributes` names string attributes by the JSONPath of their value in the saga's state (a trace id,
+ * so the worker's lines and the queue's tooling see it without parsing the body).
  */
-export function sendToQueueAndWait(queue: sqs.IQueue): SagaTaskFactory {
+export function sendToQueueAndWait(
+  queue: sqs.IQueue,
+  messageAttributes: Record<string, string> = {},
+): SagaTaskFactory {
   return (scope, options) =>
-    new tasks.SqsSendMessage(scope, options.stateName, {
-      queue,
-      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      messageBody: sfn.TaskInput.fromObject({
-        taskToken: sfn.JsonPath.taskToken,
-        request: options.payload.value,
-      }),
-      resultPath: options.resultPath,
-      taskTimeout: sfn.Timeout.duration(options.timeout),
-      ...(options.heartbeat ? { heartbeatTimeout: sfn.Timeout.duration(options.heartbeat) } : {}),
-    });
+    new SqsSendMessageWithAttributes(
+      scope,
+      options.stateName,
+      {
+        queue,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        messageBody: sfn.TaskInput.fromObject({
+          taskToken: sfn.JsonPath.taskToken,
+          request: options.payload.value,
+        }),
+        resultPath: options.resultPath,
+        taskTimeout: sfn.Timeout.duration(options.timeout),
+        ...(options.heartbeat ? { heartbeatTimeout: sfn.Timeout.duration(options.heartbeat) } : {}),
+      },
+      messageAttributes,
+    );
 }

@@ -249,7 +249,7 @@ describe('the wiring, with every reference rendered as the resource it names', (
     expect(task(state).Resource).toEqual({ 'Fn::GetAtt': [logicalIdOf(...path), 'Arn'] });
   });
 
-  it('CreateShipment sends the task token and the request to the shipping-requests queue, and waits', () => {
+  it('CreateShipment sends the task token and the request to the shipping-requests queue, and waits; the trace id rides as a message attribute', () => {
     const shipment = task('CreateShipment');
     expect(JSON.stringify(shipment.Resource)).toContain(':states:::sqs:sendMessage.waitForTaskToken');
     expect(shipment.Parameters).toEqual({
@@ -263,6 +263,7 @@ describe('the wiring, with every reference rendered as the resource it names', (
           'shippingAddress.$': '$.shippingAddress',
         },
       },
+      MessageAttributes: { traceId: { DataType: 'String', 'StringValue.$': '$.traceId' } },
     });
   });
 });
