@@ -217,7 +217,8 @@ export async function reconcileOrder(
     );
     return {
       ...outcome('refused', 'none', 'PivotPassed'),
-      finding: 'The saga passed its pivot before the cancel stopped it; nothing was undone, complete it instead',
+      finding:
+        'The saga passed its pivot before the cancel stopped it; nothing was undone, complete it instead',
     };
   }
 

@@ -308,7 +308,7 @@ export async function runScheduledFunction(name: string): Promise<unknown> {
   return target.outcome.payload;
 }
 
-/** Polls GET /orders/{id} until the order has `status` and no operator action in flight. */
+/** Polls GET /orders/{id}?include=steps until the order has `status` and no operator action in flight. */
 export async function waitForStatus(
   orderId: string,
   status: string,
@@ -317,7 +317,7 @@ export async function waitForStatus(
   return eventually(
     `order ${orderId} to be ${status}`,
     async () => {
-      const body = (await callApi('GET', `/orders/${orderId}`)).body as Record<string, unknown>;
+      const body = (await callApi('GET', `/orders/${orderId}?include=steps`)).body as Record<string, unknown>;
       return body.status === status && body.pendingAction === null ? body : undefined;
     },
     timeoutMs,
