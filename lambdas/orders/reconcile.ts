@@ -16,6 +16,7 @@ import {
   executionNameOf,
   latestExecution,
   parseExecutionArn,
+  RedriveUnsupported,
   type SagaClient,
 } from './saga-client.js';
 import type { OrderStatus, PendingAction } from './status.js';
@@ -84,6 +85,10 @@ function describeFound(
     executionStatus: execution?.status ?? 'NONE',
     ...(execution && 'error' in execution && execution.error ? { executionError: execution.error } : {}),
   };
+}
+
+function unsupportedFinding(error: RedriveUnsupported): string {
+  return `${error.message}; settle the order with cancel before the pivot or complete after it`;
 }
 
 /**
@@ -183,6 +188,8 @@ export async function reconcileOrder(
         try {
           await deps.saga.redrive(latest.arn);
         } catch (error) {
+          // No later look can redrive here either: waiting would only spend the budget, run after run.
+          if (error instanceof RedriveUnsupported) return handOverUnredrivable(error, at);
           // Redriven by someone else meanwhile, or Step Functions changed its mind: the next look decides.
           if (error instanceof ExecutionRefused) return outcome('conflict', 'none');
           throw error;
@@ -201,6 +208,23 @@ export async function reconcileOrder(
         if (request.kind !== 'operator') throw new Error(`${decision.do} needs an operator`);
         return startAction(decision, request, at);
     }
+  }
+
+  /** Automation may not redrive where Step Functions cannot: the order waits for a person's cancel or complete. */
+  async function handOverUnredrivable(error: RedriveUnsupported, at: string): Promise<ReconcileOutcome> {
+    const changed = await deps.orders.changeStatus(
+      order,
+      {
+        to: 'NEEDS_ATTENTION',
+        set: { failure: { reason: 'not-redrivable', error: error.name, cause: error.message } },
+      },
+      at,
+    );
+    if (!changed) return outcome('conflict', 'none');
+    return {
+      ...outcome('refused', 'set-status-NEEDS_ATTENTION', 'RedriveUnsupported'),
+      finding: unsupportedFinding(error),
+    };
   }
 
   /**
@@ -266,6 +290,8 @@ export async function reconcileOrder(
     } catch (error) {
       if (!(error instanceof ExecutionRefused)) throw error;
       await deps.orders.abandonAction(order.orderId, action);
+      if (error instanceof RedriveUnsupported)
+        return { ...outcome('refused', 'none', 'RedriveUnsupported'), finding: unsupportedFinding(error) };
       return { ...outcome('refused', 'none', 'ExecutionRefused'), finding: error.message };
     }
   }

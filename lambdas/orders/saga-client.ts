@@ -79,6 +79,23 @@ export class ExecutionRefused extends Error {
 
 const REFUSALS = new Set(['ExecutionNotRedrivable', 'ExecutionLimitExceeded', 'ExecutionDoesNotExist']);
 
+/**
+ * This Step Functions endpoint has no RedriveExecution at all (LocalStack), so no redrive can ever succeed
+ * here: callers stop trying and hand the order to a person instead of waiting for a next look.
+ */
+export class RedriveUnsupported extends ExecutionRefused {
+  override name = 'RedriveUnsupported';
+}
+
+/**
+ * LocalStack answers an operation its provider does not implement with 501 `InternalFailure`; an AWS endpoint
+ * that does not know an operation answers `UnknownOperationException`. A 500 `InternalFailure` stays transient.
+ */
+function isUnimplementedOperation(error: Error): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 501 || error.name === 'UnknownOperationException';
+}
+
 /** The order saga's executions as the orders service drives them. */
 export class SagaClient {
   constructor(
@@ -156,6 +173,10 @@ export class SagaClient {
       await this.sfn.send(new RedriveExecutionCommand({ executionArn }));
     } catch (error) {
       if (error instanceof Error && REFUSALS.has(error.name)) throw new ExecutionRefused(error.message);
+      if (error instanceof Error && isUnimplementedOperation(error))
+        throw new RedriveUnsupported(
+          `This Step Functions endpoint does not implement RedriveExecution (${error.name}: ${error.message})`,
+        );
       throw error;
     }
   }
