@@ -10,6 +10,7 @@ import {
   type LocalCloudOptions,
   startLocalCloud as startGenericLocalCloud,
 } from '@order-saga/local-cloud';
+import { localApiIdentities } from './api-identities.js';
 import { parseSeed, type Seed, seedRows } from './seed.js';
 import { type Snapshot, takeSnapshot } from './snapshot.js';
 
@@ -25,8 +26,13 @@ const SYNTH_SOURCES = [
 ];
 
 export interface OrderSagaCloudOptions
-  extends Omit<LocalCloudOptions, 'correlationIdOf' | 'faultCorrelationField' | 'prepare' | 'routes'> {
+  extends Omit<
+    LocalCloudOptions,
+    'correlationIdOf' | 'faultCorrelationField' | 'prepare' | 'routes' | 'apiIdentities'
+  > {
   seed: Seed;
+  /** The API checks SigV4 with the local test keys (LOCAL_API_IDENTITIES) and the stack's exported policies. */
+  sigv4?: boolean;
 }
 
 export interface OrderSagaCloud extends LocalCloud {
@@ -51,10 +57,11 @@ async function putRows(client: DynamoDBClient, tableName: string, rows: object[]
  * tables, and GET /_local/snapshot of the business tables.
  */
 export async function startLocalCloud(options: OrderSagaCloudOptions): Promise<OrderSagaCloud> {
-  const { seed, ...rest } = options;
+  const { seed, sigv4, ...rest } = options;
   const cloud = await startGenericLocalCloud({
     synthSources: SYNTH_SOURCES,
     ...rest,
+    apiIdentities: sigv4 ? localApiIdentities() : undefined,
     // The order an invocation is about: the trace groups by it and a fault can target it.
     correlationIdOf: correlateByField('orderId'),
     faultCorrelationField: 'orderId',

@@ -1,16 +1,18 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { LOCAL_API_IDENTITIES } from './api-identities.js';
 import { DEMO_SEED, loadSeedFile } from './seed.js';
 
 const { startLocalCloud } = await import('./cloud.js');
 const { JavaMissingError } = await import('@order-saga/local-cloud');
 
-const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth]
+const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth] [--sigv4]
   --port         API port on 127.0.0.1 (env PORT, default 3000)
   --seed         seed file: { "inventory": [{ "sku", "stock", "priceCents" }], "accounts": [{ "customerId", "balanceCents" }] } (env SEED_FILE)
   --time-scale   multiplies every timeout, retry interval, heartbeat and schedule period (env TIME_SCALE, default 1),
                  and every function environment variable named *_SECONDS that holds a number (whole seconds, at least 1; 0 stays 0)
-  --synth        synthesize even when cdk.out is fresh`;
+  --synth        synthesize even when cdk.out is fresh
+  --sigv4        the API checks SigV4 signatures with the local test keys and the stack's client and operator policies`;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -31,6 +33,7 @@ const { values } = (() => {
         seed: { type: 'string' },
         'time-scale': { type: 'string' },
         synth: { type: 'boolean' },
+        sigv4: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -59,6 +62,7 @@ try {
     timeScale,
     seed,
     forceSynth: values.synth,
+    sigv4: values.sigv4,
     trace: (line) => console.log(line),
     color: process.stdout.isTTY,
     // The one local cloud scripts reach (npm run redrive -- --local); tests and benchmarks run their own.
@@ -70,6 +74,11 @@ try {
   console.log(
     `  seed: ${seedFile ?? 'demo'}, time scale: ${timeScale}, Step Functions endpoint: ${cloud.endpoints.sfn}`,
   );
+  if (values.sigv4) {
+    console.log('  SigV4 on: sign for service execute-api, region us-east-1 (/_local/ stays unsigned)');
+    for (const { name, accessKeyId, secretAccessKey, policyOutputs } of Object.values(LOCAL_API_IDENTITIES))
+      console.log(`    ${name}: ${accessKeyId} / ${secretAccessKey} (${policyOutputs.join(', ')})`);
+  }
   console.log(
     '  snapshot: GET /_local/snapshot · faults: POST/DELETE /_local/faults · Ctrl-C stops everything',
   );

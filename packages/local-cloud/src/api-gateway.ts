@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
+import type { ApiAuthorizer } from './api-auth/iam-authorizer.js';
 import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import type { LambdaErrorShape, LambdaInvoker } from './stepfunctions-engine.js';
 import {
@@ -20,6 +21,9 @@ interface Route {
   pattern: RegExp;
   parameterNames: string[];
   functionArn: string;
+  /** arn:aws:execute-api:<region>:<account>:<apiId>/<stage>, what IAM policies name the API by. */
+  apiArn: string;
+  iamAuthorized: boolean;
   requiredHeaders: string[];
   validateParameters: boolean;
   bodyValidators: Map<string, ValidateFunction>;
@@ -62,6 +66,11 @@ export interface LocalRestApiOptions {
   onResponse?: (exchange: ApiExchange) => void;
   /** What a request is about, from its path parameters or its response body; see CorrelationIdOf. */
   correlationIdOf?: CorrelationIdOf;
+  /**
+   * Checks SigV4 and IAM on the methods the template authorizes with AWS_IAM. Without it they are open, so a
+   * plain curl works.
+   */
+  authorizer?: ApiAuthorizer;
 }
 
 function responseCorrelationId(response: HttpResponse, correlationIdOf: CorrelationIdOf): string | undefined {
@@ -83,7 +92,7 @@ function logicalIdOf(reference: unknown): string | undefined {
 
 /**
  * The template's REST API run locally: its resources and Lambda proxy methods, its request validators and
- * models, its gateway responses. SigV4 signatures are not checked (there is no IAM locally).
+ * models, its gateway responses, and with an authorizer its IAM (SigV4) authorization.
  */
 export class LocalRestApi {
   private readonly routes: Route[] = [];
@@ -103,6 +112,12 @@ export class LocalRestApi {
       return `${pathOf(properties.ParentId)}/${String(properties.PathPart)}`;
     };
     const ajv = new Ajv({ allErrors: true, strict: false });
+    const stageOf = (restApiId: string | undefined): string => {
+      const stage = resourcesOfType(template, 'AWS::ApiGateway::Stage').find(
+        ([, candidate]) => logicalIdOf(candidate.Properties?.RestApiId) === restApiId,
+      );
+      return stage ? String(resolveIntrinsics({ Ref: stage[0] }, ctx)) : 'local';
+    };
 
     for (const [, method] of resourcesOfType(template, 'AWS::ApiGateway::Method')) {
       const properties = method.Properties ?? {};
@@ -112,6 +127,8 @@ export class LocalRestApi {
       const functionArn = uri.match(/functions\/(.+)\/invocations/)?.[1];
       if (!functionArn) throw new Error(`Cannot find the function behind integration ${uri}`);
       const resource = pathOf(properties.ResourceId) || '/';
+      const restApiId = logicalIdOf(properties.RestApiId);
+      const apiId = restApiId ? String(resolveIntrinsics({ Ref: restApiId }, ctx)) : 'local';
       const parameterNames = [...resource.matchAll(/\{([^}]+)\}/g)].map((match) => match[1] ?? '');
       const validatorId = logicalIdOf(properties.RequestValidatorId);
       const validator = validatorId ? (resources[validatorId]?.Properties ?? {}) : {};
@@ -132,6 +149,8 @@ export class LocalRestApi {
         pattern: new RegExp(`^${resource.replace(/\{[^}]+\}/g, '([^/]+)')}$`),
         parameterNames,
         functionArn,
+        apiArn: `arn:${ctx.partition}:execute-api:${ctx.region}:${ctx.accountId}:${apiId}/${stageOf(restApiId)}`,
+        iamAuthorized: properties.AuthorizationType === 'AWS_IAM',
         requiredHeaders: Object.entries(requestParameters)
           .filter(([name, required]) => name.startsWith('method.request.header.') && required === true)
           .map(([name]) => name.slice('method.request.header.'.length)),
@@ -162,6 +181,7 @@ export class LocalRestApi {
     message: string,
     validation = '',
     requestId = randomUUID(),
+    errorType = type,
   ): HttpResponse {
     const configured =
       this.gatewayResponses.get(type) ??
@@ -177,7 +197,7 @@ export class LocalRestApi {
       headers: {
         'content-type': 'application/json',
         'x-amzn-requestid': requestId,
-        'x-amzn-errortype': type,
+        'x-amzn-errortype': errorType,
       },
       body,
     };
@@ -223,6 +243,21 @@ export class LocalRestApi {
     exchange.path = route.resource;
     if (Buffer.byteLength(request.body, 'utf8') > MAX_REQUEST_BYTES) {
       return this.gatewayError('REQUEST_TOO_LARGE', 413, 'Request Too Long', '', requestId);
+    }
+    if (route.iamAuthorized && this.options.authorizer) {
+      // API Gateway authorizes before it validates: a refused caller learns nothing about the request's shape.
+      const methodArn = `${route.apiArn}/${method}${url.pathname}`;
+      const refusal = await this.options.authorizer.check(request, methodArn);
+      if (refusal) {
+        return this.gatewayError(
+          refusal.responseType,
+          403,
+          refusal.message,
+          '',
+          requestId,
+          refusal.errorType,
+        );
+      }
     }
 
     const headers: Record<string, string> = {};

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { type ApiIdentity, createIamAuthorizer } from './api-auth/iam-authorizer.js';
 import { LocalRestApi } from './api-gateway.js';
 import type { CloudAssembly } from './assembly.js';
 import { type AwsCallHook, answerOrBody, sendAnswer } from './aws-calls/http-front.js';
@@ -79,6 +80,12 @@ export interface LocalCloudOptions {
    * cloud beside it must not replace or delete that file. Default false.
    */
   publishEndpoints?: boolean;
+  /**
+   * Callers of the REST API. Given, methods the template authorizes with AWS_IAM need a SigV4 signature by one
+   * of these keys and an execute-api:Invoke grant in the caller's policies; omitted, they are open (a plain curl
+   * works). Default: omitted.
+   */
+  apiIdentities?: ApiIdentity[];
 }
 
 /** The running emulators and the stack's names in them, for an app's seed, routes and checks. */
@@ -229,6 +236,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const restApi = new LocalRestApi(template, ctx, invoker.untraced(), {
       onResponse: tracer.api,
       correlationIdOf: tracer.correlationIdOf,
+      authorizer: options.apiIdentities
+        ? createIamAuthorizer(template, ctx, options.apiIdentities)
+        : undefined,
     });
     const schedules = startSchedules({
       template,

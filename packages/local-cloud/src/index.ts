@@ -2,6 +2,8 @@
  * The local cloud: runs a synthesized AWS CDK app offline. See the package README.
  * Apps start it with startLocalCloud; the rest are the building blocks it is made of, for tests and tools.
  */
+export { type ApiAuthorizer, type ApiIdentity, createIamAuthorizer } from './api-auth/iam-authorizer.js';
+export { type AuthRefusal, authenticate, type LocalIdentity, MAX_CLOCK_SKEW_MS } from './api-auth/sigv4.js';
 export { DEFAULT_SYNTH_SOURCES } from './assembly.js';
 export {
   type LocalCloud,

@@ -131,6 +131,23 @@ export function physicalNames(template: CfnTemplate, options: PhysicalNameOption
         };
         break;
       }
+      case 'AWS::ApiGateway::RestApi': {
+        // API Gateway ids are 10 lowercase characters; policies name the API by it (execute-api ARNs).
+        const id = shortHash(`${options.stackName}/${logicalId}`, 10);
+        names[logicalId] = {
+          type,
+          ref: id,
+          attributes: {
+            RootResourceId: shortHash(`${id}/root`, 10),
+            Arn: `arn:aws:apigateway:${region}::/restapis/${id}`,
+          },
+        };
+        break;
+      }
+      case 'AWS::ApiGateway::Stage': {
+        names[logicalId] = { type, ref: explicitName(resource, 'StageName') ?? logicalId, attributes: {} };
+        break;
+      }
       default: {
         // Anything else gets a plausible name so that resolving unrelated properties does not fail.
         const name = generatedName(options.stackName, logicalId, 128);

@@ -1,0 +1,83 @@
+import { type IamPolicy, isAllowed } from '../iam/evaluator.js';
+import { type CfnTemplate, isRecord, type ResolveContext, resolveIntrinsics } from '../template.js';
+import { type AuthRefusal, authenticate, type LocalIdentity, type SignedRequest } from './sigv4.js';
+
+/** A caller of the local API: test keys, and the stack outputs naming the managed policies it holds. */
+export interface ApiIdentity {
+  name: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Names of stack outputs whose value is a managed policy's ARN (`{ "Ref": <AWS::IAM::ManagedPolicy> }`). */
+  policyOutputs: string[];
+}
+
+/** Decides an IAM-authorized method's request; undefined lets it through. */
+export interface ApiAuthorizer {
+  check(request: SignedRequest, methodArn: string): Promise<AuthRefusal | undefined>;
+}
+
+/**
+ * The policy document behind an output, resolved to local names: the same document a deploy would attach, so
+ * what it grants locally is what it grants on AWS.
+ */
+export function exportedPolicy(template: CfnTemplate, ctx: ResolveContext, outputName: string): IamPolicy {
+  const value = template.Outputs?.[outputName]?.Value;
+  const logicalId = isRecord(value) && typeof value.Ref === 'string' ? value.Ref : undefined;
+  const resource = logicalId ? template.Resources[logicalId] : undefined;
+  if (!logicalId || resource?.Type !== 'AWS::IAM::ManagedPolicy') {
+    throw new Error(
+      `Stack output ${outputName} does not name a managed policy ({ "Ref": <AWS::IAM::ManagedPolicy> })`,
+    );
+  }
+  const document = resolveIntrinsics(resource.Properties?.PolicyDocument, ctx);
+  if (!isRecord(document)) throw new Error(`Managed policy ${logicalId} has no PolicyDocument`);
+  return { name: logicalId, document };
+}
+
+export function principalArnOf(ctx: ResolveContext, identityName: string): string {
+  return `arn:${ctx.partition}:iam::${ctx.accountId}:user/${identityName}`;
+}
+
+/**
+ * SigV4 with the identities' keys, then execute-api:Invoke on the method ARN evaluated against their policies,
+ * as API Gateway does for AuthorizationType AWS_IAM.
+ */
+export function createIamAuthorizer(
+  template: CfnTemplate,
+  ctx: ResolveContext,
+  apiIdentities: readonly ApiIdentity[],
+): ApiAuthorizer {
+  const identities = apiIdentities.map((identity) => ({
+    identity: {
+      name: identity.name,
+      accessKeyId: identity.accessKeyId,
+      secretAccessKey: identity.secretAccessKey,
+      principalArn: principalArnOf(ctx, identity.name),
+    } satisfies LocalIdentity,
+    policies: identity.policyOutputs.map((output) => exportedPolicy(template, ctx, output)),
+  }));
+  return {
+    async check(request, methodArn) {
+      const authentication = await authenticate(
+        request,
+        identities.map(({ identity }) => identity),
+      );
+      if (!authentication.ok) return authentication;
+      const caller = authentication.identity;
+      const policies = identities.find(({ identity }) => identity === caller)?.policies ?? [];
+      const { allowed } = await isAllowed({
+        policies,
+        action: 'execute-api:Invoke',
+        resource: methodArn,
+        principal: caller.principalArn,
+        accountId: ctx.accountId,
+      });
+      if (allowed) return undefined;
+      return {
+        responseType: 'ACCESS_DENIED',
+        errorType: 'AccessDeniedException',
+        message: `User: ${caller.principalArn} is not authorized to perform: execute-api:Invoke on resource: ${methodArn}`,
+      };
+    },
+  };
+}

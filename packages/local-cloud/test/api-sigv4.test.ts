@@ -1,0 +1,286 @@
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { describe, expect, it } from 'vitest';
+import { createIamAuthorizer } from '../src/api-auth/iam-authorizer.js';
+import { LocalRestApi } from '../src/api-gateway.js';
+import type { LambdaInvoker } from '../src/stepfunctions-engine.js';
+import { type CfnTemplate, createResolveContext, physicalNames } from '../src/template.js';
+
+// A REST API shaped like a CDK one: IAM on every method, and two exported policies that split its routes.
+const routeArn = (route: string) => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:aws:execute-api:us-east-1:',
+      { Ref: 'AWS::AccountId' },
+      ':',
+      { Ref: 'Api' },
+      '/',
+      { Ref: 'ApiStage' },
+      route,
+    ],
+  ],
+});
+const policy = (routes: string[]) => ({
+  Type: 'AWS::IAM::ManagedPolicy',
+  Properties: {
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: routes.map(routeArn) }],
+    },
+  },
+});
+const method = (httpMethod: string, resource: string) => ({
+  Type: 'AWS::ApiGateway::Method',
+  Properties: {
+    HttpMethod: httpMethod,
+    RestApiId: { Ref: 'Api' },
+    ResourceId: { Ref: resource },
+    AuthorizationType: 'AWS_IAM',
+    Integration: {
+      Type: 'AWS_PROXY',
+      Uri: 'arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:jobs/invocations',
+    },
+  },
+});
+const template: CfnTemplate = {
+  Resources: {
+    Api: { Type: 'AWS::ApiGateway::RestApi', Properties: { Name: 'jobs' } },
+    ApiStage: { Type: 'AWS::ApiGateway::Stage', Properties: { RestApiId: { Ref: 'Api' }, StageName: 'v1' } },
+    Jobs: {
+      Type: 'AWS::ApiGateway::Resource',
+      Properties: { ParentId: { 'Fn::GetAtt': ['Api', 'RootResourceId'] }, PathPart: 'jobs' },
+    },
+    Job: {
+      Type: 'AWS::ApiGateway::Resource',
+      Properties: { ParentId: { Ref: 'Jobs' }, PathPart: '{jobId}' },
+    },
+    Cancel: {
+      Type: 'AWS::ApiGateway::Resource',
+      Properties: { ParentId: { Ref: 'Job' }, PathPart: 'cancel' },
+    },
+    PostJob: method('POST', 'Jobs'),
+    GetJob: method('GET', 'Job'),
+    CancelJob: method('POST', 'Cancel'),
+    UserPolicy: policy(['/POST/jobs', '/GET/jobs/*']),
+    AdminPolicy: policy(['/POST/jobs', '/GET/jobs/*', '/POST/jobs/*/cancel']),
+    // What the stack answers its own errors with, as a CDK RestApi declares it.
+    Denied: {
+      Type: 'AWS::ApiGateway::GatewayResponse',
+      Properties: {
+        ResponseType: 'ACCESS_DENIED',
+        StatusCode: '403',
+        ResponseTemplates: {
+          'application/json': '{"error":{"code":"AccessDenied","message":$context.error.messageString}}',
+        },
+      },
+    },
+  },
+  Outputs: {
+    UserPolicyArn: { Value: { Ref: 'UserPolicy' } },
+    AdminPolicyArn: { Value: { Ref: 'AdminPolicy' } },
+  },
+};
+
+const user = { name: 'user', accessKeyId: 'AKIAUSER000000000001', secretAccessKey: 'user-secret' };
+const admin = { name: 'admin', accessKeyId: 'AKIAADMIN00000000001', secretAccessKey: 'admin-secret' };
+
+function localApi() {
+  const invoked: string[] = [];
+  const invoker: LambdaInvoker = {
+    async invoke(_name, payload) {
+      const event = payload as { httpMethod: string; path: string };
+      invoked.push(`${event.httpMethod} ${event.path}`);
+      return { ok: true, payload: { statusCode: 200, body: '{"ok":true}' } };
+    },
+  };
+  const names = physicalNames(template, { stackName: 'Jobs' });
+  const ctx = createResolveContext(names, { stackName: 'Jobs', template });
+  const authorizer = createIamAuthorizer(template, ctx, [
+    { ...user, policyOutputs: ['UserPolicyArn'] },
+    { ...admin, policyOutputs: ['AdminPolicyArn'] },
+  ]);
+  return { api: new LocalRestApi(template, ctx, invoker, { authorizer }), invoked };
+}
+
+interface Call {
+  method: string;
+  path: string;
+  body?: string;
+  keys?: { accessKeyId: string; secretAccessKey: string };
+  signingDate?: Date;
+  /** Changes the request after signing, as a proxy or an attacker would. */
+  tamper?: (request: { headers: Record<string, string>; body: string; path: string }) => void;
+}
+
+async function send(api: LocalRestApi, call: Call) {
+  const body = call.body ?? '';
+  let headers: Record<string, string> = { host: '127.0.0.1:3000', 'content-type': 'application/json' };
+  if (call.keys) {
+    const signer = new SignatureV4({
+      credentials: call.keys,
+      region: 'us-east-1',
+      service: 'execute-api',
+      sha256: Sha256,
+    });
+    const signed = await signer.sign(
+      {
+        method: call.method,
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        port: 3000,
+        path: call.path,
+        query: {},
+        headers,
+        body: body || undefined,
+      },
+      { signingDate: call.signingDate },
+    );
+    headers = Object.fromEntries(
+      Object.entries(signed.headers).map(([name, value]) => [name.toLowerCase(), String(value)]),
+    );
+  }
+  const request = { headers, body, path: call.path };
+  call.tamper?.(request);
+  const response = await api.handle({
+    method: call.method,
+    url: request.path,
+    headers: request.headers,
+    body: request.body,
+  });
+  return {
+    status: response.status,
+    errorType: response.headers['x-amzn-errortype'],
+    body: JSON.parse(response.body),
+  };
+}
+
+describe('the local REST API with IAM authorization', () => {
+  it('lets a signed caller through on the routes its policy grants', async () => {
+    const { api, invoked } = localApi();
+    expect((await send(api, { method: 'POST', path: '/jobs', body: '{"a":1}', keys: user })).status).toBe(
+      200,
+    );
+    expect((await send(api, { method: 'GET', path: '/jobs/j-1', keys: user })).status).toBe(200);
+    expect((await send(api, { method: 'POST', path: '/jobs/j-1/cancel', keys: admin })).status).toBe(200);
+    expect(invoked).toEqual(['POST /jobs', 'GET /jobs/j-1', 'POST /jobs/j-1/cancel']);
+  });
+
+  it('refuses a route the caller has no grant for, with the template gateway response and the ARN it evaluated', async () => {
+    const { api, invoked } = localApi();
+    const answer = await send(api, { method: 'POST', path: '/jobs/j-1/cancel', keys: user });
+    expect(answer).toMatchObject({
+      status: 403,
+      errorType: 'AccessDeniedException',
+      body: { error: { code: 'AccessDenied' } },
+    });
+    expect(answer.body.error.message).toMatch(
+      /^User: arn:aws:iam::000000000000:user\/user is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:000000000000:[a-z0-9]{10}\/v1\/POST\/jobs\/j-1\/cancel$/,
+    );
+    expect(invoked).toEqual([]);
+  });
+
+  it('answers each authentication failure as API Gateway does, and invokes nothing', async () => {
+    const { api, invoked } = localApi();
+    const unknownKey = { accessKeyId: 'AKIANOBODY0000000001', secretAccessKey: 'x' };
+    const cases: [Call, string, RegExp][] = [
+      [
+        { method: 'GET', path: '/jobs/j-1' },
+        'MissingAuthenticationTokenException',
+        /^Missing Authentication Token$/,
+      ],
+      [
+        { method: 'GET', path: '/jobs/j-1', keys: unknownKey },
+        'UnrecognizedClientException',
+        /security token included in the request is invalid/,
+      ],
+      [
+        { method: 'GET', path: '/jobs/j-1', keys: { ...user, secretAccessKey: 'wrong' } },
+        'InvalidSignatureException',
+        /signature we calculated does not match/,
+      ],
+      [
+        { method: 'GET', path: '/jobs/j-1', keys: user, signingDate: new Date(Date.now() - 6 * 60_000) },
+        'InvalidSignatureException',
+        /^Signature expired/,
+      ],
+      [
+        { method: 'GET', path: '/jobs/j-1', keys: user, signingDate: new Date(Date.now() + 6 * 60_000) },
+        'InvalidSignatureException',
+        /^Signature not yet current/,
+      ],
+      [
+        {
+          method: 'POST',
+          path: '/jobs',
+          body: '{"a":1}',
+          keys: user,
+          tamper: (r) => {
+            r.body = '{"a":2}';
+          },
+        },
+        'InvalidSignatureException',
+        /x-amz-content-sha256/,
+      ],
+      [
+        {
+          method: 'POST',
+          path: '/jobs',
+          body: '{"a":1}',
+          keys: user,
+          tamper: (r) => {
+            r.body = '{"a":2}';
+            delete r.headers['x-amz-content-sha256'];
+          },
+        },
+        'InvalidSignatureException',
+        /does not match/,
+      ],
+      [
+        {
+          method: 'GET',
+          path: '/jobs/j-1',
+          keys: admin,
+          tamper: (r) => {
+            r.path = '/jobs/j-2';
+          },
+        },
+        'InvalidSignatureException',
+        /does not match/,
+      ],
+      [
+        {
+          method: 'GET',
+          path: '/jobs/j-1',
+          keys: user,
+          tamper: (r) => {
+            r.headers.authorization =
+              'AWS4-HMAC-SHA256 Credential=AKIAUSER000000000001/20260101/us-east-1/execute-api/aws4_request';
+          },
+        },
+        'IncompleteSignatureException',
+        /requires 'SignedHeaders'/,
+      ],
+    ];
+    for (const [call, errorType, message] of cases) {
+      const answer = await send(api, call);
+      expect({ status: answer.status, errorType: answer.errorType }, JSON.stringify(call)).toEqual({
+        status: 403,
+        errorType,
+      });
+      // No gateway response of the template covers these types: API Gateway's own body.
+      expect(answer.body.message, errorType).toMatch(message);
+    }
+    expect(invoked).toEqual([]);
+  });
+
+  it('leaves the API open without an authorizer, so a plain request works', async () => {
+    const names = physicalNames(template, { stackName: 'Jobs' });
+    const ctx = createResolveContext(names, { stackName: 'Jobs', template });
+    const invoker: LambdaInvoker = {
+      invoke: async () => ({ ok: true, payload: { statusCode: 200, body: '{}' } }),
+    };
+    const api = new LocalRestApi(template, ctx, invoker);
+    expect((await api.handle({ method: 'GET', url: '/jobs/j-1', headers: {}, body: '' })).status).toBe(200);
+  });
+});
