@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { ApiAuthorizer } from './api-auth/iam-authorizer.js';
+import type { ApiAuthorizer, ApiCaller } from './api-auth/iam-authorizer.js';
 import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import type { LambdaErrorShape, LambdaInvoker } from './stepfunctions-engine.js';
 import {
@@ -244,20 +244,16 @@ export class LocalRestApi {
     if (Buffer.byteLength(request.body, 'utf8') > MAX_REQUEST_BYTES) {
       return this.gatewayError('REQUEST_TOO_LARGE', 413, 'Request Too Long', '', requestId);
     }
+    let caller: ApiCaller | undefined;
     if (route.iamAuthorized && this.options.authorizer) {
       // API Gateway authorizes before it validates: a refused caller learns nothing about the request's shape.
       const methodArn = `${route.apiArn}/${method}${url.pathname}`;
-      const refusal = await this.options.authorizer.check(request, methodArn);
-      if (refusal) {
-        return this.gatewayError(
-          refusal.responseType,
-          403,
-          refusal.message,
-          '',
-          requestId,
-          refusal.errorType,
-        );
+      const decision = await this.options.authorizer.check(request, methodArn);
+      if (!('caller' in decision)) {
+        const { responseType, message, errorType } = decision;
+        return this.gatewayError(responseType, 403, message, '', requestId, errorType);
       }
+      caller = decision.caller;
     }
 
     const headers: Record<string, string> = {};
@@ -338,7 +334,12 @@ export class LocalRestApi {
         httpMethod: method,
         path: url.pathname,
         stage: 'local',
-        identity: { sourceIp: request.sourceIp ?? '127.0.0.1', userAgent: headerValue('user-agent') ?? null },
+        identity: {
+          sourceIp: request.sourceIp ?? '127.0.0.1',
+          userAgent: headerValue('user-agent') ?? null,
+          // What an IAM-authorized method tells the function about its caller.
+          ...(caller ? { ...caller, caller: caller.userArn, user: caller.userArn } : {}),
+        },
         requestTimeEpoch: Date.now(),
       },
       body: request.body === '' ? null : request.body,

@@ -89,8 +89,12 @@ function localApi() {
   const invoked: string[] = [];
   const invoker: LambdaInvoker = {
     async invoke(_name, payload) {
-      const event = payload as { httpMethod: string; path: string };
-      invoked.push(`${event.httpMethod} ${event.path}`);
+      const event = payload as {
+        httpMethod: string;
+        path: string;
+        requestContext: { identity: { userArn?: string } };
+      };
+      invoked.push(`${event.httpMethod} ${event.path} by ${event.requestContext.identity.userArn}`);
       return { ok: true, payload: { statusCode: 200, body: '{"ok":true}' } };
     },
   };
@@ -163,7 +167,12 @@ describe('the local REST API with IAM authorization', () => {
     );
     expect((await send(api, { method: 'GET', path: '/jobs/j-1', keys: user })).status).toBe(200);
     expect((await send(api, { method: 'POST', path: '/jobs/j-1/cancel', keys: admin })).status).toBe(200);
-    expect(invoked).toEqual(['POST /jobs', 'GET /jobs/j-1', 'POST /jobs/j-1/cancel']);
+    // The function learns who called, as API Gateway tells it for IAM-authorized methods.
+    expect(invoked).toEqual([
+      'POST /jobs by arn:aws:iam::000000000000:user/user',
+      'GET /jobs/j-1 by arn:aws:iam::000000000000:user/user',
+      'POST /jobs/j-1/cancel by arn:aws:iam::000000000000:user/admin',
+    ]);
   });
 
   it('refuses a route the caller has no grant for, with the template gateway response and the ARN it evaluated', async () => {

@@ -11,9 +11,16 @@ export interface ApiIdentity {
   policyOutputs: string[];
 }
 
-/** Decides an IAM-authorized method's request; undefined lets it through. */
+/** Who API Gateway says called, in the proxy event's requestContext.identity. */
+export interface ApiCaller {
+  accessKey: string;
+  accountId: string;
+  userArn: string;
+}
+
+/** Decides an IAM-authorized method's request: the caller it lets through, or how it refuses. */
 export interface ApiAuthorizer {
-  check(request: SignedRequest, methodArn: string): Promise<AuthRefusal | undefined>;
+  check(request: SignedRequest, methodArn: string): Promise<{ caller: ApiCaller } | AuthRefusal>;
 }
 
 /**
@@ -72,7 +79,11 @@ export function createIamAuthorizer(
         principal: caller.principalArn,
         accountId: ctx.accountId,
       });
-      if (allowed) return undefined;
+      if (allowed) {
+        return {
+          caller: { accessKey: caller.accessKeyId, accountId: ctx.accountId, userArn: caller.principalArn },
+        };
+      }
       return {
         responseType: 'ACCESS_DENIED',
         errorType: 'AccessDeniedException',
