@@ -7,8 +7,12 @@ import { STAGE_CONTEXT_KEY, type StageConfig, stageConfig } from '../lib/stages.
 /** Where `npm run deploy` writes a stage's stack outputs, and where scripts and tests read them. */
 export const OUTPUTS_DIR = 'cdk-outputs';
 
-export function outputsFileOf(stage: StageConfig): string {
-  return path.join(OUTPUTS_DIR, `${stage.name}.json`);
+/** Where a deploy goes: the account of your AWS credentials, or a LocalStack (`npm run deploy:localstack`). */
+export type DeployTarget = 'aws' | 'localstack';
+
+export function outputsFileOf(stage: StageConfig, target: DeployTarget = 'aws'): string {
+  // A LocalStack's outputs get a file of their own, so they never pass for the stage's deploy on AWS.
+  return path.join(OUTPUTS_DIR, target === 'localstack' ? 'localstack.json' : `${stage.name}.json`);
 }
 
 export type StageCommand = 'deploy' | 'destroy';
@@ -33,7 +37,11 @@ function stageOfContext(value: string | undefined): string | undefined {
  * takes any cdk option. The stage context is always explicit in what cdk gets: the app and this script
  * cannot disagree about the stage.
  */
-export function stageInvocation(command: StageCommand, args: readonly string[]): StageInvocation {
+export function stageInvocation(
+  command: StageCommand,
+  args: readonly string[],
+  target: DeployTarget = 'aws',
+): StageInvocation {
   const named: string[] = [];
   let outputDir = 'cdk.out';
   for (let index = 0; index < args.length; index++) {
@@ -48,7 +56,9 @@ export function stageInvocation(command: StageCommand, args: readonly string[]):
       if (value) outputDir = value;
       if (inline === undefined) index++;
     } else if (flag === '--outputs-file') {
-      throw new Error(`${flag} is set by the script: a stage's outputs go to ${OUTPUTS_DIR}/<stage>.json`);
+      throw new Error(
+        `${flag} is set by the script: a stage's outputs go to ${OUTPUTS_DIR}/<stage>.json (${OUTPUTS_DIR}/localstack.json on LocalStack)`,
+      );
     }
   }
   if (new Set(named).size > 1) throw new Error(`Conflicting stages in the args: ${named.join(', ')}`);
@@ -56,7 +66,7 @@ export function stageInvocation(command: StageCommand, args: readonly string[]):
   const cdkArgs = [
     command,
     ...(named.length === 0 ? ['--context', `${STAGE_CONTEXT_KEY}=${stage.name}`] : []),
-    ...(command === 'deploy' ? ['--outputs-file', outputsFileOf(stage)] : []),
+    ...(command === 'deploy' ? ['--outputs-file', outputsFileOf(stage, target)] : []),
     ...args,
   ];
   return { stage, cdkArgs, outputDir };
@@ -122,15 +132,19 @@ export function describeKept(stage: StageConfig, kept: readonly KeptResource[]):
 }
 
 /** The stack outputs a deploy of the stage wrote, or none when it was not deployed from here. */
-export function readStageOutputs(stage: StageConfig, root = '.'): Record<string, string> {
-  const file = path.join(root, outputsFileOf(stage));
+export function readStageOutputs(
+  stage: StageConfig,
+  root = '.',
+  target: DeployTarget = 'aws',
+): Record<string, string> {
+  const file = path.join(root, outputsFileOf(stage, target));
   if (!existsSync(file)) return {};
   const byStack = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
   return byStack[stage.stackName] ?? {};
 }
 
-function runCdk(args: string[]): number {
-  const result = spawnSync('npx', ['cdk', ...args], { stdio: 'inherit' });
+export function runCdk(args: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
+  const result = spawnSync('npx', ['cdk', ...args], { stdio: 'inherit', env });
   if (result.error) throw result.error;
   return result.status ?? 1;
 }
