@@ -42,6 +42,17 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: 'e2e',
+          // E2E_TARGET picks the deployment (local by default: a local cloud of the suite's own, SigV4 on).
+          include: ['test/e2e/**/*.test.ts'],
+          fileParallelism: false,
+          maxConcurrency: 8,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });
