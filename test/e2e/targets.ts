@@ -12,7 +12,7 @@ const LOCALSTACK_KEYS = { accessKeyId: 'test', secretAccessKey: 'test' };
 /** A deployment the suite reaches over the network. */
 export interface RemoteTarget {
   name: 'localstack' | 'aws';
-  /** The stage's base URL without a trailing slash: `<ApiUrl>` minus `/`, or LocalStack's `_user_request_` form. */
+  /** The stage's base URL without a trailing slash: `<ApiUrl>` minus `/`, or LocalStack's `/_aws/execute-api/<apiId>/<stage>` form. */
   apiUrl: string;
   region: string;
   /** The stack outputs the deploy wrote (table names for the fixtures and their cleanup). */
@@ -79,8 +79,8 @@ export function resolveTarget(env: Env, root = '.'): TargetResolution {
       kind: 'remote',
       target: {
         name,
-        // The form LocalStack serves on its edge port whatever the host name resolves to.
-        apiUrl: `${endpoint}/restapis/${parsed.apiId}/${parsed.stage}/_user_request_`,
+        // The path form LocalStack serves on its edge port, whatever <apiId>.execute-api.* resolves to here.
+        apiUrl: `${endpoint}/_aws/execute-api/${parsed.apiId}/${parsed.stage}`,
         region: parsed.region,
         outputs,
         awsEndpoint: endpoint,

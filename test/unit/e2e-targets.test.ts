@@ -69,13 +69,13 @@ describe('the e2e target', () => {
     });
     expect(resolveTarget({ E2E_TARGET: 'localstack' }, root)).toMatchObject({
       target: {
-        apiUrl: 'http://localhost:4566/restapis/abcdef1234/v1/_user_request_',
+        apiUrl: 'http://localhost:4566/_aws/execute-api/abcdef1234/v1',
         awsEndpoint: 'http://localhost:4566',
       },
     });
     expect(
       resolveTarget({ E2E_TARGET: 'localstack', LOCALSTACK_ENDPOINT: 'http://localstack:4566/' }, root),
-    ).toMatchObject({ target: { apiUrl: 'http://localstack:4566/restapis/abcdef1234/v1/_user_request_' } });
+    ).toMatchObject({ target: { apiUrl: 'http://localstack:4566/_aws/execute-api/abcdef1234/v1' } });
   });
 
   it('fails on an unknown target or stage instead of running something else', () => {
