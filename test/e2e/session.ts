@@ -139,12 +139,12 @@ export function openRemoteSession(target: RemoteTarget): E2eSession {
       }
     },
     track(orderId) {
-      partitions.add(`ORDER#${orderId}`);
-      partitions.add(`BARRIER#${orderId}`);
+      for (const prefix of ['ORDER', 'BARRIER', 'OUTBOX', 'NOTIFICATION'])
+        partitions.add(`${prefix}#${orderId}`);
     },
     async close() {
-      // Every row under a partition the run created, in every table: orders, outbox, barriers, charges,
-      // reservations, shipments, fixtures. Executions stay: Step Functions keeps them 90 days.
+      // Every row under a partition the run created, in every table: orders, barriers, outbox, notifications,
+      // charges, shipments, fixtures. Inbox rows (keyed by event id) expire on their TTL; executions stay 90 days.
       const failures: string[] = [];
       for (const table of tables) {
         for (const pk of partitions) {
