@@ -118,8 +118,8 @@ export class OrderSagaStack extends Stack {
     });
     const stepTimeout = Duration.seconds(20);
 
-    const invokedBySaga: lambda.IFunction[] = [];
-    const invoke = (fn: lambda.IFunction) => {
+    const invokedBySaga: lambda.Function[] = [];
+    const invoke = (fn: lambda.Function) => {
       invokedBySaga.push(fn);
       return invokeFunction(fn);
     };

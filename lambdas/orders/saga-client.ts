@@ -29,9 +29,16 @@ export function executionNameOf(orderId: string, kind: ExecutionKind, attempt: n
   return kind === 'saga' ? orderId : `${orderId}-${kind}-${attempt}`;
 }
 
-/** An execution's ARN follows from its machine and name, so it is known before and without a lookup. */
+/**
+ * An execution's ARN follows from its machine and name, so it is known before and without a lookup. Executions
+ * started through a version or an alias (`…:stateMachine:<machine>:<qualifier>`) are still the machine's:
+ * `…:execution:<machine>:<name>`.
+ */
 export function executionArnOf(stateMachineArn: string, name: string): string {
-  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  const [arn, machine] = stateMachineArn.split(':stateMachine:');
+  const unqualified = machine?.split(':')[0];
+  if (!unqualified) throw new Error(`Not a state machine ARN: ${stateMachineArn}`);
+  return `${arn}:execution:${unqualified}:${name}`;
 }
 
 export function parseExecutionArn(arn: string): RecordedExecution {

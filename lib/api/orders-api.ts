@@ -9,6 +9,7 @@ import { acknowledgeWildcardResource } from '../platform/nag.js';
 import { lambdaEntry } from '../platform/paths.js';
 import { ServiceFunction } from '../platform/service-function.js';
 import type { ServiceTable } from '../platform/service-table.js';
+import { liveAliasArnOf } from '../saga/live-alias.js';
 import { bindReconcile, type ReconcileSettings, sagaMachines } from '../services/reconcile-access.js';
 import { stageOf } from '../stages.js';
 
@@ -83,7 +84,7 @@ export class OrdersApi extends Construct {
 
     this.ordersFunction = new ServiceFunction(this, 'OrdersApiFunction', {
       entry: lambdaEntry('orders-api/handler.ts'),
-      environment: { STATE_MACHINE_ARN: saga.stateMachine.stateMachineArn },
+      environment: { STATE_MACHINE_ARN: liveAliasArnOf(saga.stateMachine) },
       // UpdateItem records the execution once its start succeeded.
     }).useTable('TABLE_NAME', props.ordersTable, [
       'dynamodb:GetItem',

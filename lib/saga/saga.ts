@@ -3,6 +3,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { stageOf } from '../stages.js';
+import { LiveAlias } from './live-alias.js';
 import {
   DEFAULT_COMPENSATION_RETRY,
   DEFAULT_CONTENTION_ERRORS,
@@ -237,6 +238,7 @@ export class Saga extends Construct {
       reason:
         'X-Ray tracing and CloudWatch Logs vended log delivery (logs:CreateLogDelivery and friends) do not support resource-level permissions.',
     });
+    new LiveAlias(machine, stageOf(this).versionRemovalPolicy);
     return machine;
   }
 

@@ -1,4 +1,5 @@
 import type { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -17,13 +18,14 @@ export interface SagaTaskOptions {
 export type SagaTaskFactory = (scope: Construct, options: SagaTaskOptions) => sfn.TaskStateBase;
 
 /**
- * A Lambda step whose result is the function's returned payload. The machine's role may invoke the
- * function and its versions and aliases (`<arn>:*`), as LambdaInvoke grants.
+ * A Lambda step whose result is the function's returned payload. It invokes the version published with the
+ * deploy that built the definition, so an execution (and its redrive) runs the code it started with, never
+ * `$LATEST` under an old state.
  */
-export function invokeFunction(fn: lambda.IFunction): SagaTaskFactory {
+export function invokeFunction(fn: lambda.Function): SagaTaskFactory {
   return (scope, options) =>
-    new tasks.LambdaInvoke(scope, options.stateName, {
-      lambdaFunction: fn,
+    new InvokePublishedVersion(scope, options.stateName, {
+      lambdaFunction: fn.currentVersion,
       payloadResponseOnly: true,
       payload: withAttempt(options.payload),
       resultPath: options.resultPath,
@@ -31,6 +33,29 @@ export function invokeFunction(fn: lambda.IFunction): SagaTaskFactory {
       // The saga sets its own Retry, with jitter and the function-timeout errors CDK's default misses.
       retryOnServiceExceptions: false,
     });
+}
+
+/**
+ * LambdaInvoke on a version grants that one version only. The next deploy would then take the grant away from
+ * the executions still running the previous definition, which invokes the previous version: the machine's role
+ * may invoke every version of the function (`<arn>` and `<arn>:*`), as a task on the function itself grants.
+ */
+class InvokePublishedVersion extends tasks.LambdaInvoke {
+  protected override readonly taskPolicies: iam.PolicyStatement[];
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: tasks.LambdaInvokeProps & { lambdaFunction: lambda.IVersion },
+  ) {
+    super(scope, id, props);
+    this.taskPolicies = [
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: props.lambdaFunction.lambda.resourceArnsForGrantInvoke,
+      }),
+    ];
+  }
 }
 
 /**

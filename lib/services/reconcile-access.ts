@@ -2,6 +2,7 @@ import type { Duration } from 'aws-cdk-lib';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { grantExecutionAccess } from '../platform/executions.js';
 import type { ServiceFunction } from '../platform/service-function.js';
+import { liveAliasArnOf } from '../saga/live-alias.js';
 import type { Saga } from '../saga/saga.js';
 
 /** What reconcile decides with: the same for the API route and the sweeper. */
@@ -31,15 +32,17 @@ export function sagaMachines(saga: Saga): sfn.StateMachine[] {
  */
 export function bindReconcile(fn: ServiceFunction, settings: ReconcileSettings, operator: boolean): void {
   const { saga } = settings;
-  fn.addEnvironment('STATE_MACHINE_ARN', saga.stateMachine.stateMachineArn);
-  fn.addEnvironment('UNWIND_STATE_MACHINE_ARN', saga.unwindStateMachine.stateMachineArn);
+  // Executions start through the live aliases, so pointing an alias back rolls a release back for every caller.
+  fn.addEnvironment('STATE_MACHINE_ARN', liveAliasArnOf(saga.stateMachine));
+  fn.addEnvironment('UNWIND_STATE_MACHINE_ARN', liveAliasArnOf(saga.unwindStateMachine));
   if (saga.completionStateMachine)
-    fn.addEnvironment('COMPLETION_STATE_MACHINE_ARN', saga.completionStateMachine.stateMachineArn);
+    fn.addEnvironment('COMPLETION_STATE_MACHINE_ARN', liveAliasArnOf(saga.completionStateMachine));
   fn.addEnvironment('BARRIER_TTL_SECONDS', String(settings.barrierTtl.toSeconds()));
   fn.addEnvironment('SAGA_TIMEOUT_SECONDS', String(saga.timeout.toSeconds()));
   fn.addEnvironment('AUTO_REDRIVE_BUDGET', String(settings.redriveBudget));
   fn.addEnvironment('STUCK_AFTER_SECONDS', String(settings.stuckAfter.toSeconds()));
 
+  // Step Functions authorizes a start through an alias on the machine's own ARN.
   // Automation only ever starts a saga whose start was lost; a person's actions start the other machines.
   for (const machine of operator ? sagaMachines(saga) : [saga.stateMachine]) machine.grantStartExecution(fn);
   const executionActions = ['states:DescribeExecution', 'states:RedriveExecution'];

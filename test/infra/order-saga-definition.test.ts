@@ -229,7 +229,7 @@ describe("the operator's machines", () => {
 });
 
 describe('the wiring, with every reference rendered as the resource it names', () => {
-  const { stack } = synthOrderSaga();
+  const { stack, template } = synthOrderSaga();
   const logicalIdOf = (...path: string[]) => {
     const construct = path.reduce((node, id) => node.node.findChild(id), stack as IConstruct);
     return stack.getLogicalId(construct.node.defaultChild as CfnElement);
@@ -245,8 +245,12 @@ describe('the wiring, with every reference rendered as the resource it names', (
     ['CancelOrder', ['Orders', 'CancelOrder']],
     ['MarkCompensationFailed', ['Orders', 'MarkCompensationFailed']],
     ['MarkNeedsAttention', ['Orders', 'MarkNeedsAttention']],
-  ])('%s invokes its own function', (state, path) => {
-    expect(task(state).Resource).toEqual({ 'Fn::GetAtt': [logicalIdOf(...path), 'Arn'] });
+  ])('%s invokes a published version of its own function, never $LATEST', (state, path) => {
+    const resource = task(state).Resource as { Ref?: string };
+    expect(resource.Ref).toBeDefined();
+    const version = template.toJSON().Resources[resource.Ref as string];
+    expect(version.Type).toBe('AWS::Lambda::Version');
+    expect(version.Properties.FunctionName).toEqual({ Ref: logicalIdOf(...path) });
   });
 
   it('CreateShipment sends the task token and the request to the shipping-requests queue, and waits; the trace id rides as a message attribute', () => {

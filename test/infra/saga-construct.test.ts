@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { invokeFunction, Saga, type SagaProps, type SagaStep } from '../../lib/saga/saga.js';
 import { catchTarget, definitionOf, pathFrom, testApp } from './synth.js';
 
-function build(steps: (fn: lambda.IFunction) => SagaStep[], overrides: Partial<SagaProps> = {}) {
+function build(steps: (fn: lambda.Function) => SagaStep[], overrides: Partial<SagaProps> = {}) {
   const stack = new Stack(testApp(), 'SagaTest');
   const fn = new lambda.Function(stack, 'Fn', {
     runtime: lambda.Runtime.NODEJS_24_X,
@@ -25,7 +25,7 @@ function build(steps: (fn: lambda.IFunction) => SagaStep[], overrides: Partial<S
   return definitionOf(stack);
 }
 
-const step = (fn: lambda.IFunction, name: string, extra: Partial<SagaStep> = {}): SagaStep => ({
+const step = (fn: lambda.Function, name: string, extra: Partial<SagaStep> = {}): SagaStep => ({
   name,
   task: invokeFunction(fn),
   ...extra,

@@ -101,7 +101,7 @@ describe('POST /orders', () => {
     });
     const start = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
     expect(start?.name).toBe(ORDER_ID);
-    expect(start?.stateMachineArn).toBe('arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga');
+    expect(start?.stateMachineArn).toBe('arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga:live');
     expect(JSON.parse(start?.input ?? '{}')).toMatchObject({
       orderId: ORDER_ID,
       customerId: 'c-1',

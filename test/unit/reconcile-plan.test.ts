@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { type Decision, planReconcile, type ReconcileFacts } from '../../lambdas/orders/reconcile-plan.js';
-import type { ExecutionView, RecordedExecution } from '../../lambdas/orders/saga-client.js';
+import {
+  type ExecutionView,
+  executionArnOf,
+  type RecordedExecution,
+} from '../../lambdas/orders/saga-client.js';
 import type { OperatorAction, OrderStatus } from '../../lambdas/orders/status.js';
 
 /**
@@ -353,4 +357,24 @@ describe('reconcile with an operator action', () => {
       });
     },
   );
+});
+
+describe('execution ARNs', () => {
+  const machine = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga';
+
+  it.each([
+    ['the machine', machine],
+    ['its live alias', `${machine}:live`],
+    ['a published version', `${machine}:7`],
+  ])('an execution started through %s is the machine’s execution', (_, startedWith) => {
+    expect(executionArnOf(startedWith, 'order-1')).toBe(
+      'arn:aws:states:us-east-1:111111111111:execution:OrderSaga:order-1',
+    );
+  });
+
+  it('refuses what is not a state machine ARN', () => {
+    expect(() => executionArnOf('arn:aws:lambda:us-east-1:111111111111:function:f', 'x')).toThrow(
+      /Not a state machine ARN/,
+    );
+  });
 });

@@ -16,14 +16,14 @@ process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 afterEach(() => {
   vi.useRealTimers();
 });
-process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga';
+process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga:live';
 process.env.ORDER_EVENTS_QUEUE_URL =
   'https://sqs.us-east-1.amazonaws.com/111111111111/OrderSaga-order-events';
 process.env.STUCK_AFTER_SECONDS = '300';
 process.env.SWEEP_BATCH_LIMIT = '100';
-process.env.UNWIND_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaUnwind';
+process.env.UNWIND_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaUnwind:live';
 process.env.COMPLETION_STATE_MACHINE_ARN =
-  'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaCompletion';
+  'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaCompletion:live';
 process.env.SAGA_TIMEOUT_SECONDS = '3600';
 process.env.AUTO_REDRIVE_BUDGET = '2';
 process.env.REPUBLISH_AFTER_SECONDS = '180';

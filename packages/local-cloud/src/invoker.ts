@@ -5,6 +5,7 @@ import {
   type LambdaInvocationResult,
   type LambdaRunner,
   scaledFunctionTimeoutMs,
+  unqualifiedFunctionArn,
 } from './lambda-runner.js';
 import { sleep } from './sleep.js';
 import type { LambdaInvokeOutcome, LambdaInvoker, TaskInvocation } from './stepfunctions-engine.js';
@@ -56,11 +57,10 @@ export class FaultInjectingInvoker implements LambdaInvoker {
   ) {}
 
   private configOf(functionNameOrArn: string): LambdaFunctionConfig | undefined {
+    const unqualified = unqualifiedFunctionArn(functionNameOrArn);
     return this.runner
       .functions()
-      .find(
-        (config) => config.functionArn === functionNameOrArn || config.functionName === functionNameOrArn,
-      );
+      .find((config) => config.functionArn === unqualified || config.functionName === unqualified);
   }
 
   /** Names a fault may target for this invocation: the state, the function name, the logical id. */

@@ -75,6 +75,14 @@ export interface SandboxCaller {
   event?: unknown;
 }
 
+/**
+ * A qualified ARN (`…:function:name:7`, `…:function:name:live`, `…:$LATEST`) addresses the same function locally:
+ * the local cloud runs the code of the template it booted from, whatever version a definition names.
+ */
+export function unqualifiedFunctionArn(functionNameOrArn: string): string {
+  return functionNameOrArn.replace(/^(arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+):.*$/, '$1');
+}
+
 export interface LambdaRunner {
   register(config: LambdaFunctionConfig): void;
   // Accepts a function name or ARN. Resolves with a Lambda-shaped outcome; rejects only for unknown functions.
@@ -113,8 +121,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
   const byArn = new Map<string, FunctionPool>();
 
   const poolOf = (functionNameOrArn: string): FunctionPool => {
-    // A qualified ARN (…:function:name:$LATEST) addresses the same function locally.
-    const unqualified = functionNameOrArn.replace(/^(arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+):.*$/, '$1');
+    const unqualified = unqualifiedFunctionArn(functionNameOrArn);
     const pool = pools.get(unqualified) ?? byArn.get(unqualified);
     if (!pool) {
       throw new Error(`Lambda function ${functionNameOrArn} is not registered in the local runner`);

@@ -13,6 +13,7 @@ import {
   TaskTokenError,
   type TaskTokenRegistry,
 } from './stepfunctions-engine.js';
+import type { QualifiedName } from './template/qualified-names.js';
 
 /** An error answered in the AWS JSON 1.0 protocol, which the SDK turns into the named exception class. */
 export class SfnApiError extends Error {
@@ -164,6 +165,8 @@ interface ExecutionRecord {
   machine: LocalStateMachine;
   execution: LocalExecution;
   stopDate?: Date;
+  /** The version or alias it was started through, if any. */
+  startedWith?: QualifiedName;
 }
 
 function redriveStatusOf(status: ExecutionStatus) {
@@ -190,6 +193,7 @@ function requiredString(input: Record<string, unknown>, field: string): string {
  */
 export class StepFunctionsApi {
   private readonly machines = new Map<string, LocalStateMachine>();
+  private readonly qualifiedNames = new Map<string, QualifiedName>();
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly operations: Record<string, Operation>;
 
@@ -251,12 +255,17 @@ export class StepFunctionsApi {
     this.machines.set(machine.stateMachineArn, machine);
   }
 
+  /** A published version or alias: its ARN starts executions of the machine it qualifies. */
+  addQualifiedName(name: QualifiedName): void {
+    this.qualifiedNames.set(name.arn, name);
+  }
+
   allExecutions(): LocalExecution[] {
     return [...this.executions.values()].map((record) => record.execution);
   }
 
   private machine(arn: string): LocalStateMachine {
-    const machine = this.machines.get(arn);
+    const machine = this.machines.get(this.qualifiedNames.get(arn)?.qualifies ?? arn);
     if (!machine) throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     return machine;
   }
@@ -269,7 +278,8 @@ export class StepFunctionsApi {
   }
 
   startExecution(input: Record<string, unknown>) {
-    const machine = this.machine(requiredString(input, 'stateMachineArn'));
+    const arn = requiredString(input, 'stateMachineArn');
+    const machine = this.machine(arn);
     let parsedInput: JsonValue = {};
     if (input.input !== undefined) {
       try {
@@ -291,7 +301,7 @@ export class StepFunctionsApi {
       throw error;
     }
     if (!this.executions.has(execution.executionArn)) {
-      const record: ExecutionRecord = { machine, execution };
+      const record: ExecutionRecord = { machine, execution, startedWith: this.qualifiedNames.get(arn) };
       this.executions.set(execution.executionArn, record);
       this.watchStop(record);
       this.hooks.onStart?.(execution);
@@ -330,6 +340,9 @@ export class StepFunctionsApi {
     return {
       executionArn: execution.executionArn,
       stateMachineArn: machine.stateMachineArn,
+      // As on AWS: an execution started through an alias names the alias and the version it routed to.
+      ...(record.startedWith?.kind === 'alias' ? { stateMachineAliasArn: record.startedWith.arn } : {}),
+      ...(record.startedWith ? { stateMachineVersionArn: record.startedWith.versionArn } : {}),
       name: execution.name,
       status: execution.status(),
       startDate: epochSeconds(execution.startDate),

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { shortHash } from './template/physical-names.js';
+import type { QualifiedName } from './template/qualified-names.js';
 
 export {
   evaluateCondition,
@@ -11,6 +12,7 @@ export {
 export { physicalNames, withAttributes } from './template/physical-names.js';
 
 // Only the parts of a CloudFormation template the local cloud reads.
+
 export interface CfnResource {
   Type: string;
   Properties?: Record<string, unknown>;
@@ -55,6 +57,8 @@ export interface PhysicalResource {
   type: string;
   ref: string;
   attributes: Record<string, string>;
+  /** For a published version or an alias: what it qualifies. */
+  qualified?: QualifiedName;
 }
 
 export type PhysicalNames = Record<string, PhysicalResource>;

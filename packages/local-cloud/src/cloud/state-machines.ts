@@ -92,5 +92,7 @@ export async function registerStateMachines(
     );
     targets.push(...taskFaultTargets(definition));
   }
+  for (const { qualified } of Object.values(names))
+    if (qualified?.arn.includes(':stateMachine:')) sfnApi.addQualifiedName(qualified);
   return targets;
 }

@@ -7,6 +7,7 @@ import {
   type PhysicalNameOptions,
   type PhysicalNames,
 } from '../template.js';
+import { withQualifiedNames } from './qualified-names.js';
 
 export function shortHash(text: string, length: number): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
@@ -159,7 +160,7 @@ export function physicalNames(template: CfnTemplate, options: PhysicalNameOption
       }
     }
   }
-  return names;
+  return withQualifiedNames(template.Resources, names);
 }
 
 /** Replaces the placeholder StreamArn of tables with the ARN DynamoDB Local actually assigned. */
