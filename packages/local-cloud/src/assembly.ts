@@ -34,7 +34,8 @@ export function isAssemblyFresh(
   return sources.every((source) => newestModification(path.join(projectRoot, source)) <= builtAt);
 }
 
-function readAssembly(cdkOutDir: string): CloudAssembly {
+/** The one stack of a synthesized cloud assembly (a cdk.out folder). */
+export function readAssembly(cdkOutDir: string): CloudAssembly {
   const manifest = JSON.parse(readFileSync(path.join(cdkOutDir, 'manifest.json'), 'utf8')) as {
     artifacts?: Record<string, { type: string; properties?: { templateFile?: string } }>;
   };

@@ -23,6 +23,7 @@ import { type LocalEndpoints, publishLocalEndpoints } from './endpoints-file.js'
 import { eventSourceFaultTargets, startEventSources } from './event-sources.js';
 import { FaultRegistry } from './faults.js';
 import { FunctionLogs } from './function-logs.js';
+import { IamEnforcement, type IamReport } from './iam/enforcement.js';
 import { FaultInjectingInvoker } from './invoker.js';
 import { MetricTotals } from './metrics.js';
 import { startSchedules } from './schedules.js';
@@ -49,6 +50,11 @@ export interface LocalCloudOptions {
   maxWorkersPerFunction?: number;
   /** Re-synthesize even when cdk.out is fresh. */
   forceSynth?: boolean;
+  /**
+   * Run this synthesized cloud assembly as it is instead of projectRoot's cdk.out, never synthesizing: for a
+   * test that runs a changed copy of the template (a grant taken away).
+   */
+  assemblyDir?: string;
   /**
    * Files and folders under projectRoot whose changes make cdk.out stale (it is re-synthesized when one is
    * newer). Default DEFAULT_SYNTH_SOURCES: bin, lib, cdk.json, package-lock.json.
@@ -81,6 +87,11 @@ export interface LocalCloudOptions {
    */
   publishEndpoints?: boolean;
   /**
+   * Evaluate every AWS call of the functions, state machines and event-source pollers against the caller's role
+   * policies from the template, and answer AccessDenied as AWS would. Default true; false trusts every call.
+   */
+  iam?: boolean;
+  /**
    * Callers of the REST API. Given, methods the template authorizes with AWS_IAM need a SigV4 signature by one
    * of these keys and an execute-api:Invoke grant in the caller's policies; omitted, they are open (a plain curl
    * works). Default: omitted.
@@ -112,6 +123,8 @@ export interface LocalCloud {
   executions(): LocalExecution[];
   /** How many AWS calls each function and state machine made, by operation, resource and correlation id. */
   awsCalls(correlationId?: string): AwsCallCount[];
+  /** Each role's grants and how often each was used, and every denied call; undefined with `iam: false`. */
+  iamReport(): IamReport | undefined;
   stop(): Promise<void>;
 }
 
@@ -174,6 +187,18 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stack.push(() => runner.stop());
     registerFunctions(runner, template, ctx, assembly.cdkOutDir, options.timeScale);
 
+    const iam =
+      options.iam === false
+        ? undefined
+        : new IamEnforcement(template, ctx, {
+            onDenial: (denial) =>
+              tracer.note(
+                undefined,
+                denial.principal,
+                `AccessDenied: ${denial.action} on ${denial.resource}`,
+              ),
+            executionOfTaskToken: (token) => taskTokens.executionOf(token),
+          });
     const faults = new FaultRegistry({ correlationField: options.faultCorrelationField });
     // The catalogue: a fault is accepted only at a name something is invoked by, with the modes it can take.
     faults.addTargets(functionFaultTargets(template, names));
@@ -201,6 +226,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       taskTokens,
       tracer,
       faults,
+      iam,
     });
     faults.addTargets(taskTargets);
 
@@ -219,6 +245,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       stateMachineCallers,
       tracer,
       fronts: [dynamodbProxy, sqsProxy, { interceptWith: (hook) => (sfnFront.hook = hook) }],
+      iam,
     });
     await new Promise<void>((resolve) => sfnServer.listen(sfnPort, '127.0.0.1', resolve));
     stack.push(() => closeServer(sfnServer));
@@ -256,6 +283,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       const correlationId = query.get(options.faultCorrelationField ?? 'correlationId') ?? undefined;
       return { status: 200, body: { calls: interceptor.callCounts(correlationId) } };
     };
+    // Which grants each role used and which calls were denied: what a too-broad or missing grant looks like.
+    routes['GET /_local/iam'] = async () =>
+      iam ? { status: 200, body: iam.report() } : { status: 404, body: { error: { code: 'IamOff' } } };
 
     const constructIds = new Set(labels.values());
     Object.assign(
@@ -275,6 +305,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       dynamodbEndpoint: dynamodb.endpoint,
       timeScale: options.timeScale,
       correlationIdOf: tracer.correlationIdOf,
+      authorize:
+        iam && ((functionName, action, resource) => iam.authorizePoller(functionName, action, resource)),
       onTrace: ({ mapping, correlationId, message }) => tracer.note(correlationId, mapping, message),
       // Asked before a batch is delivered: a duplicate-delivery fault on the function or the queue repeats it.
       duplicateDelivery: (targets, correlationId) => {
@@ -323,6 +355,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       resources,
       executions: () => sfnApi.allExecutions(),
       awsCalls: (correlationId) => interceptor.callCounts(correlationId),
+      iamReport: () => iam?.report(),
       stop: stopAll,
     };
   } catch (error) {

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { FaultAnswer } from './fault-answers.js';
 import { type AwsCall, parseAwsCall } from './requests.js';
 
-/** Decides whether an AWS call gets a fault's answer instead of the emulator's. */
-export type AwsCallHook = (call: AwsCall) => FaultAnswer | undefined;
+/** Decides whether an AWS call gets a fault's (or IAM's) answer instead of the emulator's. */
+export type AwsCallHook = (call: AwsCall) => FaultAnswer | undefined | Promise<FaultAnswer | undefined>;
 
 export async function readRawBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -24,7 +24,7 @@ export async function answerOrBody(
 ): Promise<{ answer?: FaultAnswer; body: Buffer }> {
   const body = await readRawBody(request);
   const call = hook ? parseAwsCall(request.headers, body.toString('utf8')) : undefined;
-  return { answer: call && hook?.(call), body };
+  return { answer: call && (await hook?.(call)), body };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { FaultRegistry } from '../faults.js';
+import type { IamEnforcement, IamPrincipal } from '../iam/enforcement.js';
 import type { LambdaRunner } from '../lambda-runner.js';
 import type { CfnTemplate, PhysicalNames } from '../template.js';
 import type { Tracer } from '../trace.js';
@@ -31,6 +32,8 @@ export function interceptAwsCalls(from: {
   stateMachineCallers: StateMachineCallers;
   tracer: Tracer;
   fronts: { interceptWith(hook: AwsCallHook): void }[];
+  /** Checks each call against its caller's role first; a denied call gets AccessDenied and takes no fault. */
+  iam?: IamEnforcement;
 }): { interceptor: AwsCallInterceptor; hook: AwsCallHook } {
   const { runner, functionLabels, stateMachineCallers, tracer, faults } = from;
   const callerOf = (accessKeyId: string): AwsCaller | undefined => {
@@ -52,7 +55,20 @@ export function interceptAwsCalls(from: {
     onFault: (caller, target, mode) => tracer.fault(caller.correlationId, `${caller.label} ${target}`, mode),
   });
   faults.addTargets(interceptor.targets());
-  const hook: AwsCallHook = (call) => interceptor.intercept(call);
+  const principalOf = (accessKeyId: string | undefined): IamPrincipal | undefined => {
+    if (!accessKeyId) return undefined;
+    const sandbox = runner.callerOf(accessKeyId);
+    if (sandbox) return { kind: 'function', name: sandbox.functionName };
+    const machine = stateMachineCallers.get(accessKeyId);
+    return machine ? { kind: 'stateMachine', label: machine } : undefined;
+  };
+  const { iam } = from;
+  const hook: AwsCallHook = iam
+    ? async (call) => {
+        const principal = principalOf(call.accessKeyId);
+        return (principal && (await iam.answerFor(call, principal))) || interceptor.intercept(call);
+      }
+    : (call) => interceptor.intercept(call);
   for (const front of from.fronts) front.interceptWith(hook);
   return { interceptor, hook };
 }

@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudAssembly } from '../assembly.js';
-import { ensureCloudAssembly } from '../assembly.js';
+import { ensureCloudAssembly, readAssembly } from '../assembly.js';
 import { startInterceptingProxy } from '../aws-calls/http-front.js';
 import type { LocalCloudOptions } from '../cloud.js';
 import {
@@ -35,11 +35,13 @@ type Started = <T extends { stop(): Promise<void> }>(service: Promise<T>) => Pro
 /** The synthesized app and the emulators it runs on, each registered with `started` as soon as it is up. */
 export async function bootEmulators(options: LocalCloudOptions, tracer: Tracer, started: Started) {
   const [assembly, dynamodb, sqs, sfnPort] = await Promise.all([
-    ensureCloudAssembly(options.projectRoot, {
-      force: options.forceSynth,
-      log: tracer.info,
-      sources: options.synthSources,
-    }),
+    options.assemblyDir
+      ? Promise.resolve(readAssembly(options.assemblyDir))
+      : ensureCloudAssembly(options.projectRoot, {
+          force: options.forceSynth,
+          log: tracer.info,
+          sources: options.synthSources,
+        }),
     started(startDynamoDbLocal()),
     started(startSqsLocal()),
     findFreePort(),

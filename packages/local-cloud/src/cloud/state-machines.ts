@@ -6,6 +6,7 @@ import {
   type FaultTargetEntry,
   LAMBDA_FAULT_MODES,
 } from '../faults.js';
+import type { IamEnforcement } from '../iam/enforcement.js';
 import type { FaultInjectingInvoker } from '../invoker.js';
 import type { StepFunctionsApi } from '../sfn-api.js';
 import type { TaskStateInfo } from '../stepfunctions/definition.js';
@@ -62,6 +63,8 @@ export async function registerStateMachines(
     taskTokens: TaskTokenRegistry;
     tracer: Tracer;
     faults: FaultRegistry;
+    /** Authorizes each machine's Lambda invokes against its role. */
+    iam?: IamEnforcement;
   },
 ): Promise<FaultTargetEntry[]> {
   const { template, names, ctx, invoker, sqsClientFor, taskTokens, tracer, faults } = from;
@@ -84,7 +87,7 @@ export async function registerStateMachines(
         definition,
         stateMachineArn: arn,
         timeScale: from.timeScale,
-        lambda: invoker,
+        lambda: from.iam ? from.iam.invokerFor(label, invoker) : invoker,
         integrations: { [SQS_SEND_MESSAGE]: sendMessage },
         taskTokens,
         onHistoryEvent: traceExecutions(tracer, label),

@@ -20,6 +20,16 @@ export interface Runtime {
   queueUrlOf(queueArn: string): Promise<string>;
 }
 
+/** Authorizes one call of a mapping's poller as its function's role (see EventSourcesOptions.authorize). */
+export function authorizeAs(
+  runtime: Runtime,
+  mapping: EventSourceMappingConfig,
+  action: string,
+  resource: string,
+): Promise<void> {
+  return runtime.options.authorize?.(mapping.functionName, action, resource) ?? Promise.resolve();
+}
+
 export function emptyStats(): EventSourceStats {
   return {
     invocations: 0,

@@ -5,6 +5,7 @@ import { isRecord } from '../template.js';
 import { passesFilters } from './filter-patterns.js';
 import { sqsRecordOf } from './records.js';
 import {
+  authorizeAs,
   errorMessage,
   invokeSafely,
   pause,
@@ -59,7 +60,16 @@ export class SqsPoller {
     const { signal } = this.runtime;
     while (!signal.aborted) {
       try {
-        if (!this.queueUrl) this.queueUrl = await this.runtime.queueUrlOf(this.mapping.eventSourceArn);
+        if (!this.queueUrl) {
+          // Lambda reads the queue's attributes (its visibility timeout) before it polls.
+          await authorizeAs(
+            this.runtime,
+            this.mapping,
+            'sqs:GetQueueAttributes',
+            this.mapping.eventSourceArn,
+          );
+          this.queueUrl = await this.runtime.queueUrlOf(this.mapping.eventSourceArn);
+        }
         const messages = await this.receiveBatch();
         if (messages.length > 0) await this.deliver(messages);
       } catch (error) {
@@ -72,6 +82,7 @@ export class SqsPoller {
   }
 
   private async receive(maxMessages: number, waitSeconds: number): Promise<Message[]> {
+    await authorizeAs(this.runtime, this.mapping, 'sqs:ReceiveMessage', this.mapping.eventSourceArn);
     const response = await this.runtime.options.sqsClient.send(
       new ReceiveMessageCommand({
         QueueUrl: this.queueUrl,
@@ -157,6 +168,8 @@ export class SqsPoller {
   }
 
   private async delete(records: SQSRecord[]): Promise<void> {
+    if (records.length > 0)
+      await authorizeAs(this.runtime, this.mapping, 'sqs:DeleteMessage', this.mapping.eventSourceArn);
     for (let index = 0; index < records.length; index += 10) {
       const chunk = records.slice(index, index + 10);
       const response = await this.runtime.options.sqsClient.send(

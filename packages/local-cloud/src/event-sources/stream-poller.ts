@@ -13,6 +13,7 @@ import { passesFilters } from './filter-patterns.js';
 import { kindOfArn } from './mappings.js';
 import { arrivalOf, dynamodbRecordOf } from './records.js';
 import {
+  authorizeAs,
   errorMessage,
   invokeSafely,
   pause,
@@ -62,6 +63,8 @@ export class StreamPoller {
 
   /** Finds the shards and takes LATEST iterators now, so writes after startEventSources() are not missed. */
   async init(): Promise<void> {
+    // Lambda lists the table's streams when the mapping is created; a role that may not is refused there.
+    await authorizeAs(this.runtime, this.mapping, 'dynamodb:ListStreams', '*');
     await this.refreshShards(true);
     for (const shard of this.readableShards()) shard.iterator = await this.iteratorFor(shard);
   }
@@ -70,6 +73,7 @@ export class StreamPoller {
     const shards: Shard[] = [];
     let exclusiveStartShardId: string | undefined;
     do {
+      await authorizeAs(this.runtime, this.mapping, 'dynamodb:DescribeStream', this.streamArn);
       const response = await this.client.send(
         new DescribeStreamCommand({
           StreamArn: this.streamArn,
@@ -111,6 +115,7 @@ export class StreamPoller {
   }
 
   private async iteratorFor(shard: ShardState): Promise<string | undefined> {
+    await authorizeAs(this.runtime, this.mapping, 'dynamodb:GetShardIterator', this.streamArn);
     const response = await this.client.send(
       new GetShardIteratorCommand({
         StreamArn: this.streamArn,
@@ -192,7 +197,8 @@ export class StreamPoller {
     return records.length > 0;
   }
 
-  private getRecords(iterator: string) {
+  private async getRecords(iterator: string) {
+    await authorizeAs(this.runtime, this.mapping, 'dynamodb:GetRecords', this.streamArn);
     return this.client.send(
       new GetRecordsCommand({ ShardIterator: iterator, Limit: STREAM_GET_RECORDS_LIMIT }),
       {
@@ -344,6 +350,8 @@ export class StreamPoller {
         streamArn: mapping.eventSourceArn,
       },
     };
+    // Lambda sends the on-failure record as the function's role.
+    await authorizeAs(runtime, mapping, 'sqs:SendMessage', destination);
     await runtime.options.sqsClient.send(
       new SendMessageCommand({
         QueueUrl: await runtime.queueUrlOf(destination),

@@ -89,6 +89,11 @@ export interface EventSourcesOptions {
   defaultStreamMaximumRetryAttempts?: number;
   /** Pause before retrying a failed stream batch, before timeScale. Default 500. */
   streamRetryDelayMs?: number;
+  /**
+   * Asked before each call a poller makes for a mapping, as the function's role (Lambda polls with the
+   * function's execution role); rejects when the role does not allow it. Everything is allowed without it.
+   */
+  authorize?: (functionName: string, action: string, resource: string) => Promise<void>;
 }
 
 export interface RunningEventSources {

@@ -1,4 +1,4 @@
-import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { runSimulation, runUnsafeSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 
 /** An identity policy as IAM stores it: a name and its JSON document, intrinsics already resolved. */
 export interface IamPolicy {
@@ -66,25 +66,66 @@ function matched(statements: readonly AnalyzedStatement[] | undefined): MatchedS
 // table), and a simulation validates every policy each time: remember the answers per policy set.
 const answers = new WeakMap<readonly IamPolicy[], Map<string, Promise<IsAllowedResult>>>();
 
-async function simulate(request: IsAllowedRequest): Promise<IsAllowedResult> {
+function simulationOf(request: IsAllowedRequest, policies: readonly IamPolicy[]): Simulation {
   const contextVariables: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(request.context ?? {}))
     contextVariables[key] = typeof value === 'string' ? value : [...value];
   const accountId = request.accountId ?? accountOf(request.resource);
-  const result = await runSimulation(
-    {
-      request: {
-        principal: request.principal ?? `arn:aws:sts::${accountId}:assumed-role/local/local`,
-        action: request.action,
-        resource: { resource: request.resource, accountId },
-        contextVariables,
-      },
-      identityPolicies: request.policies.map((policy) => ({ name: policy.name, policy: policy.document })),
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
+  return {
+    request: {
+      principal: request.principal ?? `arn:aws:sts::${accountId}:assumed-role/local/local`,
+      action: request.action,
+      resource: { resource: request.resource, accountId },
+      contextVariables,
     },
-    { simulationMode: 'Strict' },
+    identityPolicies: policies.map((policy) => ({ name: policy.name, policy: policy.document })),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+  };
+}
+
+const statementsOf = (document: unknown): unknown[] => {
+  const statement = (document as { Statement?: unknown } | undefined)?.Statement;
+  return Array.isArray(statement) ? statement : statement === undefined ? [] : [statement];
+};
+
+/**
+ * For an action IAM's reference lists without a resource type that the service nonetheless authorizes on a
+ * resource (Step Functions' SendTaskSuccess and kin, on the state machine), the validating simulation refuses
+ * any resource but `*`; the unvalidated one evaluates it, and each statement alone tells which ones decided.
+ */
+function simulateOnResource(request: IsAllowedRequest): IsAllowedResult {
+  const decide = (policies: readonly IamPolicy[]) =>
+    runUnsafeSimulation(simulationOf(request, policies), { simulationMode: 'Strict' });
+  const decision = decide(request.policies);
+  const wanted = decision === 'ExplicitlyDenied' ? 'ExplicitlyDenied' : 'Allowed';
+  const matchedStatements = request.policies.flatMap((policy) =>
+    statementsOf(policy.document).flatMap((statement, index): MatchedStatement[] => {
+      const alone = { name: policy.name, document: { Version: '2012-10-17', Statement: [statement] } };
+      if (decision === 'ImplicitlyDenied' || decide([alone]) !== wanted) return [];
+      const sid = (statement as { Sid?: unknown }).Sid;
+      return [
+        {
+          policy: policy.name,
+          index,
+          ...(typeof sid === 'string' ? { sid } : {}),
+          effect: wanted === 'Allowed' ? 'Allow' : 'Deny',
+        },
+      ];
+    }),
   );
+  return { allowed: decision === 'Allowed', decision, matchedStatements };
+}
+
+async function simulate(request: IsAllowedRequest): Promise<IsAllowedResult> {
+  const result = await runSimulation(simulationOf(request, request.policies), { simulationMode: 'Strict' });
+  if (
+    result.resultType === 'error' &&
+    result.errors.message === 'must.use.wildcard' &&
+    request.resource !== '*'
+  ) {
+    return simulateOnResource(request);
+  }
   if (result.resultType === 'error') {
     throw new Error(
       `IAM simulation of ${request.action} on ${request.resource} failed: ${result.errors.message}`,

@@ -35,6 +35,8 @@ export class TaskTokenRegistry {
   private readonly closed = new Map<string, 'timed-out' | 'done'>();
   // Tokens whose answers are accepted and dropped (a lost-response fault): the task waits on for its timeout.
   private readonly answersLost = new Set<string>();
+  // Each token's execution, kept as long as `closed` keeps it: IAM authorizes an answer on its state machine.
+  private readonly origins = new Map<string, string>();
 
   create(options: CreateTokenOptions): { token: string; outcome: Promise<JsonValue> } {
     const token = `local-${randomBytes(48).toString('base64url')}`;
@@ -55,6 +57,7 @@ export class TaskTokenRegistry {
     // A fault may fail the token before the engine awaits it; the engine still sees the rejection.
     outcome.catch(() => undefined);
     this.pending.set(token, task);
+    this.origins.set(token, options.executionArn);
     this.armHeartbeat(token, task);
     if (options.expiresAfterMs !== undefined && Number.isFinite(options.expiresAfterMs)) {
       task.expiryTimer = setTimeout(() => this.close(token, 'timed-out'), options.expiresAfterMs);
@@ -107,6 +110,7 @@ export class TaskTokenRegistry {
       const oldest = this.closed.keys().next().value;
       if (oldest !== undefined) {
         this.closed.delete(oldest);
+        this.origins.delete(oldest);
       }
     }
   }
@@ -142,6 +146,11 @@ export class TaskTokenRegistry {
 
   sendTaskHeartbeat(token: string): void {
     this.armHeartbeat(token, this.take(token));
+  }
+
+  /** The execution that issued a token, open or answered; undefined for a token it never issued. */
+  executionOf(token: string): string | undefined {
+    return this.origins.get(token);
   }
 
   pendingTasks(): { token: string; executionArn: string; stateName: string; createdAt: number }[] {
