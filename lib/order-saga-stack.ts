@@ -9,6 +9,7 @@ import { OutboxRepublisher } from './ops/outbox-republisher.js';
 import { Sweeper } from './ops/sweeper.js';
 import { acknowledgeWildcardResource } from './platform/nag.js';
 import { StateMachineGuardrails } from './saga/guardrails.js';
+import { liveAliasArnOf } from './saga/live-alias.js';
 import { invokeFunction, resultPathOf, Saga, sendToQueueAndWait } from './saga/saga.js';
 import { InventoryService } from './services/inventory.js';
 import { NotificationsService } from './services/notifications.js';
@@ -265,6 +266,13 @@ export class OrderSagaStack extends Stack {
       new CfnOutput(this, 'CompletionStateMachineArn', {
         value: this.saga.completionStateMachine.stateMachineArn,
       });
+    // Where new executions start; `aws stepfunctions update-state-machine-alias` on these rolls a release back.
+    for (const [output, machine] of [
+      ['StateMachineAliasArn', this.saga.stateMachine],
+      ['UnwindStateMachineAliasArn', this.saga.unwindStateMachine],
+      ['CompletionStateMachineAliasArn', this.saga.completionStateMachine],
+    ] as const)
+      if (machine) new CfnOutput(this, output, { value: liveAliasArnOf(machine) });
     new CfnOutput(this, 'ClientPolicyArn', {
       description: 'Attach to client services: place orders and read them',
       exportName: `${this.stackName}-ClientPolicyArn`,

@@ -21,7 +21,10 @@ export interface StageConfig {
   readonly tableRemovalPolicy: RemovalPolicy;
   /** Whether DynamoDB refuses to delete a table at all until the protection is turned off. */
   readonly tableDeletionProtection: boolean;
-  /** What replacing a function does to its previous versions (a rollback target, while aliases point at them). */
+  /**
+   * What a deploy does to the Lambda and state machine versions it replaces: executions started on the previous
+   * release still run them, and an alias may be pointed back at them to roll a release back.
+   */
   readonly versionRemovalPolicy: RemovalPolicy;
   /** Where the alarm topic sends email; the CDK context value `alarmEmail` overrides it. */
   readonly alarmEmail?: string;
@@ -43,7 +46,9 @@ export const STAGES = {
     logRemovalPolicy: RemovalPolicy.DESTROY,
     tableRemovalPolicy: RemovalPolicy.DESTROY,
     tableDeletionProtection: false,
-    versionRemovalPolicy: RemovalPolicy.DESTROY,
+    // A deploy must not strand the sagas a developer is running either: a replaced version stays until
+    // `npm run prune:versions` finds no execution that can still reach it.
+    versionRemovalPolicy: RemovalPolicy.RETAIN,
     apiThrottling: { rateLimit: 50, burstLimit: 100 },
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,

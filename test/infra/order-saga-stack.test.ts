@@ -328,6 +328,23 @@ describe('order saga stack', () => {
     expect(starts.flatMap((statement) => [statement.Resource].flat())).toHaveLength(operator ? 3 : 1);
   });
 
+  it.each([
+    ['OrdersApiFunction', ['STATE_MACHINE_ARN']],
+    ['ReconcileFunction', ['STATE_MACHINE_ARN', 'UNWIND_STATE_MACHINE_ARN', 'COMPLETION_STATE_MACHINE_ARN']],
+    ['SweeperFunction', ['STATE_MACHINE_ARN', 'UNWIND_STATE_MACHINE_ARN', 'COMPLETION_STATE_MACHINE_ARN']],
+  ])(
+    '%s starts executions through the live aliases, so a rollback reaches it without a deploy',
+    (name, names) => {
+      const [, fn] = functionNamed(name);
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      const resources = template.toJSON().Resources as Record<string, { Type: string }>;
+      for (const variable of names) {
+        const ref = (variables[variable] as { Ref?: string }).Ref;
+        expect(resources[ref ?? '']?.Type, variable).toBe('AWS::StepFunctions::StateMachineAlias');
+      }
+    },
+  );
+
   it('keeps barrier rows far longer than a saga, its redrives, the redrive window and a person can take', () => {
     const [, fn] = functionNamed('ReconcileFunction');
     const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;

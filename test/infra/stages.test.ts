@@ -257,7 +257,7 @@ describe('what npm run destroy reports as kept, from the synthesized templates',
   });
 });
 
-describe('function versions', () => {
+describe('published versions', () => {
   function versionOf(name: StageName): Resource {
     const stack = new Stack(testApp(), `Versions-${name}`, { env: TEST_ENV });
     bindStage(stack, STAGES[name]);
@@ -269,10 +269,45 @@ describe('function versions', () => {
     return versions[0] as Resource;
   }
 
-  it('outlive their replacement in prod, a rollback target; in dev they go', () => {
-    expect(versionOf('prod').DeletionPolicy).toBe('Retain');
-    expect(versionOf('dev').DeletionPolicy).toBe('Delete');
-  });
+  it.each(['dev', 'prod'] as const)(
+    'outlive their replacement in %s: executions of the previous release still invoke them',
+    (name) => {
+      expect(versionOf(name).DeletionPolicy).toBe('Retain');
+      expect(versionOf(name).UpdateReplacePolicy).toBe('Retain');
+    },
+  );
+
+  it.each(['dev', 'prod'] as const)(
+    'each state machine of %s publishes a retained version and starts through a live alias on it',
+    (name) => {
+      const template = synthesized[name].template.toJSON();
+      const resources = Object.entries(template.Resources) as [string, Resource][];
+      const machines = resources.filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
+      expect(machines).toHaveLength(3);
+      for (const [machineId] of machines) {
+        const [versionId, version] = resources.find(
+          ([, r]) =>
+            r.Type === 'AWS::StepFunctions::StateMachineVersion' &&
+            JSON.stringify(r.Properties?.StateMachineArn) === JSON.stringify({ Ref: machineId }),
+        ) as [string, Resource];
+        expect(version.Properties?.StateMachineRevisionId).toEqual({
+          'Fn::GetAtt': [machineId, 'StateMachineRevisionId'],
+        });
+        expect(version.UpdateReplacePolicy).toBe('Retain');
+        const alias = resources.find(
+          ([, r]) =>
+            r.Type === 'AWS::StepFunctions::StateMachineAlias' &&
+            JSON.stringify(r.Properties?.RoutingConfiguration).includes(versionId),
+        )?.[1];
+        expect(alias?.Properties).toMatchObject({
+          Name: 'live',
+          RoutingConfiguration: [
+            { StateMachineVersionArn: { 'Fn::GetAtt': [versionId, 'Arn'] }, Weight: 100 },
+          ],
+        });
+      }
+    },
+  );
 
   it('belong to the default stage in a stack no stage was bound to', () => {
     expect(stageOf(new Stack(testApp(), 'Unbound'))).toBe(STAGES.dev);
