@@ -30,7 +30,8 @@ export function json(
   };
 }
 
-export function errorResponse(error: ApiError): APIGatewayProxyResult {
+/** `requestId`: API Gateway's id of the request, which a caller quotes to support and operators find in the logs. */
+export function errorResponse(error: ApiError, requestId?: string): APIGatewayProxyResult {
   const retryAfterSeconds =
     error.retryAfterSeconds ?? (error.status === 429 || error.status === 503 ? 1 : undefined);
   const retryAfter =
@@ -42,6 +43,7 @@ export function errorResponse(error: ApiError): APIGatewayProxyResult {
         code: error.code,
         message: error.message,
         ...(error.details === undefined ? {} : { details: error.details }),
+        ...(requestId ? { requestId } : {}),
       },
     },
     retryAfter,
@@ -85,6 +87,7 @@ export function apiHandler(routes: Record<string, Route>, functionLabel = 'Order
   return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     const route = routes[`${event.httpMethod} ${event.resource}`];
     const orderId = event.pathParameters?.orderId;
+    const requestId = event.requestContext?.requestId ?? context?.awsRequestId;
     beginInvocation(context, {
       traceId: traceIdOf(event, () => '') || undefined,
       ...(orderId && ORDER_ID_SHAPE.test(orderId) ? { orderId } : {}),
@@ -104,22 +107,24 @@ export function apiHandler(routes: Record<string, Route>, functionLabel = 'Order
           status: error.status,
           code: error.code,
         });
-        return errorResponse(error);
+        return errorResponse(error, requestId);
       }
       if (error instanceof Error && THROTTLING_ERROR_NAMES.has(error.name)) {
         logger.warn('request throttled', {
           route: `${event.httpMethod} ${event.resource}`,
           errorType: error.name,
         });
-        return errorResponse(new ApiError(429, 'TooManyRequests', 'Slow down and retry'));
+        return errorResponse(new ApiError(429, 'TooManyRequests', 'Slow down and retry'), requestId);
       }
       unexpectedErrorMetric(functionLabel);
       logger.error('request failed', {
         route: `${event.httpMethod} ${event.resource}`,
         ...errorFields(error),
       });
+      // Never the error's text: it may name a role, a table or another customer's data.
       return errorResponse(
         new ApiError(500, 'InternalError', 'The request could not be completed; it is safe to retry'),
+        requestId,
       );
     } finally {
       flushMetrics();
