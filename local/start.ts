@@ -6,13 +6,14 @@ import { DEMO_SEED, loadSeedFile } from './seed.js';
 const { startLocalCloud } = await import('./cloud.js');
 const { JavaMissingError } = await import('@order-saga/local-cloud');
 
-const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth] [--sigv4]
+const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth] [--sigv4] [--no-iam]
   --port         API port on 127.0.0.1 (env PORT, default 3000)
   --seed         seed file: { "inventory": [{ "sku", "stock", "priceCents" }], "accounts": [{ "customerId", "balanceCents" }] } (env SEED_FILE)
   --time-scale   multiplies every timeout, retry interval, heartbeat and schedule period (env TIME_SCALE, default 1),
                  and every function environment variable named *_SECONDS that holds a number (whole seconds, at least 1; 0 stays 0)
   --synth        synthesize even when cdk.out is fresh
-  --sigv4        the API checks SigV4 signatures with the local test keys and the stack's client and operator policies`;
+  --sigv4        the API checks SigV4 signatures with the local test keys and the stack's client and operator policies
+  --no-iam       let every AWS call of the functions and state machines through, unchecked against their roles`;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -34,6 +35,7 @@ const { values } = (() => {
         'time-scale': { type: 'string' },
         synth: { type: 'boolean' },
         sigv4: { type: 'boolean' },
+        'no-iam': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -63,6 +65,7 @@ try {
     seed,
     forceSynth: values.synth,
     sigv4: values.sigv4,
+    iam: !values['no-iam'],
     trace: (line) => console.log(line),
     color: process.stdout.isTTY,
     // The one local cloud scripts reach (npm run redrive -- --local); tests and benchmarks run their own.
