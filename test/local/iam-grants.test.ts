@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { type IamReport, unusedGrants } from '@order-saga/local-cloud';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pendingOrderRow } from '../../lambdas/orders/orders.js';
 import { executionArnOf } from '../../lambdas/orders/saga-client.js';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
-import { type IamReport, unusedGrants } from '../../packages/local-cloud/src/iam/enforcement.js';
 import {
   address,
   apiUrl,

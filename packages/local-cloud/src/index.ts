@@ -30,6 +30,14 @@ export {
   LAMBDA_FAULT_MODES,
 } from './faults.js';
 export {
+  type IamDenial,
+  type IamGrant,
+  type IamReport,
+  type IamRoleReport,
+  unusedGrants,
+} from './iam/enforcement.js';
+export { type IamPolicy, type IsAllowedRequest, type IsAllowedResult, isAllowed } from './iam/evaluator.js';
+export {
   findJsonataAndVariables,
   type QueryLanguageFeature,
   type QueryLanguageFinding,
