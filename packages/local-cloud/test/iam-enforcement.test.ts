@@ -222,7 +222,9 @@ describe('IamEnforcement', () => {
     );
     expect(receive?.status).toBe(403);
     expect(receive?.headers['x-amzn-query-error']).toBe('AccessDenied;Sender');
-    expect(JSON.parse(receive?.body ?? '{}').message).toContain('perform: sqs:receivemessage on resource');
+    expect(JSON.parse(receive?.body ?? '{}').message).toMatch(
+      /perform: sqs:receivemessage on resource: .* allows the sqs:receivemessage action$/,
+    );
 
     const start = call('states', 'StartExecution', {
       stateMachineArn: arn('states', 'stateMachine:saga:live'),

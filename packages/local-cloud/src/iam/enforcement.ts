@@ -194,7 +194,7 @@ export class IamEnforcement {
     return deniedAnswer(
       call,
       call.service === 'sqs'
-        ? denial.message.replace(denial.action, denial.action.toLowerCase())
+        ? denial.message.replaceAll(denial.action, denial.action.toLowerCase())
         : denial.message,
     );
   }
