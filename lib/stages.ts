@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
+import { type ApiAccessConfig, DEFAULT_API_ACCESS } from './api/access-config.js';
 
 /** The CDK context key that selects a stage: `cdk synth -c stage=prod`. */
 export const STAGE_CONTEXT_KEY = 'stage';
@@ -34,6 +35,8 @@ export interface StageConfig {
   readonly sagaTimeout: Duration;
   /** Automatic redrives of a TIMED_OUT execution per order before it is handed to a person. */
   readonly redriveBudget: number;
+  /** Who may call the API: customers with a token on /customer/orders..., services with IAM on /orders... */
+  readonly apiAccess: ApiAccessConfig;
 }
 
 export const STAGES = {
@@ -52,6 +55,7 @@ export const STAGES = {
     apiThrottling: { rateLimit: 50, burstLimit: 100 },
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,
+    apiAccess: DEFAULT_API_ACCESS,
   },
   prod: {
     name: 'prod',
@@ -66,6 +70,7 @@ export const STAGES = {
     apiThrottling: { rateLimit: 200, burstLimit: 400 },
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,
+    apiAccess: DEFAULT_API_ACCESS,
   },
 } as const satisfies Record<string, StageConfig>;
 

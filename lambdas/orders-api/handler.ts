@@ -8,6 +8,7 @@ import { documentClient } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
 import { appendInvocationKeys, logger } from '../shared/logger.js';
 import { countMetric } from '../shared/metrics.js';
+import { CUSTOMER_PATH_PREFIX, callerOf, mayRead, placedByOf } from './caller.js';
 import { stepsFromHistory } from './history.js';
 import { ApiError, apiHandler, bodyText, header, json, traceIdOf } from './http.js';
 import { deriveOrderId, requestHash } from './identity.js';
@@ -18,10 +19,16 @@ const orders = new OrdersTable(documentClient, requireEnv('TABLE_NAME'));
 // This function only starts sagas and reads histories: it names no other machine.
 const stateMachineArn = requireEnv('STATE_MACHINE_ARN');
 const saga = new SagaClient(new SFNClient({}), { saga: stateMachineArn });
+/** The token claim that names the customer, from the stage's configuration. */
+const customerClaim = requireEnv('CUSTOMER_CLAIM');
 
-const selfLink = (orderId: string) => `/orders/${orderId}`;
+/** Links stay in the route family the caller used: a customer's token is not accepted on /orders. */
+function linksFor(event: APIGatewayProxyEvent) {
+  const base = event.resource.startsWith(CUSTOMER_PATH_PREFIX) ? `${CUSTOMER_PATH_PREFIX}/orders` : '/orders';
+  return (orderId: string) => `${base}/${orderId}`;
+}
 
-function accepted(order: Pick<StoredOrder, 'orderId' | 'status'>) {
+function accepted(order: Pick<StoredOrder, 'orderId' | 'status'>, selfLink: (orderId: string) => string) {
   const status = order.status === 'PENDING' ? 202 : 200;
   return json(
     status,
@@ -52,7 +59,11 @@ async function createOrder(event: APIGatewayProxyEvent) {
       `${IDEMPOTENCY_KEY_HEADER} must be 1-64 characters of A-Za-z0-9_-`,
     );
   }
+  const caller = callerOf(event, customerClaim);
   const request = parseCreateOrder(bodyText(event), header(event, 'content-type'));
+  if (caller.kind === 'customer' && request.customerId !== caller.customerId) {
+    throw new ApiError(403, 'CustomerMismatch', 'customerId must be the customer the token names');
+  }
   const order = {
     orderId: deriveOrderId(request.customerId, idempotencyKey),
     customerId: request.customerId,
@@ -60,6 +71,7 @@ async function createOrder(event: APIGatewayProxyEvent) {
     shippingAddress: request.shippingAddress,
     traceId: traceIdOf(event, randomUUID),
     requestHash: requestHash(request),
+    placedBy: placedByOf(caller),
   };
   appendInvocationKeys({ orderId: order.orderId, traceId: order.traceId });
   let outcome: Awaited<ReturnType<OrdersTable['create']>>;
@@ -77,7 +89,7 @@ async function createOrder(event: APIGatewayProxyEvent) {
   }
   if (outcome.created) {
     await startSaga(order);
-    return accepted({ orderId: order.orderId, status: 'PENDING' });
+    return accepted({ orderId: order.orderId, status: 'PENDING' }, linksFor(event));
   }
   const { existing } = outcome;
   if (existing.requestHash !== order.requestHash) {
@@ -93,7 +105,7 @@ async function createOrder(event: APIGatewayProxyEvent) {
   // recorded is tried again; a recorded execution is never started a second time.
   if (existing.status === 'PENDING' && recordedExecutionArns(existing).length === 0)
     await startSaga(existing);
-  return accepted(existing);
+  return accepted(existing, linksFor(event));
 }
 
 /** Steps of every recorded execution, the saga's first, then each operator action's in the order they ran. */
@@ -116,9 +128,11 @@ async function getOrder(event: APIGatewayProxyEvent) {
   if (include !== undefined && include !== 'steps') {
     throw new ApiError(400, 'InvalidInclude', 'include may only be "steps"');
   }
+  const caller = callerOf(event, customerClaim);
   const order = ORDER_ID_PATTERN.test(orderId) ? await orders.get(orderId) : undefined;
-  if (!order) throw new ApiError(404, 'OrderNotFound', `No order ${orderId}`);
+  if (!order || !mayRead(caller, order)) throw new ApiError(404, 'OrderNotFound', `No order ${orderId}`);
   const histories = include === 'steps' ? await stepsOf(order) : undefined;
+  const selfLink = linksFor(event);
   return json(200, {
     orderId: order.orderId,
     status: order.status,
@@ -136,4 +150,9 @@ async function getOrder(event: APIGatewayProxyEvent) {
   });
 }
 
-export const handler = apiHandler({ 'POST /orders': createOrder, 'GET /orders/{orderId}': getOrder });
+export const handler = apiHandler({
+  'POST /orders': createOrder,
+  'GET /orders/{orderId}': getOrder,
+  [`POST ${CUSTOMER_PATH_PREFIX}/orders`]: createOrder,
+  [`GET ${CUSTOMER_PATH_PREFIX}/orders/{orderId}`]: getOrder,
+});

@@ -2,11 +2,14 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { reconcileOrder } from '../orders/reconcile.js';
 import { reconcileDepsFromEnv } from '../orders/reconcile-env.js';
 import type { ReconcileRequest } from '../orders/reconcile-plan.js';
+import { requireEnv } from '../shared/env.js';
+import { CUSTOMER_PATH_PREFIX, callerOf, mayRead } from './caller.js';
 import { ApiError, apiHandler, bodyText, header, json } from './http.js';
 import { ORDER_ID_PATTERN } from './schemas.js';
 import { parseReconcileRequest } from './validation.js';
 
 const deps = reconcileDepsFromEnv();
+const customerClaim = requireEnv('CUSTOMER_CLAIM');
 
 /** Who asked: the IAM identity API Gateway authorized. Recorded on the order and in its events. */
 function actorOf(event: APIGatewayProxyEvent): string {
@@ -20,9 +23,18 @@ const STATUS_OF_RESULT = { nothing: 200, changed: 200, started: 202, refused: 40
 
 async function reconcile(event: APIGatewayProxyEvent) {
   const orderId = event.pathParameters?.orderId ?? '';
+  const caller = callerOf(event, customerClaim);
   const body = parseReconcileRequest(bodyText(event), header(event, 'content-type'));
+  // Decided before the order is read: the refusal is the same whether the order exists or not.
+  if (body && caller.kind === 'customer') {
+    throw new ApiError(
+      403,
+      'OperatorActionForbidden',
+      'Only operators may redrive, cancel or complete an order',
+    );
+  }
   const order = ORDER_ID_PATTERN.test(orderId) ? await deps.orders.get(orderId) : undefined;
-  if (!order) throw new ApiError(404, 'OrderNotFound', `No order ${orderId}`);
+  if (!order || !mayRead(caller, order)) throw new ApiError(404, 'OrderNotFound', `No order ${orderId}`);
   const request: ReconcileRequest = body
     ? { kind: 'operator', action: body.action, reason: body.reason, actor: actorOf(event) }
     : { kind: 'align' };
@@ -42,4 +54,7 @@ async function reconcile(event: APIGatewayProxyEvent) {
   });
 }
 
-export const handler = apiHandler({ 'POST /orders/{orderId}/reconcile': reconcile });
+export const handler = apiHandler({
+  'POST /orders/{orderId}/reconcile': reconcile,
+  [`POST ${CUSTOMER_PATH_PREFIX}/orders/{orderId}/reconcile`]: reconcile,
+});

@@ -80,6 +80,7 @@ export class OrdersTable {
                 at,
                 { customerId: order.customerId, items: order.items },
                 order.traceId,
+                order.placedBy,
               ),
             ),
           ],

@@ -1,3 +1,4 @@
+import type { PlacedBy } from '../shared/outbox.js';
 import { SAGA_STEPS } from '../shared/saga-states.js';
 import type { OrderLine, ShippingAddress, StepFailure } from '../shared/step-input.js';
 import type { OrderFailure, OrderStatus, PendingAction } from './status.js';
@@ -19,6 +20,8 @@ export interface NewOrder {
   traceId: string;
   /** Fingerprint of the request that created the order: a replay with another body is refused. */
   requestHash: string;
+  /** The caller and API request that placed it; absent on orders placed before it was recorded. */
+  placedBy?: PlacedBy;
 }
 
 /** The order record as stored. */

@@ -12,7 +12,7 @@ export interface StatusChange {
 }
 
 export type OrderAsRead = Pick<StoredOrder, 'orderId' | 'status' | 'version' | 'pendingAction'> &
-  Partial<Pick<StoredOrder, 'traceId'>>;
+  Partial<Pick<StoredOrder, 'traceId' | 'placedBy'>>;
 
 /**
  * The writes that move an order as it was read to a new status, announced by an outbox row in the same
@@ -71,7 +71,15 @@ export function planStatusChange(
       },
       outboxPut(
         tableName,
-        orderEvent(order.orderId, EVENT_OF_STATUS[change.to], next, at, detail, order.traceId),
+        orderEvent(
+          order.orderId,
+          EVENT_OF_STATUS[change.to],
+          next,
+          at,
+          detail,
+          order.traceId,
+          order.placedBy,
+        ),
       ),
     ],
     explainConditionFailure: (index, item) => {

@@ -31,6 +31,16 @@ export interface OrderEvent {
   detail: Record<string, unknown>;
   /** The trace of the request that placed the order, so every handler of the event logs under it. */
   traceId?: string;
+  /** Who placed the order and through which API request: a consumer can trace any event back to its caller. */
+  placedBy?: PlacedBy;
+}
+
+/** The authenticated caller that placed an order (a customer's token or a service's IAM identity) and the request. */
+export interface PlacedBy {
+  /** `<issuer>#<sub>` for a customer's token, the IAM ARN for a service. */
+  principal: string;
+  /** API Gateway's request id, the key to its access log line. */
+  requestId: string;
 }
 
 /** Rows marked with this kind are what the stream filter lets through to the relay. */
@@ -63,6 +73,7 @@ export function orderEvent(
   occurredAt: string,
   detail: Record<string, unknown> = {},
   traceId?: string,
+  placedBy?: PlacedBy,
 ): OrderEvent {
   return {
     eventId: `${orderId}#${eventType}#${version}`,
@@ -72,6 +83,7 @@ export function orderEvent(
     occurredAt,
     detail,
     ...(traceId ? { traceId } : {}),
+    ...(placedBy ? { placedBy } : {}),
   };
 }
 
@@ -107,7 +119,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Reads an event back from an outbox row or a message body; undefined when it is not one. */
 export function parseOrderEvent(value: unknown): OrderEvent | undefined {
   if (!isRecord(value)) return undefined;
-  const { eventId, eventType, orderId, version, occurredAt, detail, traceId } = value;
+  const { eventId, eventType, orderId, version, occurredAt, detail, traceId, placedBy } = value;
   if (
     typeof eventId !== 'string' ||
     typeof orderId !== 'string' ||
@@ -126,5 +138,12 @@ export function parseOrderEvent(value: unknown): OrderEvent | undefined {
     occurredAt,
     detail: isRecord(detail) ? detail : {},
     ...(typeof traceId === 'string' && traceId !== '' ? { traceId } : {}),
+    ...(isPlacedBy(placedBy)
+      ? { placedBy: { principal: placedBy.principal, requestId: placedBy.requestId } }
+      : {}),
   };
+}
+
+function isPlacedBy(value: unknown): value is PlacedBy {
+  return isRecord(value) && typeof value.principal === 'string' && typeof value.requestId === 'string';
 }

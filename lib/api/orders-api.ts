@@ -1,8 +1,9 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CUSTOMER_PATH_PREFIX } from '../../lambdas/orders-api/caller.js';
 import { createOrderRequestSchema, IDEMPOTENCY_KEY_HEADER } from '../../lambdas/orders-api/schemas.js';
 import { grantExecutionAccess } from '../platform/executions.js';
 import { acknowledgeWildcardResource } from '../platform/nag.js';
@@ -12,6 +13,8 @@ import type { ServiceTable } from '../platform/service-table.js';
 import { liveAliasArnOf } from '../saga/live-alias.js';
 import { bindReconcile, type ReconcileSettings, sagaMachines } from '../services/reconcile-access.js';
 import { stageOf } from '../stages.js';
+import { CustomerAuth } from './customer-auth.js';
+import { apiResourcePolicy } from './resource-policy.js';
 
 export interface OrdersApiProps {
   /** The orders service's table: the API writes new orders and reads them back. */
@@ -77,14 +80,18 @@ export class OrdersApi extends Construct {
   readonly clientPolicy: iam.ManagedPolicy;
   /** For operators: what clients may do, and reconcile (align, redrive, cancel, complete). */
   readonly operatorPolicy: iam.ManagedPolicy;
+  /** The customers' user pool and the authorizer of the customer routes. */
+  readonly customerAuth: CustomerAuth;
 
   constructor(scope: Construct, id: string, props: OrdersApiProps) {
     super(scope, id);
     const { saga } = props.reconcile;
+    const access = stageOf(this).apiAccess;
+    const customerClaim = { CUSTOMER_CLAIM: access.customerClaim };
 
     this.ordersFunction = new ServiceFunction(this, 'OrdersApiFunction', {
       entry: lambdaEntry('orders-api/handler.ts'),
-      environment: { STATE_MACHINE_ARN: liveAliasArnOf(saga.stateMachine) },
+      environment: { STATE_MACHINE_ARN: liveAliasArnOf(saga.stateMachine), ...customerClaim },
       // UpdateItem records the execution once its start succeeded.
     }).useTable('TABLE_NAME', props.ordersTable, [
       'dynamodb:GetItem',
@@ -98,6 +105,7 @@ export class OrdersApi extends Construct {
 
     this.reconcileFunction = new ServiceFunction(this, 'ReconcileFunction', {
       entry: lambdaEntry('orders-api/reconcile-handler.ts'),
+      environment: customerClaim,
     }).useTable('TABLE_NAME', props.ordersTable, [
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',
@@ -114,6 +122,7 @@ export class OrdersApi extends Construct {
       description: 'order-saga: place orders, read them, reconcile them with their saga',
       cloudWatchRole: true,
       defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
+      policy: apiResourcePolicy(access, 'v1', Stack.of(this).account, CUSTOMER_PATH_PREFIX),
       deployOptions: {
         stageName: 'v1',
         throttlingRateLimit: props.throttlingRateLimit ?? 50,
@@ -155,23 +164,43 @@ export class OrdersApi extends Construct {
     });
 
     const ordersIntegration = new apigw.LambdaIntegration(this.ordersFunction, { allowTestInvoke: false });
-    const orders = this.restApi.root.addResource('orders');
-    orders.addMethod('POST', ordersIntegration, {
-      requestValidator: validator,
-      requestModels: { 'application/json': createOrderModel },
-      requestParameters: { [`method.request.header.${IDEMPOTENCY_KEY_HEADER}`]: true },
+    const reconcileIntegration = new apigw.LambdaIntegration(this.reconcileFunction, {
+      allowTestInvoke: false,
     });
-    const order = orders.addResource('{orderId}');
-    order.addMethod('GET', ordersIntegration, {
-      requestValidator: validator,
-      requestParameters: { 'method.request.path.orderId': true },
-    });
-    order
-      .addResource('reconcile')
-      .addMethod('POST', new apigw.LambdaIntegration(this.reconcileFunction, { allowTestInvoke: false }), {
+    // One route family per way of authenticating (a REST API method has one): services sign /orders with
+    // SigV4, customers send their ID token to /customer/orders; both reach the same functions.
+    const addRoutes = (parent: apigw.IResource, auth: apigw.MethodOptions) => {
+      const orders = parent.addResource('orders');
+      orders.addMethod('POST', ordersIntegration, {
+        ...auth,
+        requestValidator: validator,
+        requestModels: { 'application/json': createOrderModel },
+        requestParameters: { [`method.request.header.${IDEMPOTENCY_KEY_HEADER}`]: true },
+      });
+      const order = orders.addResource('{orderId}');
+      order.addMethod('GET', ordersIntegration, {
+        ...auth,
         requestValidator: validator,
         requestParameters: { 'method.request.path.orderId': true },
       });
+      order.addResource('reconcile').addMethod('POST', reconcileIntegration, {
+        ...auth,
+        requestValidator: validator,
+        requestParameters: { 'method.request.path.orderId': true },
+      });
+      return orders;
+    };
+    const serviceOrders = addRoutes(this.restApi.root, {});
+    Validations.of(serviceOrders).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason:
+        'These are the service routes: callers are services and operators with IAM identities, signing with SigV4 and limited by the resource policy; customers use the Cognito-authorized /customer routes.',
+    });
+    this.customerAuth = new CustomerAuth(this, 'CustomerAuth', access);
+    addRoutes(this.restApi.root.addResource(CUSTOMER_PATH_PREFIX.slice(1)), {
+      authorizationType: apigw.AuthorizationType.COGNITO,
+      authorizer: this.customerAuth.authorizer,
+    });
 
     const stage = this.restApi.deploymentStage.stageName;
     const placeOrder = this.restApi.arnForExecuteApi('POST', '/orders', stage);
@@ -206,11 +235,6 @@ export class OrdersApi extends Construct {
         id: 'AwsSolutions-APIG3',
         reason:
           'WAF is an account-level choice with its own cost; the API is IAM-authorized and stage-throttled. Attach a web ACL to the stage where required.',
-      },
-      {
-        id: 'AwsSolutions-COG4',
-        reason:
-          'The API is authorized with IAM (SigV4): callers are services and operators with IAM identities, not Cognito users.',
       },
       {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

@@ -259,11 +259,19 @@ describe('contract/openapi.yaml', () => {
 });
 
 describe('the deployed API', () => {
-  it('authorizes every method with IAM (SigV4)', () => {
+  it('authorizes the service routes with IAM (SigV4) and the customer routes with the user pool, as the contract says', () => {
     const methods = deployedRoutes();
-    expect(methods).toHaveLength(3);
-    for (const route of methods)
-      expect(route.properties.AuthorizationType, `${route.method} ${route.path}`).toBe('AWS_IAM');
+    expect(methods).toHaveLength(6);
+    const operations = contract.paths as Record<string, Record<string, { security?: object[] }>>;
+    for (const route of methods) {
+      const customer = route.path.startsWith('/customer/');
+      expect(route.properties.AuthorizationType, `${route.method} ${route.path}`).toBe(
+        customer ? 'COGNITO_USER_POOLS' : 'AWS_IAM',
+      );
+      expect(operations[route.path]?.[route.method]?.security, route.path).toEqual(
+        customer ? [{ customerToken: [] }] : undefined,
+      );
+    }
   });
 
   it('throttles the stage, logs access and errors, and traces', () => {

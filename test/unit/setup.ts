@@ -17,11 +17,13 @@ afterEach(() => {
   vi.useRealTimers();
 });
 process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSaga:live';
+process.env.CUSTOMER_CLAIM = 'sub';
 process.env.ORDER_EVENTS_QUEUE_URL =
   'https://sqs.us-east-1.amazonaws.com/111111111111/OrderSaga-order-events';
 process.env.STUCK_AFTER_SECONDS = '300';
 process.env.SWEEP_BATCH_LIMIT = '100';
-process.env.UNWIND_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaUnwind:live';
+process.env.UNWIND_STATE_MACHINE_ARN =
+  'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaUnwind:live';
 process.env.COMPLETION_STATE_MACHINE_ARN =
   'arn:aws:states:us-east-1:111111111111:stateMachine:OrderSagaCompletion:live';
 process.env.SAGA_TIMEOUT_SECONDS = '3600';

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { ApiAuthorizer, ApiCaller } from './api-auth/iam-authorizer.js';
+import type { LocalTokenIssuer } from './api-auth/jwt.js';
+import { userPoolsOf } from './api-auth/user-pools.js';
 import { type CorrelationIdOf, noCorrelation } from './correlation.js';
 import type { LambdaErrorShape, LambdaInvoker } from './stepfunctions-engine.js';
 import {
@@ -24,6 +26,8 @@ interface Route {
   /** arn:aws:execute-api:<region>:<account>:<apiId>/<stage>, what IAM policies name the API by. */
   apiArn: string;
   iamAuthorized: boolean;
+  /** A Cognito user pools authorizer's header and the issuers (pool URLs) whose ID tokens it takes. */
+  userPools?: { header: string; issuers: string[] };
   requiredHeaders: string[];
   validateParameters: boolean;
   bodyValidators: Map<string, ValidateFunction>;
@@ -71,6 +75,11 @@ export interface LocalRestApiOptions {
    * plain curl works.
    */
   authorizer?: ApiAuthorizer;
+  /**
+   * Checks the ID tokens of the methods the template authorizes with a Cognito user pool, as tokens of this
+   * local issuer. Without it they are open, so a plain curl works.
+   */
+  tokenIssuer?: LocalTokenIssuer;
 }
 
 function responseCorrelationId(response: HttpResponse, correlationIdOf: CorrelationIdOf): string | undefined {
@@ -151,6 +160,10 @@ export class LocalRestApi {
         functionArn,
         apiArn: `arn:${ctx.partition}:execute-api:${ctx.region}:${ctx.accountId}:${apiId}/${stageOf(restApiId)}`,
         iamAuthorized: properties.AuthorizationType === 'AWS_IAM',
+        userPools:
+          properties.AuthorizationType === 'COGNITO_USER_POOLS'
+            ? userPoolsOf(resources[logicalIdOf(properties.AuthorizerId) ?? '']?.Properties ?? {}, ctx)
+            : undefined,
         requiredHeaders: Object.entries(requestParameters)
           .filter(([name, required]) => name.startsWith('method.request.header.') && required === true)
           .map(([name]) => name.slice('method.request.header.'.length)),
@@ -255,6 +268,17 @@ export class LocalRestApi {
       }
       caller = decision.caller;
     }
+    let claims: Record<string, string> | undefined;
+    if (route.userPools && this.options.tokenIssuer) {
+      const wanted = route.userPools.header.toLowerCase();
+      const token = Object.entries(request.headers).find(([name]) => name.toLowerCase() === wanted)?.[1];
+      const check = this.options.tokenIssuer.check([token].flat()[0], route.userPools.issuers);
+      if (!check.ok) {
+        return this.gatewayError('UNAUTHORIZED', 401, check.message, '', requestId, 'UnauthorizedException');
+      }
+      // API Gateway hands the function every claim as a string.
+      claims = Object.fromEntries(Object.entries(check.claims).map(([name, value]) => [name, String(value)]));
+    }
 
     const headers: Record<string, string> = {};
     const multiValueHeaders: Record<string, string[]> = {};
@@ -340,6 +364,7 @@ export class LocalRestApi {
           // What an IAM-authorized method tells the function about its caller.
           ...(caller ? { ...caller, caller: caller.userArn, user: caller.userArn } : {}),
         },
+        ...(claims ? { authorizer: { claims } } : {}),
         requestTimeEpoch: Date.now(),
       },
       body: request.body === '' ? null : request.body,

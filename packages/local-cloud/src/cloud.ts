@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type ApiIdentity, createIamAuthorizer } from './api-auth/iam-authorizer.js';
+import { LocalTokenIssuer } from './api-auth/jwt.js';
+import { type LocalUserPoolTokens, localUserPoolTokens } from './api-auth/user-pools.js';
 import { LocalRestApi } from './api-gateway.js';
 import type { CloudAssembly } from './assembly.js';
 import { type AwsCallHook, answerOrBody, sendAnswer } from './aws-calls/http-front.js';
@@ -97,6 +99,12 @@ export interface LocalCloudOptions {
    * works). Default: omitted.
    */
   apiIdentities?: ApiIdentity[];
+  /**
+   * Check the ID tokens of the methods the template authorizes with a Cognito user pool, against a local issuer
+   * (a key made at start) standing in for the pool; `LocalCloud.userPoolTokens` signs them. Default false: those
+   * methods are open, so a plain curl works.
+   */
+  auth?: boolean;
 }
 
 /** The running emulators and the stack's names in them, for an app's seed, routes and checks. */
@@ -125,6 +133,8 @@ export interface LocalCloud {
   awsCalls(correlationId?: string): AwsCallCount[];
   /** Each role's grants and how often each was used, and every denied call; undefined with `iam: false`. */
   iamReport(): IamReport | undefined;
+  /** Signs ID tokens the local API accepts; undefined without `auth` or without a user pool authorizer. */
+  userPoolTokens?: LocalUserPoolTokens;
   stop(): Promise<void>;
 }
 
@@ -259,6 +269,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
     await options.prepare?.(resources);
 
+    const tokenIssuer = options.auth ? new LocalTokenIssuer() : undefined;
     // The API's calls are traced as requests (route, status, correlation id), not as function invocations.
     const restApi = new LocalRestApi(template, ctx, invoker.untraced(), {
       onResponse: tracer.api,
@@ -266,6 +277,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       authorizer: options.apiIdentities
         ? createIamAuthorizer(template, ctx, options.apiIdentities)
         : undefined,
+      tokenIssuer,
     });
     const schedules = startSchedules({
       template,
@@ -356,6 +368,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       executions: () => sfnApi.allExecutions(),
       awsCalls: (correlationId) => interceptor.callCounts(correlationId),
       iamReport: () => iam?.report(),
+      userPoolTokens: tokenIssuer ? localUserPoolTokens(template, ctx, tokenIssuer) : undefined,
       stop: stopAll,
     };
   } catch (error) {

@@ -3,7 +3,9 @@
  * Apps start it with startLocalCloud; the rest are the building blocks it is made of, for tests and tools.
  */
 export { type ApiAuthorizer, type ApiIdentity, createIamAuthorizer } from './api-auth/iam-authorizer.js';
+export { type Claims, LocalTokenIssuer, type TokenCheck } from './api-auth/jwt.js';
 export { type AuthRefusal, authenticate, type LocalIdentity, MAX_CLOCK_SKEW_MS } from './api-auth/sigv4.js';
+export { type LocalUserPoolTokens, localUserPoolTokens } from './api-auth/user-pools.js';
 export { DEFAULT_SYNTH_SOURCES } from './assembly.js';
 export {
   type LocalCloud,

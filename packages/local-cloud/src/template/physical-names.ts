@@ -145,6 +145,27 @@ export function physicalNames(template: CfnTemplate, options: PhysicalNameOption
         };
         break;
       }
+      case 'AWS::Cognito::UserPool': {
+        // Pool ids are `<region>_<9 characters>`; a token's issuer is the pool's URL, built from the id.
+        const id = `${region}_${shortHash(`${options.stackName}/${logicalId}`, 9)}`;
+        const providerName = `cognito-idp.${region}.amazonaws.com/${id}`;
+        names[logicalId] = {
+          type,
+          ref: id,
+          attributes: {
+            Arn: arn('cognito-idp', `userpool/${id}`),
+            ProviderName: providerName,
+            ProviderURL: `https://${providerName}`,
+            UserPoolId: id,
+          },
+        };
+        break;
+      }
+      case 'AWS::Cognito::UserPoolClient': {
+        // App client ids are 26 lowercase letters and digits.
+        names[logicalId] = { type, ref: shortHash(`${options.stackName}/${logicalId}`, 26), attributes: {} };
+        break;
+      }
       case 'AWS::ApiGateway::Stage': {
         names[logicalId] = { type, ref: explicitName(resource, 'StageName') ?? logicalId, attributes: {} };
         break;
