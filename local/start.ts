@@ -6,13 +6,15 @@ import { DEMO_SEED, loadSeedFile } from './seed.js';
 const { startLocalCloud } = await import('./cloud.js');
 const { JavaMissingError } = await import('@order-saga/local-cloud');
 
-const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth] [--sigv4] [--no-iam]
+const USAGE = `Usage: npm start -- [--port <n>] [--seed <file>] [--time-scale <factor>] [--synth] [--sigv4] [--auth] [--no-iam]
   --port         API port on 127.0.0.1 (env PORT, default 3000)
   --seed         seed file: { "inventory": [{ "sku", "stock", "priceCents" }], "accounts": [{ "customerId", "balanceCents" }] } (env SEED_FILE)
   --time-scale   multiplies every timeout, retry interval, heartbeat and schedule period (env TIME_SCALE, default 1),
                  and every function environment variable named *_SECONDS that holds a number (whole seconds, at least 1; 0 stays 0)
   --synth        synthesize even when cdk.out is fresh
   --sigv4        the API checks SigV4 signatures with the local test keys and the stack's client and operator policies
+  --auth         the customer routes (/customer/orders...) check ID tokens of a local issuer standing in for the
+                 user pool; a token is printed for each customer of the seed
   --no-iam       let every AWS call of the functions and state machines through, unchecked against their roles`;
 
 function fail(message: string): never {
@@ -35,6 +37,7 @@ const { values } = (() => {
         'time-scale': { type: 'string' },
         synth: { type: 'boolean' },
         sigv4: { type: 'boolean' },
+        auth: { type: 'boolean' },
         'no-iam': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -55,6 +58,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535)
 const timeScale = positiveNumber(values['time-scale'] ?? process.env.TIME_SCALE ?? '1', '--time-scale');
 const seedFile = values.seed ?? process.env.SEED_FILE;
 
+/** Long enough for a working day on one `npm start`; each start makes a new key, so older tokens stop working. */
+const CUSTOMER_TOKEN_HOURS = 12;
+
 const started = Date.now();
 try {
   const seed = seedFile ? loadSeedFile(seedFile) : DEMO_SEED;
@@ -65,6 +71,7 @@ try {
     seed,
     forceSynth: values.synth,
     sigv4: values.sigv4,
+    auth: values.auth,
     iam: !values['no-iam'],
     trace: (line) => console.log(line),
     color: process.stdout.isTTY,
@@ -81,6 +88,15 @@ try {
     console.log('  SigV4 on: sign for service execute-api, region us-east-1 (/_local/ stays unsigned)');
     for (const { name, accessKeyId, secretAccessKey, policyOutputs } of Object.values(LOCAL_API_IDENTITIES))
       console.log(`    ${name}: ${accessKeyId} / ${secretAccessKey} (${policyOutputs.join(', ')})`);
+  }
+  if (cloud.userPoolTokens) {
+    console.log(
+      `  tokens on: /customer/orders... need an ID token of ${cloud.userPoolTokens.issuer} in Authorization (valid ${CUSTOMER_TOKEN_HOURS} h)`,
+    );
+    for (const { customerId } of seed.accounts)
+      console.log(
+        `    ${customerId}: ${cloud.userPoolTokens.issue({ sub: customerId }, CUSTOMER_TOKEN_HOURS * 3600)}`,
+      );
   }
   console.log(
     '  snapshot: GET /_local/snapshot · faults: POST/DELETE /_local/faults · Ctrl-C stops everything',

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe } from 'vitest';
+import { customerCases } from './customer-cases.js';
 import { FIXTURES } from './fixtures.js';
 import { ordersCases } from './orders-cases.js';
 import { reconcileCases } from './reconcile-cases.js';
@@ -48,5 +49,6 @@ describe.skipIf(skipReason !== undefined)(
     const isLocal = resolution.kind === 'local';
     ordersCases(current, isLocal);
     reconcileCases(current, isLocal);
+    customerCases(current, isLocal);
   },
 );

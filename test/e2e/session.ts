@@ -28,6 +28,8 @@ export interface E2eSession {
   /** An order the suite placed, removed at close on a deployment. */
   track(orderId: string): void;
   snapshot?: () => Promise<Snapshot>;
+  /** An ID token naming the customer, for the customer routes; only where the target can sign one. */
+  customerToken?: (customerId: string) => string;
   local?: LocalControls;
   close(): Promise<void>;
 }
@@ -40,7 +42,10 @@ async function localPost(apiUrl: string, path: string, method: string, body?: un
   });
 }
 
-/** The local cloud of this suite alone, with SigV4 and the stack's client and operator policies enforced. */
+/**
+ * The local cloud of this suite alone, with SigV4 and the stack's client and operator policies enforced, and the
+ * customer routes taking ID tokens of its local issuer only.
+ */
 export async function openLocalSession(): Promise<E2eSession> {
   const cloud: OrderSagaCloud = await startLocalCloud({
     projectRoot: fileURLToPath(new URL('../..', import.meta.url)),
@@ -48,6 +53,7 @@ export async function openLocalSession(): Promise<E2eSession> {
     timeScale: LOCAL_TIME_SCALE,
     seed: DEMO_SEED,
     sigv4: true,
+    auth: true,
     trace: process.env.LOCAL_TRACE ? (line) => console.log(line) : undefined,
   });
   const { client, operator } = LOCAL_API_IDENTITIES;
@@ -66,6 +72,10 @@ export async function openLocalSession(): Promise<E2eSession> {
     seed: (seed) => expectStatus(localPost(cloud.apiUrl, '/_local/seed', 'POST', seed), 201, 'seed'),
     track: () => undefined,
     snapshot: () => cloud.snapshot(),
+    customerToken: (customerId) => {
+      if (!cloud.userPoolTokens) throw new Error('the local cloud signs no tokens: no user pool authorizer');
+      return cloud.userPoolTokens.issue({ sub: customerId });
+    },
     local: {
       armFault: (fault) =>
         expectStatus(localPost(cloud.apiUrl, '/_local/faults', 'POST', fault), 201, 'fault'),
