@@ -4,9 +4,13 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { SAGA_END_STATES, SAGA_STEPS } from '../lambdas/shared/saga-states.js';
 import { OrdersApi } from './api/orders-api.js';
+import { ApiExecutionLogs } from './ops/api-execution-logs.js';
+import { bindInternalTrust } from './ops/internal-trust.js';
 import { Monitoring } from './ops/monitoring.js';
 import { OutboxRepublisher } from './ops/outbox-republisher.js';
 import { Sweeper } from './ops/sweeper.js';
+import { breakGlassOf } from './platform/break-glass.js';
+import { DataKey } from './platform/data-key.js';
 import { acknowledgeWildcardResource } from './platform/nag.js';
 import { StateMachineGuardrails } from './saga/guardrails.js';
 import { liveAliasArnOf } from './saga/live-alias.js';
@@ -125,8 +129,15 @@ export class OrderSagaStack extends Stack {
       return invokeFunction(fn);
     };
 
+    // Every execution's input holds the customer and the shipping address.
+    const sagaKey = new DataKey(this, 'SagaKey', {
+      description: 'order-saga executions: definitions and histories of the saga, unwind and completion',
+      services: ['states'],
+      breakGlassRoleArn: breakGlassOf(this)?.roleArn,
+    });
     this.saga = new Saga(this, 'OrderSaga', {
       timeout: sagaTimeout,
+      encryptionKey: sagaKey,
       steps: [
         {
           name: SAGA_STEPS.reserveInventory.state,
@@ -240,10 +251,22 @@ export class OrderSagaStack extends Stack {
       throttlingBurstLimit: this.stage.apiThrottling.burstLimit,
     });
     const sweeper = new Sweeper(this, 'Sweeper', { ordersTable: orders.table, reconcile });
-    new OutboxRepublisher(this, 'OutboxRepublisher', {
+    const republisher = new OutboxRepublisher(this, 'OutboxRepublisher', {
       ordersTable: orders.table,
       orderEventsQueue: notifications.orderEvents.queue,
     });
+    bindInternalTrust({
+      orderEvents: {
+        queue: notifications.orderEvents,
+        producers: [orders.relay, republisher.function],
+        consumer: notifications.consumer,
+      },
+      shippingRequests: { queue: shipping.requests, worker: shipping.worker },
+      saga: this.saga,
+      sagaKey,
+      sagaCallers: [this.api.ordersFunction, this.api.reconcileFunction, sweeper.function, shipping.worker],
+    });
+    new ApiExecutionLogs(this, 'ApiExecutionLogs', { restApi: this.api.restApi });
 
     // Last: it watches every DLQ and function the stack has by now.
     const contextEmail: unknown = this.node.tryGetContext('alarmEmail');

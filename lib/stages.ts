@@ -37,6 +37,20 @@ export interface StageConfig {
   readonly redriveBudget: number;
   /** Who may call the API: customers with a token on /customer/orders..., services with IAM on /orders... */
   readonly apiAccess: ApiAccessConfig;
+  /**
+   * The person's way in when automation is not enough (reading a DLQ, redriving it, reading personal data
+   * through the services): the only principal besides the owning roles that queue policies and key policies
+   * name. `'stack'`: a role the stack creates, assumable by the account's principals with MFA only; `{ arn }`:
+   * an existing role (an account baseline's); `'none'`: nobody, so a DLQ can only be redriven after a policy
+   * change goes through a deploy.
+   */
+  readonly breakGlassRole: 'stack' | 'none' | { readonly arn: string };
+  /**
+   * Whether this stack sets API Gateway's account-wide CloudWatch Logs role (one per account and region, which
+   * execution logging needs). Off: the account baseline (or another stage in the account) sets it, and a
+   * deploy to an account without one fails at the API stage with "CloudWatch Logs role ARN must be set".
+   */
+  readonly apiGatewayCloudWatchRole: boolean;
 }
 
 export const STAGES = {
@@ -56,6 +70,9 @@ export const STAGES = {
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,
     apiAccess: DEFAULT_API_ACCESS,
+    breakGlassRole: 'stack',
+    // A sandbox account has no baseline: the dev stack sets the account's logging role for the stages there.
+    apiGatewayCloudWatchRole: true,
   },
   prod: {
     name: 'prod',
@@ -71,6 +88,10 @@ export const STAGES = {
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,
     apiAccess: DEFAULT_API_ACCESS,
+    breakGlassRole: 'stack',
+    // The setting is account-wide: two stacks each setting it overwrite each other, and the managed policy it
+    // needs also reads every log group in the account. Production accounts get it from their baseline.
+    apiGatewayCloudWatchRole: false,
   },
 } as const satisfies Record<string, StageConfig>;
 

@@ -5,6 +5,16 @@ import type { OrderEvent, OrderEventType } from '../shared/outbox.js';
 export const INBOX_RETENTION_SECONDS = 30 * 24 * 3600;
 
 /**
+ * Whether SQS's `SenderId` names one of the trusted roles. An assumed role sends as `<role id>:<session>` (a
+ * function's session is its name), so the role id before the colon is what is compared; a user or an account
+ * id never matches.
+ */
+export function isTrustedSender(senderId: string | undefined, trustedRoleIds: ReadonlySet<string>): boolean {
+  const roleId = senderId?.split(':')[0];
+  return roleId !== undefined && roleId !== '' && trustedRoleIds.has(roleId);
+}
+
+/**
  * One inbox row per event id: the dedupe key at-least-once delivery (and the republisher) needs. The id
  * carries the order's version, so an order reaching one status twice is two events, not a duplicate.
  */

@@ -118,11 +118,13 @@ export class OrdersApi extends Construct {
       retention: stageOf(this).logRetention,
       removalPolicy: stageOf(this).logRemovalPolicy,
     });
+    const resourcePolicy = apiResourcePolicy(access, 'v1', Stack.of(this).account, CUSTOMER_PATH_PREFIX);
     this.restApi = new apigw.RestApi(this, 'RestApi', {
       description: 'order-saga: place orders, read them, reconcile them with their saga',
-      cloudWatchRole: true,
+      // Account-wide: whether this stack sets it is the stage's choice (StageConfig.apiGatewayCloudWatchRole).
+      cloudWatchRole: stageOf(this).apiGatewayCloudWatchRole,
       defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
-      policy: apiResourcePolicy(access, 'v1', Stack.of(this).account, CUSTOMER_PATH_PREFIX),
+      policy: resourcePolicy,
       deployOptions: {
         stageName: 'v1',
         throttlingRateLimit: props.throttlingRateLimit ?? 50,
@@ -136,6 +138,8 @@ export class OrdersApi extends Construct {
         metricsEnabled: true,
       },
     });
+    // A changed resource policy takes effect only with a new deployment of the stage.
+    this.restApi.latestDeployment?.addToLogicalId({ resourcePolicy: resourcePolicy.toJSON() });
     for (const gatewayError of GATEWAY_ERRORS) {
       // The same shape as the handler's: a list of problems with paths. API Gateway names the field in its text.
       const details = gatewayError.withValidation
@@ -230,17 +234,16 @@ export class OrdersApi extends Construct {
       [placeOrder, readOrder, reconcileOrder],
     );
 
-    Validations.of(this.restApi).acknowledge(
-      {
-        id: 'AwsSolutions-APIG3',
-        reason:
-          'WAF is an account-level choice with its own cost; the API is IAM-authorized and stage-throttled. Attach a web ACL to the stage where required.',
-      },
-      {
+    Validations.of(this.restApi).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'WAF is an account-level choice with its own cost; the API is IAM-authorized and stage-throttled. Attach a web ACL to the stage where required.',
+    });
+    if (stageOf(this).apiGatewayCloudWatchRole)
+      Validations.of(this.restApi).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
         reason:
-          "API Gateway's account-wide logging role needs this AWS-managed policy; it grants only CloudWatch Logs writes.",
-      },
-    );
+          "API Gateway's account-wide logging role needs this AWS-managed policy, which writes logs and also reads (describes, gets, filters) every log group in the account; stages that must not hold that role leave it to the account baseline (apiGatewayCloudWatchRole: false).",
+      });
   }
 }

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { stageOf } from '../stages.js';
+import { DataKey, READ_KEY_ACTIONS, WRITE_KEY_ACTIONS } from './data-key.js';
 
 /** DynamoDB actions a function may be granted on a table; TransactWriteItems is authorized per contained action. */
 export type TableAction =
@@ -43,6 +44,9 @@ export interface ServiceFunctionProps extends NodejsFunctionProps {
  * write to that log group. Caller props are merged over the defaults, environment and bundling included.
  */
 export class ServiceFunction extends NodejsFunction {
+  /** Its own role: its id (`roleId`) is who SQS names as the sender of what it sends. */
+  readonly executionRole: iam.Role;
+
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     const { logRetention, environment, bundling, currentVersionOptions, ...rest } = props;
     const stage = stageOf(scope);
@@ -90,6 +94,7 @@ export class ServiceFunction extends NodejsFunction {
       },
     });
 
+    this.executionRole = role;
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -99,11 +104,11 @@ export class ServiceFunction extends NodejsFunction {
 
   /**
    * Lets the function send to a queue and nothing else there: `grantSendMessages` would add
-   * GetQueueAttributes and GetQueueUrl, which a function given the queue's URL never calls.
+   * GetQueueAttributes and GetQueueUrl, which a function given the queue's URL never calls. The queue's own
+   * policy must name the function among its senders (trustOnly), which also gives it the queue's data key.
    */
   sendsTo(queue: sqs.IQueue): this {
     iam.Grant.addToPrincipal({ grantee: this, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
-    if (queue.encryptionMasterKey) queue.encryptionMasterKey.grantEncryptDecrypt(this);
     return this;
   }
 
@@ -131,7 +136,17 @@ export class ServiceFunction extends NodejsFunction {
       actions: [...actions],
       resourceArns: [table.tableArn, ...indexArns],
     });
-    if (table.encryptionKey) table.encryptionKey.grantEncryptDecrypt(this);
+    // A data key is used through DynamoDB only, and only to decrypt unless the function writes.
+    if (table.encryptionKey instanceof DataKey) {
+      const writes = actions.some(
+        (action) => action === 'dynamodb:PutItem' || action === 'dynamodb:UpdateItem',
+      );
+      table.encryptionKey.allowVia(
+        this.executionRole,
+        'dynamodb',
+        writes ? WRITE_KEY_ACTIONS : READ_KEY_ACTIONS,
+      );
+    }
     return this;
   }
 }

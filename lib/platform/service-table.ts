@@ -1,5 +1,6 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { stageOf } from '../stages.js';
 
@@ -17,12 +18,19 @@ export interface ServiceTableProps {
    * @default no stream
    */
   readonly stream?: dynamodb.StreamViewType;
+  /**
+   * The key of the personal data the table holds (a DataKey: functions bound with useTable get it through
+   * DynamoDB only). Its stream is encrypted with it too.
+   * @default a key AWS manages, which every principal allowed DynamoDB in the account may use
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
  * A service-owned table with the defaults every service needs: generic `pk`/`sk` keys so business rows
  * and barrier rows share the table (one transaction can then cover both), on-demand capacity, point-in-time
- * recovery, a customer-visible KMS key managed by AWS, and TTL for barrier rows.
+ * recovery, KMS encryption (a customer-managed key for personal data, else one AWS manages), TTL for barrier
+ * rows, and the stage's removal policy and deletion protection.
  */
 export class ServiceTable extends dynamodb.Table {
   constructor(scope: Construct, id: string, props: ServiceTableProps = {}) {
@@ -32,7 +40,9 @@ export class ServiceTable extends dynamodb.Table {
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
       timeToLiveAttribute: TTL_ATTRIBUTE,
       removalPolicy: props.removalPolicy ?? stage.tableRemovalPolicy,
       deletionProtection: stage.tableDeletionProtection,

@@ -1,4 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -14,6 +15,7 @@ import {
   retryProps,
   type SagaRetryPolicy,
 } from './retry.js';
+import { failurePathOf, resultPathOf } from './state-paths.js';
 import type { SagaTaskFactory } from './tasks.js';
 
 export {
@@ -25,6 +27,7 @@ export {
   DEFAULT_TRANSIENT_ERRORS,
   type SagaRetryPolicy,
 } from './retry.js';
+export { failurePathOf, resultPathOf } from './state-paths.js';
 export { invokeFunction, type SagaTaskFactory, type SagaTaskOptions, sendToQueueAndWait } from './tasks.js';
 
 export interface SagaTaskSpec {
@@ -145,19 +148,14 @@ export interface SagaProps {
    * @default true
    */
   readonly tracing?: boolean;
+  /**
+   * A customer-managed key for the machines' definitions and execution histories, which hold the saga's state.
+   * @default a key AWS owns
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 const DEFAULT_TASK_TIMEOUT = Duration.seconds(30);
-
-/** Where a step's result lands in the saga state. */
-export function resultPathOf(stepName: string): string {
-  return `$.results.${stepName}`;
-}
-
-/** Where a Catch records a failure; keyed by state so the first failure and later ones are all kept, in order. */
-export function failurePathOf(stateName: string): string {
-  return `$.failures.${stateName}`;
-}
 
 /**
  * A Standard-workflow saga built from an ordered list of steps, as three state machines over the same
@@ -227,6 +225,11 @@ export class Saga extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       timeout: this.timeout,
       tracingEnabled: this.props.tracing ?? true,
+      ...(this.props.encryptionKey
+        ? {
+            encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(this.props.encryptionKey),
+          }
+        : {}),
       logs: {
         destination: this.logGroup,
         level: sfn.LogLevel.ALL,

@@ -5,6 +5,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { DataKey } from '../platform/data-key.js';
 
 export interface SagaTaskOptions {
   readonly stateName: string;
@@ -79,6 +80,13 @@ class SqsSendMessageWithAttributes extends tasks.SqsSendMessage {
     private readonly attributePaths: Record<string, string>,
   ) {
     super(scope, id, props);
+    // CDK grants the queue's key (GenerateDataKey* among it) in the machine's IAM policy. A data key takes no
+    // use from IAM: the queue's trust names the machine in the key policy, so the statement would only widen.
+    if (!(props.queue.encryptionMasterKey instanceof DataKey)) return;
+    const keyStatements = (this.taskPolicies ?? []).filter((statement) =>
+      statement.actions.every((action) => action.startsWith('kms:')),
+    );
+    for (const statement of keyStatements) this.taskPolicies?.splice(this.taskPolicies.indexOf(statement), 1);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: the base class renders the state as untyped JSON.

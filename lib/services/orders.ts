@@ -6,6 +6,8 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ORDERS_BY_STATUS_INDEX } from '../../lambdas/orders/orders.js';
 import { OUTBOX_KIND, UNPUBLISHED_INDEX, UNPUBLISHED_SHARD_ATTRIBUTE } from '../../lambdas/shared/outbox.js';
+import { breakGlassOf } from '../platform/break-glass.js';
+import { DataKey } from '../platform/data-key.js';
 import { lambdaEntry } from '../platform/paths.js';
 import { DeadLetterQueue } from '../platform/queue-with-dlq.js';
 import { ServiceFunction } from '../platform/service-function.js';
@@ -26,6 +28,8 @@ export interface OrdersServiceProps {
  */
 export class OrdersService extends Construct {
   readonly table: ServiceTable;
+  /** The key of the orders table (and its stream). */
+  readonly key: DataKey;
   readonly confirm: ServiceFunction;
   readonly cancel: ServiceFunction;
   readonly markCompensationFailed: ServiceFunction;
@@ -35,7 +39,16 @@ export class OrdersService extends Construct {
 
   constructor(scope: Construct, id: string, props: OrdersServiceProps) {
     super(scope, id);
-    this.table = new ServiceTable(this, 'Table', { stream: dynamodb.StreamViewType.NEW_IMAGE });
+    // Orders carry the customer, the items and the shipping address, and so do their stream and outbox rows.
+    this.key = new DataKey(this, 'Key', {
+      description: 'order-saga orders: customers, items, shipping addresses',
+      services: ['dynamodb'],
+      breakGlassRoleArn: breakGlassOf(this)?.roleArn,
+    });
+    this.table = new ServiceTable(this, 'Table', {
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
+      encryptionKey: this.key,
+    });
     this.table.addGlobalSecondaryIndex({
       indexName: ORDERS_BY_STATUS_INDEX,
       partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
@@ -82,6 +95,8 @@ export class OrdersService extends Construct {
       environment: { ORDER_EVENTS_QUEUE_URL: props.orderEventsQueue.queueUrl },
     }).useTable('TABLE_NAME', this.table, ['dynamodb:UpdateItem']);
     this.relay.sendsTo(props.orderEventsQueue);
+    // Lambda sends a poison batch's description as the relay itself.
+    this.relayFailures.trustOnly([this.relay.executionRole]);
     this.relay.addEventSource(
       new DynamoEventSource(this.table, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,

@@ -1,5 +1,7 @@
 import type { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { breakGlassOf } from '../platform/break-glass.js';
+import { DataKey } from '../platform/data-key.js';
 import type { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
 import { sagaStepFunction } from './saga-step-function.js';
@@ -17,7 +19,12 @@ export class PaymentsService extends Construct {
 
   constructor(scope: Construct, id: string, props: PaymentsServiceProps) {
     super(scope, id);
-    this.table = new ServiceTable(this, 'Table');
+    const key = new DataKey(this, 'Key', {
+      description: 'order-saga payments: customer accounts and charges',
+      services: ['dynamodb'],
+      breakGlassRoleArn: breakGlassOf(this)?.roleArn,
+    });
+    this.table = new ServiceTable(this, 'Table', { encryptionKey: key });
     const common = { table: this.table, barrierTtl: props.barrierTtl };
     // A charge debits the account and records the charge row; a refund credits and marks it.
     this.charge = sagaStepFunction(this, 'ChargePayment', {

@@ -2,6 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { parseServedCountries } from '../../lambdas/shipping/shipping.js';
+import { breakGlassOf } from '../platform/break-glass.js';
+import { DataKey } from '../platform/data-key.js';
 import { QueueWithDlq } from '../platform/queue-with-dlq.js';
 import type { ServiceFunction } from '../platform/service-function.js';
 import { ServiceTable } from '../platform/service-table.js';
@@ -50,6 +52,8 @@ export interface ShippingServiceProps {
  */
 export class ShippingService extends Construct {
   readonly table: ServiceTable;
+  /** The key of shipments and of the requests queue. */
+  readonly key: DataKey;
   readonly requests: QueueWithDlq;
   readonly worker: ServiceFunction;
   readonly cancel: ServiceFunction;
@@ -60,11 +64,18 @@ export class ShippingService extends Construct {
     const servedCountries = [
       ...parseServedCountries((props.servedCountries ?? DEFAULT_SERVED_COUNTRIES).join(',')),
     ];
-    this.table = new ServiceTable(this, 'Table');
+    // Shipments and their requests hold addresses; a request also carries the saga's task token.
+    this.key = new DataKey(this, 'Key', {
+      description: 'order-saga shipping: shipments and shipping requests (addresses, task tokens)',
+      services: ['dynamodb', 'sqs'],
+      breakGlassRoleArn: breakGlassOf(this)?.roleArn,
+    });
+    this.table = new ServiceTable(this, 'Table', { encryptionKey: this.key });
     const common = { table: this.table, barrierTtl: props.barrierTtl };
     this.requests = new QueueWithDlq(this, 'Requests', {
       name: 'shipping-requests',
       consumerTimeout: WORKER_TIMEOUT,
+      encryptionKey: this.key,
     });
     this.worker = sagaStepFunction(this, 'ShippingWorker', {
       ...common,

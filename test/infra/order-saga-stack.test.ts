@@ -201,8 +201,12 @@ describe('order saga stack', () => {
       expect(Number(queue.Properties.VisibilityTimeout), id).toBeGreaterThanOrEqual(6 * timeout);
       expect(consumer?.Properties.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
     }
+    // Encrypted at rest, with a data key where messages hold personal data (see data-protection.test.ts).
     for (const [id, queue] of Object.entries(queues))
-      expect(queue.Properties.SqsManagedSseEnabled, id).toBe(true);
+      expect(
+        queue.Properties.SqsManagedSseEnabled === true || queue.Properties.KmsMasterKeyId !== undefined,
+        id,
+      ).toBe(true);
     const policies = Object.values(
       template.findResources('AWS::SQS::QueuePolicy') as Record<string, Resource>,
     );

@@ -4,10 +4,15 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/notifications/handler.js';
 import { orderEvent } from '../../lambdas/shared/outbox.js';
-import { CONDITION_FAILED, cancelled, NONE, sqsEvent } from './aws-fakes.js';
+import { CONDITION_FAILED, cancelled, NONE, RELAY_ROLE_ID, sqsEvent } from './aws-fakes.js';
+
+// Before the handler module loads: it reads the trusted senders once, as on a cold start.
+vi.hoisted(() => {
+  process.env.TRUSTED_SENDER_ROLE_IDS = 'AROARELAYROLE0000000,AROAREPUBLISHER00000';
+});
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const confirmed = orderEvent('ord-1', 'OrderConfirmed', 3, '2026-01-01T00:00:00.000Z');
@@ -118,5 +123,48 @@ describe('notifications consumer', () => {
       { itemIdentifier: 'm-3' },
     ]);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
+  });
+});
+
+describe('notifications consumer: who may send', () => {
+  /** The same delivery with another `SenderId`, as SQS sets it from the credentials the message was sent with. */
+  const sentBy = (senderId: string | undefined, ...bodies: unknown[]) => {
+    const event = sqsEvent(...bodies);
+    for (const record of event.Records)
+      record.attributes = { ...record.attributes, SenderId: senderId } as typeof record.attributes;
+    return event;
+  };
+
+  it('refuses an event from a principal that is not the relay: no inbox row, no notification, the message fails', async () => {
+    const rows = conditionalTable();
+    const warn = vi.spyOn(console, 'error');
+
+    const response = await handler(sentBy('AROAANYONEELSE000000:alice', confirmed));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm-0' }]);
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(rows.size).toBe(0);
+    const lines = warn.mock.calls.map((call) => String(call[0]));
+    expect(lines.some((line) => line.includes('its sender is not the outbox relay'))).toBe(true);
+  });
+
+  it('refuses a user, an account id and a missing sender alike', async () => {
+    for (const senderId of ['AIDAUSERID0000000000', '111111111111', undefined, `:${RELAY_ROLE_ID}`]) {
+      const response = await handler(sentBy(senderId, confirmed));
+      expect(response.batchItemFailures, String(senderId)).toEqual([{ itemIdentifier: 'm-0' }]);
+    }
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('takes the real event after a forged one of the same id was refused', async () => {
+    const rows = conditionalTable();
+
+    await handler(sentBy('AROAANYONEELSE000000:mallory', confirmed));
+    const response = await handler(sentBy('AROAREPUBLISHER00000:OrderSaga-republisher', confirmed));
+
+    expect(response.batchItemFailures).toEqual([]);
+    // The forged event never wrote: the inbox row was still free for the real one.
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(notificationsIn(rows)).toHaveLength(1);
   });
 });
