@@ -118,13 +118,12 @@ export class OrdersApi extends Construct {
       retention: stageOf(this).logRetention,
       removalPolicy: stageOf(this).logRemovalPolicy,
     });
-    const resourcePolicy = apiResourcePolicy(access, 'v1', Stack.of(this).account, CUSTOMER_PATH_PREFIX);
     this.restApi = new apigw.RestApi(this, 'RestApi', {
       description: 'order-saga: place orders, read them, reconcile them with their saga',
       // Account-wide: whether this stack sets it is the stage's choice (StageConfig.apiGatewayCloudWatchRole).
       cloudWatchRole: stageOf(this).apiGatewayCloudWatchRole,
       defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
-      policy: resourcePolicy,
+      policy: apiResourcePolicy(access, 'v1', Stack.of(this).account, CUSTOMER_PATH_PREFIX),
       deployOptions: {
         stageName: 'v1',
         throttlingRateLimit: props.throttlingRateLimit ?? 50,
@@ -138,8 +137,6 @@ export class OrdersApi extends Construct {
         metricsEnabled: true,
       },
     });
-    // A changed resource policy takes effect only with a new deployment of the stage.
-    this.restApi.latestDeployment?.addToLogicalId({ resourcePolicy: resourcePolicy.toJSON() });
     for (const gatewayError of GATEWAY_ERRORS) {
       // The same shape as the handler's: a list of problems with paths. API Gateway names the field in its text.
       const details = gatewayError.withValidation

@@ -135,3 +135,20 @@ it('refuses a stage that names clients but no operators, rather than lock operat
     withAccess({ userPool: 'create', customerClaim: 'sub', clients: ['arn:aws:iam::1:role/a'] }),
   ).toThrow(/name both clients and operators/);
 });
+
+// CDK hashes the policy into the deployment's id; this keeps it so, since only a new deployment applies a policy.
+it('deploys the stage again when the resource policy changes', () => {
+  const deploymentOf = (template: Template) =>
+    Object.keys(template.findResources('AWS::ApiGateway::Deployment'));
+  const before = deploymentOf(withAccess({ userPool: 'create', customerClaim: 'sub' }));
+  const after = deploymentOf(
+    withAccess({
+      userPool: 'create',
+      customerClaim: 'sub',
+      clients: ['arn:aws:iam::111111111111:role/checkout'],
+      operators: ['arn:aws:iam::111111111111:role/ops'],
+    }),
+  );
+  expect(before).toHaveLength(1);
+  expect(after).not.toEqual(before);
+});
