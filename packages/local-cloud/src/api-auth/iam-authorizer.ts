@@ -1,5 +1,11 @@
 import { type IamPolicy, isAllowed } from '../iam/evaluator.js';
-import { type CfnTemplate, isRecord, type ResolveContext, resolveIntrinsics } from '../template.js';
+import {
+  type CfnTemplate,
+  isRecord,
+  type ResolveContext,
+  resolveIntrinsics,
+  resourcesOfType,
+} from '../template.js';
 import { type AuthRefusal, authenticate, type LocalIdentity, type SignedRequest } from './sigv4.js';
 
 /** A caller of the local API: test keys, and the stack outputs naming the managed policies it holds. */
@@ -45,6 +51,38 @@ export function principalArnOf(ctx: ResolveContext, identityName: string): strin
   return `arn:${ctx.partition}:iam::${ctx.accountId}:user/${identityName}`;
 }
 
+const EVERYONE = ['*', JSON.stringify({ AWS: '*' })];
+
+/**
+ * The Deny statements of each REST API's resource policy that apply to every principal, by API id, with
+ * `execute-api:/` expanded to the API's ARN as API Gateway does. Written as an identity policy they deny the same
+ * requests: a Deny applies wherever it is written. The Allows are left out: for a caller of the API's own account
+ * its identity policies already decide.
+ */
+export function resourcePolicyDenials(template: CfnTemplate, ctx: ResolveContext): Map<string, IamPolicy> {
+  const byApi = new Map<string, IamPolicy>();
+  for (const [logicalId, api] of resourcesOfType(template, 'AWS::ApiGateway::RestApi')) {
+    const document = resolveIntrinsics(api.Properties?.Policy, ctx);
+    const statements = isRecord(document) ? [document.Statement].flat() : [];
+    const apiId = String(resolveIntrinsics({ Ref: logicalId }, ctx));
+    const apiArn = `arn:${ctx.partition}:execute-api:${ctx.region}:${ctx.accountId}:${apiId}/`;
+    const denials = statements.filter(isRecord).flatMap((statement) => {
+      if (statement.Effect !== 'Deny' || !EVERYONE.includes(JSON.stringify(statement.Principal))) return [];
+      const { Principal: _everyone, ...rest } = statement;
+      const resources = [rest.Resource]
+        .flat()
+        .map((resource) => String(resource).replace(/^execute-api:\//, apiArn));
+      return [{ ...rest, Resource: resources }];
+    });
+    if (denials.length > 0)
+      byApi.set(apiId, {
+        name: `${logicalId}.Policy`,
+        document: { Version: '2012-10-17', Statement: denials },
+      });
+  }
+  return byApi;
+}
+
 /**
  * SigV4 with the identities' keys, then execute-api:Invoke on the method ARN evaluated against their policies,
  * as API Gateway does for AuthorizationType AWS_IAM.
@@ -63,6 +101,7 @@ export function createIamAuthorizer(
     } satisfies LocalIdentity,
     policies: identity.policyOutputs.map((output) => exportedPolicy(template, ctx, output)),
   }));
+  const denials = resourcePolicyDenials(template, ctx);
   return {
     async check(request, methodArn) {
       const authentication = await authenticate(
@@ -79,7 +118,21 @@ export function createIamAuthorizer(
         principal: caller.principalArn,
         accountId: ctx.accountId,
       });
-      if (allowed) {
+      const denial = denials.get(methodArn.split(':')[5]?.split('/')[0] ?? '');
+      const denied =
+        allowed &&
+        denial !== undefined &&
+        (
+          await isAllowed({
+            policies: [denial],
+            action: 'execute-api:Invoke',
+            resource: methodArn,
+            principal: caller.principalArn,
+            accountId: ctx.accountId,
+            context: { 'aws:PrincipalArn': caller.principalArn, 'aws:PrincipalAccount': ctx.accountId },
+          })
+        ).decision === 'ExplicitlyDenied';
+      if (allowed && !denied) {
         return {
           caller: { accessKey: caller.accessKeyId, accountId: ctx.accountId, userArn: caller.principalArn },
         };
@@ -87,7 +140,7 @@ export function createIamAuthorizer(
       return {
         responseType: 'ACCESS_DENIED',
         errorType: 'AccessDeniedException',
-        message: `User: ${caller.principalArn} is not authorized to perform: execute-api:Invoke on resource: ${methodArn}`,
+        message: `User: ${caller.principalArn} is not authorized to perform: execute-api:Invoke on resource: ${methodArn}${denied ? ' with an explicit deny' : ''}`,
       };
     },
   };
