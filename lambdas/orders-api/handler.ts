@@ -12,6 +12,7 @@ import { CUSTOMER_PATH_PREFIX, callerOf, mayRead, placedByOf } from './caller.js
 import { stepsFromHistory } from './history.js';
 import { ApiError, apiHandler, bodyText, header, json, traceIdOf } from './http.js';
 import { deriveOrderId, requestHash } from './identity.js';
+import { publicFailure, publicSteps } from './public-errors.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, ORDER_ID_PATTERN } from './schemas.js';
 import { parseCreateOrder } from './validation.js';
 
@@ -140,8 +141,16 @@ async function getOrder(event: APIGatewayProxyEvent) {
     items: order.items,
     shippingAddress: order.shippingAddress,
     totalCents: order.totalCents ?? null,
-    ...(histories ? { steps: histories.flatMap((history) => history.steps) } : {}),
-    failure: order.failure ?? null,
+    // The steps' own error texts are for operators' logs: they may name balances, stock or roles.
+    ...(histories
+      ? {
+          steps: publicSteps(
+            histories.flatMap((history) => history.steps),
+            caller.requestId,
+          ),
+        }
+      : {}),
+    failure: publicFailure(order.failure, caller.requestId),
     pendingAction: order.pendingAction ?? null,
     actions: order.actions ?? [],
     createdAt: order.createdAt,

@@ -37,13 +37,12 @@ export function publicError(error: string | undefined, requestId: string): { err
 interface Failure {
   error?: string;
   cause?: string;
-  [field: string]: unknown;
 }
 
 /** An order's failure as a caller may see it: its reason and step stay, the error goes through publicError. */
-export function publicFailure<T extends Failure>(failure: T | undefined | null, requestId: string) {
+export function publicFailure<T extends object>(failure: T | undefined | null, requestId: string) {
   if (!failure) return null;
-  const { error, cause: _cause, ...rest } = failure;
+  const { error, cause: _cause, ...rest } = failure as T & Failure;
   return error === undefined ? rest : { ...rest, ...publicError(error, requestId) };
 }
 

@@ -357,7 +357,11 @@ describe('GET /orders/{orderId}', () => {
         status: 'CANCELLED',
         ...order,
         totalCents: 2598,
-        failure: { step: 'ChargePayment', error: 'InsufficientFunds', cause: 'short' },
+        failure: {
+          step: 'ChargePayment',
+          error: 'InsufficientFunds',
+          cause: 'Balance 4999 cents is below the 100000 cents due',
+        },
         createdAt: '2026-01-01T00:00:00.000Z',
         updatedAt: '2026-01-01T00:00:01.000Z',
       },
@@ -424,7 +428,7 @@ describe('GET /orders/{orderId}', () => {
           type: 'LambdaFunctionFailed',
           lambdaFunctionFailedEventDetails: {
             error: 'InsufficientFunds',
-            cause: '{"errorMessage":"short","trace":["x"]}',
+            cause: '{"errorMessage":"Balance 4999 cents is below the 100000 cents due","trace":["x"]}',
           },
         },
       ],
@@ -437,8 +441,10 @@ describe('GET /orders/{orderId}', () => {
     expect(body).toMatchObject({
       orderId: ORDER_ID,
       status: 'CANCELLED',
-      failure: { step: 'ChargePayment' },
+      failure: { step: 'ChargePayment', error: 'InsufficientFunds', cause: 'The payment was not accepted' },
     });
+    // The step's own text names the customer's balance: it stays in the logs and the execution history.
+    expect(response.body).not.toContain('4999');
     expect(body.steps).toEqual([
       {
         step: 'ReserveInventory',
@@ -453,7 +459,7 @@ describe('GET /orders/{orderId}', () => {
         attempts: 1,
         startedAt: at(1).toISOString(),
         endedAt: at(2).toISOString(),
-        error: { error: 'InsufficientFunds', cause: 'short' },
+        error: { error: 'InsufficientFunds', cause: 'The payment was not accepted' },
       },
     ]);
     expect(sfn).toHaveReceivedCommandWith(GetExecutionHistoryCommand, {
