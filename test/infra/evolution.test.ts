@@ -249,22 +249,29 @@ describe('the evolution check (npm run check:evolution)', () => {
     });
   });
 
-  it('passes invoking published versions through aliased machines: additions and changed targets are notes', () => {
+  it('passes a task moving to the lambda:invoke integration and a new alias: additions and changed targets are notes', () => {
+    let released = '';
     const { failures, notes } = afterChange((current) => {
-      state(current, SAGA, 'ChargePayment').resource = `arn:\${AWS::Partition}:states:::lambda:invoke`;
+      const charge = state(current, SAGA, 'ChargePayment');
+      released = String(charge.resource);
+      charge.resource = `arn:\${AWS::Partition}:states:::lambda:invoke`;
       defined(current.roles[SAGA_ROLE]).grants.push(
         `lambda:InvokeFunction \${PaymentsChargePayment3FC11F09.Arn}:\${PaymentsChargePaymentCurrentVersion1.Version}`,
       );
-      current.resources.OrderSagaStateMachineAliasLive = {
+      current.resources.OrderSagaStateMachineCanaryAlias = {
         type: 'AWS::StepFunctions::StateMachineAlias',
-        path: 'OrderSaga/StateMachine/Live/Resource',
+        path: 'OrderSaga/StateMachine/Canary/Alias',
         replacement: {},
       };
     });
+    // The release invokes a published version of the function, never the function itself.
+    expect(released).toMatch(
+      /^\$\{PaymentsChargePayment3FC11F09\.Arn\}:\$\{PaymentsChargePaymentCurrentVersion\w+\.Version\}$/,
+    );
     expect(failures).toEqual([]);
     expect(notes).toEqual([
-      'new AWS::StepFunctions::StateMachineAlias OrderSagaStateMachineAliasLive (OrderSaga/StateMachine/Live/Resource)',
-      `OrderSaga/StateMachine/Resource: task ChargePayment now calls arn:\${AWS::Partition}:states:::lambda:invoke (was \${PaymentsChargePayment3FC11F09.Arn})`,
+      'new AWS::StepFunctions::StateMachineAlias OrderSagaStateMachineCanaryAlias (OrderSaga/StateMachine/Canary/Alias)',
+      `OrderSaga/StateMachine/Resource: task ChargePayment now calls arn:\${AWS::Partition}:states:::lambda:invoke (was ${released})`,
       `role ${SAGA_ROLE} is also granted "lambda:InvokeFunction \${PaymentsChargePayment3FC11F09.Arn}:\${PaymentsChargePaymentCurrentVersion1.Version}"`,
     ]);
   });
