@@ -68,5 +68,6 @@ export const handler = sqsBatchHandler('notifications', async (record) => {
   logger.info(outcome === 'duplicate' ? 'duplicate event acknowledged' : 'notification recorded', {
     messageId: record.messageId,
     eventId,
+    senderId: record.attributes?.SenderId,
   });
 });

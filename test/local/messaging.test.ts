@@ -13,7 +13,6 @@ import {
 import { LOCAL_ENDPOINTS_FILE, publishLocalEndpoints } from '@order-saga/local-cloud';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
-import { orderEvent } from '../../lambdas/shared/outbox.js';
 import { VALID_ORDER } from './bad-input-cases.js';
 import {
   address,
@@ -23,6 +22,7 @@ import {
   clearFaults,
   eventually,
   listFaults,
+  placeOrderDirectly,
   postOrder,
   rowsOf,
   shipmentStatusOf,
@@ -93,13 +93,9 @@ describe('delivery guarantees on the local cloud', () => {
   it('sends a message that keeps failing to the DLQ, and npm run redrive brings it back to be handled', async () => {
     const orderId = `ord-redrive-${randomUUID()}`;
     await armFault({ target: 'NotificationsConsumer', mode: 'error', count: 5, orderId });
-    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'OrderSaga-order-events' }));
-    await sqs.send(
-      new SendMessageCommand({
-        QueueUrl,
-        MessageBody: JSON.stringify(orderEvent(orderId, 'OrderPlaced', 1, new Date().toISOString())),
-      }),
-    );
+    // The relay sends it (its confirmation), as the consumer takes events from the relay only, and the redrive
+    // moves it with its sender.
+    await placeOrderDirectly({ orderId, customerId: 'api', items: [{ sku: 'API-1', quantity: 1 }] });
 
     await eventually(
       'the message in the DLQ',

@@ -246,7 +246,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         answer ? sendAnswer(response, answer) : sfnApi.handle(request, response, body.toString('utf8')),
       );
     });
-    const { interceptor } = interceptAwsCalls({
+    const { interceptor, senderIds } = interceptAwsCalls({
       template,
       names,
       faults,
@@ -256,6 +256,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       tracer,
       fronts: [dynamodbProxy, sqsProxy, { interceptWith: (hook) => (sfnFront.hook = hook) }],
       iam,
+      sqsFront: sqsProxy,
     });
     await new Promise<void>((resolve) => sfnServer.listen(sfnPort, '127.0.0.1', resolve));
     stack.push(() => closeServer(sfnServer));
@@ -317,6 +318,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       dynamodbEndpoint: dynamodb.endpoint,
       timeScale: options.timeScale,
       correlationIdOf: tracer.correlationIdOf,
+      senderIdOf: (messageId) => senderIds.of(messageId),
       authorize:
         iam && ((functionName, action, resource) => iam.authorizePoller(functionName, action, resource)),
       onTrace: ({ mapping, correlationId, message }) => tracer.note(correlationId, mapping, message),

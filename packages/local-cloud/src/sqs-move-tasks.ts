@@ -7,24 +7,16 @@ import {
   GetQueueAttributesCommand,
   ListQueuesCommand,
   type Message,
-  type MessageAttributeValue,
   ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type AwsCallHook, answerOrBody, forwardRequest, sendAnswer } from './aws-calls/http-front.js';
+import { SEND_TARGETS, type SendObserver } from './aws-calls/sender-ids.js';
+import { SqsProtocolError, sendableAttributes, stringField, taskHandleOf } from './sqs-protocol.js';
 import { DEFAULT_REGION, isRecord } from './template.js';
 
-/** An error of the SQS JSON protocol; `code` becomes the SDK exception's name. */
-export class SqsProtocolError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+export { SqsProtocolError } from './sqs-protocol.js';
 
 export type MoveTaskStatus = 'RUNNING' | 'COMPLETED' | 'CANCELLING' | 'CANCELLED' | 'FAILED';
 
@@ -64,6 +56,8 @@ export interface SqsMoveTaskProxy {
   tasks(): MoveTask[];
   /** Every call, moves included, passes this hook first (see AwsCallInterceptor). */
   interceptWith(hook: AwsCallHook): void;
+  /** Shown every message sent through the proxy or moved by a task, so received ones can name their sender. */
+  observeSends(observer: SendObserver): void;
   stop(): Promise<void>;
 }
 
@@ -81,29 +75,6 @@ interface QueueInfo {
   arn: string;
   deadLetterTargetArn?: string;
   approximateMessages: number;
-}
-
-function taskHandleOf(taskId: number, sourceArn: string): string {
-  // AWS's handles are opaque base64 too; this one carries what a human debugging it would want.
-  return Buffer.from(JSON.stringify({ taskId: String(taskId), sourceArn })).toString('base64');
-}
-
-function stringField(input: Record<string, unknown>, field: string): string | undefined {
-  const value = input[field];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** Received attributes carry the same fields SendMessage wants; only list values (never used) differ. */
-function sendableAttributes(
-  attributes: Record<string, MessageAttributeValue> | undefined,
-): Record<string, MessageAttributeValue> | undefined {
-  if (!attributes || Object.keys(attributes).length === 0) return undefined;
-  return Object.fromEntries(
-    Object.entries(attributes).map(([name, value]) => [
-      name,
-      { DataType: value.DataType, StringValue: value.StringValue, BinaryValue: value.BinaryValue },
-    ]),
-  );
 }
 
 /**
@@ -174,7 +145,7 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
 
   const moveMessage = async (task: MoveTask, source: QueueInfo, destination: QueueInfo, message: Message) => {
     const system = message.Attributes ?? {};
-    await client.send(
+    const { MessageId } = await client.send(
       new SendMessageCommand({
         QueueUrl: destination.url,
         MessageBody: message.Body ?? '',
@@ -187,6 +158,7 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
           : {}),
       }),
     );
+    if (MessageId && message.MessageId) observer?.moved(message.MessageId, MessageId);
     await client.send(
       new DeleteMessageCommand({ QueueUrl: source.url, ReceiptHandle: message.ReceiptHandle }),
     );
@@ -376,6 +348,7 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
   };
 
   let hook: AwsCallHook | undefined;
+  let observer: SendObserver | undefined;
   const server = createServer((request, response) => {
     void answerOrBody(request, hook).then(({ answer: faultAnswer, body }) => {
       if (faultAnswer) {
@@ -384,11 +357,17 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
       }
       const target = String(request.headers['x-amz-target'] ?? '');
       if (HANDLED_TARGETS.has(target)) void answer(target, body.toString('utf8'), response);
-      else
-        forwardRequest(upstreamPort, request, response, body, (error) => ({
-          __type: 'com.amazonaws.sqs#ServiceUnavailable',
-          message: error.message,
-        }));
+      else {
+        const sends = observer && SEND_TARGETS.has(target) ? observer : undefined;
+        forwardRequest(
+          upstreamPort,
+          request,
+          response,
+          body,
+          (error) => ({ __type: 'com.amazonaws.sqs#ServiceUnavailable', message: error.message }),
+          sends && ((answer) => sends.sent(request.headers, body, answer)),
+        );
+      }
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -403,6 +382,9 @@ export async function startSqsMoveTaskProxy(options: SqsMoveTaskProxyOptions): P
     tasks: () => [...tasks],
     interceptWith: (next) => {
       hook = next;
+    },
+    observeSends: (next) => {
+      observer = next;
     },
     stop: async () => {
       for (const abort of aborts.values()) abort.abort();

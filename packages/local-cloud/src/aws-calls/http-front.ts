@@ -29,7 +29,8 @@ export async function answerOrBody(
 
 /**
  * Sends an already-read request on to an emulator on loopback, headers (Host included) unchanged, and pipes
- * its answer back. A refused connection answers 502 with `unreachableBody`.
+ * its answer back. A refused connection answers 502 with `unreachableBody`. With `onAnswer`, a 200 answer is
+ * read whole and shown to it before it is passed on.
  */
 export function forwardRequest(
   upstreamPort: number,
@@ -37,6 +38,7 @@ export function forwardRequest(
   response: ServerResponse,
   body: Buffer,
   unreachableBody: (error: Error) => unknown,
+  onAnswer?: (answer: Buffer) => void,
 ): void {
   const upstreamRequest = httpRequest(
     {
@@ -48,7 +50,14 @@ export function forwardRequest(
     },
     (upstreamResponse) => {
       response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-      upstreamResponse.pipe(response);
+      if (!onAnswer || upstreamResponse.statusCode !== 200) {
+        upstreamResponse.pipe(response);
+        return;
+      }
+      void readRawBody(upstreamResponse).then((answer) => {
+        onAnswer(answer);
+        response.end(answer);
+      });
     },
   );
   upstreamRequest.on('error', (error) => {

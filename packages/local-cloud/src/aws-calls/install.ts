@@ -6,6 +6,7 @@ import type { Tracer } from '../trace.js';
 import type { AwsCallHook } from './http-front.js';
 import { type AwsCaller, AwsCallInterceptor } from './interceptor.js';
 import { interceptedResources } from './resources.js';
+import { SenderIds, type SendObserver } from './sender-ids.js';
 
 /** Keys of the state machines' own integrations (an SQS callback step's message), by access key id. */
 export type StateMachineCallers = ReadonlyMap<string, string>;
@@ -34,7 +35,9 @@ export function interceptAwsCalls(from: {
   fronts: { interceptWith(hook: AwsCallHook): void }[];
   /** Checks each call against its caller's role first; a denied call gets AccessDenied and takes no fault. */
   iam?: IamEnforcement;
-}): { interceptor: AwsCallInterceptor; hook: AwsCallHook } {
+  /** The SQS front, which reports each message sent so that its receivers learn who sent it. */
+  sqsFront?: { observeSends(observer: SendObserver): void };
+}): { interceptor: AwsCallInterceptor; hook: AwsCallHook; senderIds: SenderIds } {
   const { runner, functionLabels, stateMachineCallers, tracer, faults } = from;
   const callerOf = (accessKeyId: string): AwsCaller | undefined => {
     const sandbox = runner.callerOf(accessKeyId);
@@ -62,6 +65,13 @@ export function interceptAwsCalls(from: {
     const machine = stateMachineCallers.get(accessKeyId);
     return machine ? { kind: 'stateMachine', label: machine } : undefined;
   };
+  const senderIds = new SenderIds(from.template, from.names);
+  from.sqsFront?.observeSends(
+    senderIds.observer((accessKeyId) => {
+      const principal = principalOf(accessKeyId);
+      return principal && senderIds.senderOf(principal);
+    }),
+  );
   const { iam } = from;
   const hook: AwsCallHook = iam
     ? async (call) => {
@@ -70,5 +80,5 @@ export function interceptAwsCalls(from: {
       }
     : (call) => interceptor.intercept(call);
   for (const front of from.fronts) front.interceptWith(hook);
-  return { interceptor, hook };
+  return { interceptor, hook, senderIds };
 }

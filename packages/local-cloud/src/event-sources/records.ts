@@ -31,8 +31,16 @@ function lambdaMessageAttributes(attributes: Record<string, MessageAttributeValu
   return converted;
 }
 
-/** A received message as Lambda puts it in an SQS event. */
-export function sqsRecordOf(message: Message, queueArn: string, region: string): SQSRecord {
+/**
+ * A received message as Lambda puts it in an SQS event. `senderId` is who sent it when the local cloud knows
+ * (see SenderIds); otherwise the emulator's answer stands.
+ */
+export function sqsRecordOf(
+  message: Message,
+  queueArn: string,
+  region: string,
+  senderId?: string,
+): SQSRecord {
   const body = message.Body ?? '';
   const system = message.Attributes ?? {};
   const now = String(Date.now());
@@ -40,7 +48,7 @@ export function sqsRecordOf(message: Message, queueArn: string, region: string):
     ...system,
     ApproximateReceiveCount: system.ApproximateReceiveCount ?? '1',
     SentTimestamp: system.SentTimestamp ?? now,
-    SenderId: system.SenderId ?? '000000000000',
+    SenderId: senderId ?? system.SenderId ?? '000000000000',
     ApproximateFirstReceiveTimestamp: system.ApproximateFirstReceiveTimestamp ?? now,
   };
   return {

@@ -116,7 +116,14 @@ export class SqsPoller {
 
   private async deliver(messages: Message[]): Promise<void> {
     const { mapping, runtime, stats } = this;
-    const all = messages.map((message) => sqsRecordOf(message, mapping.eventSourceArn, runtime.region));
+    const all = messages.map((message) =>
+      sqsRecordOf(
+        message,
+        mapping.eventSourceArn,
+        runtime.region,
+        runtime.options.senderIdOf?.(message.MessageId),
+      ),
+    );
     const records = all.filter((record) => passesFilters(mapping.filterPatterns, sqsFilterView(record)));
     const filteredOut = all.filter((record) => !records.includes(record));
     if (filteredOut.length > 0) {

@@ -79,6 +79,8 @@ export interface EventSourcesOptions {
   onTrace?: (trace: EventSourceTrace) => void;
   /** What a record is about, for the trace and duplicate-delivery faults; see CorrelationIdOf. */
   correlationIdOf?: CorrelationIdOf;
+  /** SQS's `SenderId` of a received message, by its id, when the local cloud knows who sent it. */
+  senderIdOf?: (messageId: string | undefined) => string | undefined;
   /** ReceiveMessage long-poll time; also bounds how long an SQS poller takes to notice stop(). Default 1. */
   sqsWaitTimeSeconds?: number;
   /** Pollers per SQS mapping, further capped by MaximumConcurrency. Default 1. */
