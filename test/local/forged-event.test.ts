@@ -26,7 +26,7 @@ describe('order events trust only the relay', () => {
     // taken, it would hold the inbox row the real event needs. Sent before the saga starts, it is first in line.
     const forged = [orderEvent(orderId, 'OrderConfirmed', 2, new Date().toISOString())];
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: EVENTS }));
-    const sent = [];
+    const sent: { MessageId?: string }[] = [];
     for (const event of forged)
       sent.push(await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(event) })));
 
@@ -68,5 +68,12 @@ describe('order events trust only the relay', () => {
     );
     // `<role id>:<session>`: the relay's role, and the function's name as the session.
     expect(line?.senderId).toMatch(/^AROA[0-9A-Z]{16}:OrderSaga-/);
+    // The queue policies are evaluated with every call: the channels' own producers and consumers pass them.
+    const { denials } = (await (await fetch(`${apiUrl}/_local/iam`)).json()) as {
+      denials: { resource: string }[];
+    };
+    expect(
+      denials.filter((denial) => /:OrderSaga-(order-events|shipping-requests)/.test(denial.resource)),
+    ).toEqual([]);
   });
 });

@@ -357,3 +357,61 @@ describe('IamEnforcement', () => {
     expect(denials).toEqual(['Charge dynamodb:Scan']);
   });
 });
+
+describe('IamEnforcement with queue policies', () => {
+  // The queue trusts only the saga's role to send, however widely IAM grants SendMessage.
+  const guarded: CfnTemplate = {
+    Resources: {
+      ...template.Resources,
+      QueuePolicy: {
+        Type: 'AWS::SQS::QueuePolicy',
+        Properties: {
+          Queues: [{ Ref: 'Queue' }],
+          PolicyDocument: document(
+            {
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 'sqs:*',
+              Resource: getAtt('Queue'),
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+            {
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 'sqs:SendMessage',
+              Resource: getAtt('Queue'),
+              Condition: { ArnNotEquals: { 'aws:PrincipalArn': [getAtt('SagaRole')] } },
+            },
+          ),
+        },
+      },
+      SagaQueuePolicy: {
+        Type: 'AWS::IAM::Policy',
+        Properties: {
+          PolicyName: 'SagaSends',
+          Roles: [{ Ref: 'SagaRole' }],
+          PolicyDocument: document({ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt('Queue') }),
+        },
+      },
+    },
+  };
+  const guardedCtx = createResolveContext(physicalNames(guarded, { stackName: 'Shop' }), {
+    stackName: 'Shop',
+    template: guarded,
+  });
+  const send = call('sqs', 'SendMessage', { QueueUrl: 'http://x/000000000000/requests' });
+
+  it("denies a role the queue's policy does not spare, though its identity policy allows it", async () => {
+    const iam = new IamEnforcement(guarded, guardedCtx);
+    const refused = await iam.answerFor(send, charge);
+    expect(refused?.status).toBe(403);
+    expect(JSON.parse(refused?.body ?? '{}').message).toMatch(
+      /perform: sqs:sendmessage on resource: .*requests with an explicit deny in a resource-based policy$/,
+    );
+    expect(await iam.answerFor(send, saga)).toBeUndefined();
+  });
+
+  it('lets the same call through without the queue policy', async () => {
+    expect(await new IamEnforcement(template, ctx).answerFor(send, charge)).toBeUndefined();
+  });
+});

@@ -16,7 +16,7 @@ import {
   authorizationRequestsOf,
   functionInvokeArn,
 } from './request-arns.js';
-import { type RolePolicies, rolePoliciesOf, rolesOfPrincipals } from './role-policies.js';
+import { queuePoliciesOf, type RolePolicies, rolePoliciesOf, rolesOfPrincipals } from './role-policies.js';
 
 /** Who makes a call: a function (by name) or a state machine (by construct id). */
 export type IamPrincipal = { kind: 'function'; name: string } | { kind: 'stateMachine'; label: string };
@@ -82,9 +82,15 @@ function grantsOf(role: RolePolicies): IamGrant[] {
 }
 
 /** What AWS says when no policy allows a call, or one denies it; SQS writes the action in lower case. */
-function deniedMessage(user: string, action: string, resource: string, explicit: boolean): string {
+function deniedMessage(
+  user: string,
+  action: string,
+  resource: string,
+  explicit: boolean,
+  byResourcePolicy = false,
+): string {
   const reason = explicit
-    ? 'with an explicit deny in an identity-based policy'
+    ? `with an explicit deny in ${byResourcePolicy ? 'a resource-based' : 'an identity-based'} policy`
     : `because no identity-based policy allows the ${action} action`;
   return `User: ${user} is not authorized to perform: ${action} on resource: ${resource} ${reason}`;
 }
@@ -136,7 +142,7 @@ export class AccessDeniedError extends Error {
 }
 
 interface Verdict {
-  denied?: { request: AuthorizationRequest; explicit: boolean };
+  denied?: { request: AuthorizationRequest; explicit: boolean; byResourcePolicy: boolean };
 }
 
 /**
@@ -152,6 +158,8 @@ export class IamEnforcement {
   private readonly principalsOf = new Map<string, string[]>();
   private readonly labelOfFunction = new Map<string, string>();
   private readonly denials: IamDenial[] = [];
+  /** Queue policies by queue ARN: a queue that trusts only some roles denies the others what IAM allows them. */
+  private readonly resourcePolicies: Map<string, unknown>;
 
   private readonly onDenial: (denial: IamDenial) => void;
 
@@ -163,6 +171,7 @@ export class IamEnforcement {
       executionOfTaskToken: options.executionOfTaskToken,
     };
     const roles = rolePoliciesOf(template, ctx);
+    this.resourcePolicies = queuePoliciesOf(template, ctx);
     for (const role of roles.values())
       role.policies = role.policies.map((policy) => ({
         ...policy,
@@ -273,13 +282,26 @@ export class IamEnforcement {
     const verdict: Verdict = {};
     const allowedBy: { action: string; statements: MatchedStatement[] }[] = [];
     for (const request of requests) {
+      const resourcePolicy = this.resourcePolicies.get(request.resource);
       const answer = await isAllowed({
         policies: role.policies,
         ...request,
         principal: this.userOf(principal, role),
+        // What a resource policy's conditions read: who asks (the role, not the session), over TLS as on AWS.
+        ...(resourcePolicy === undefined
+          ? {}
+          : {
+              resourcePolicy,
+              context: { ...request.context, 'aws:PrincipalArn': role.arn, 'aws:SecureTransport': 'true' },
+            }),
       });
       if (!answer.allowed) {
-        verdict.denied = { request, explicit: answer.decision === 'ExplicitlyDenied' };
+        const explicit = answer.decision === 'ExplicitlyDenied';
+        verdict.denied = {
+          request,
+          explicit,
+          byResourcePolicy: explicit && answer.matchedStatements.length === 0,
+        };
         break;
       }
       allowedBy.push({ action: request.action, statements: answer.matchedStatements });
@@ -288,7 +310,7 @@ export class IamEnforcement {
       this.countUses(role, allowedBy);
       return undefined;
     }
-    const { request, explicit } = verdict.denied;
+    const { request, explicit, byResourcePolicy } = verdict.denied;
     const label =
       principal.kind === 'function'
         ? (this.labelOfFunction.get(functionNameOf(principal.name)) ?? principal.name)
@@ -299,7 +321,13 @@ export class IamEnforcement {
       action: request.action,
       resource: request.resource,
       explicit,
-      message: deniedMessage(this.userOf(principal, role), request.action, request.resource, explicit),
+      message: deniedMessage(
+        this.userOf(principal, role),
+        request.action,
+        request.resource,
+        explicit,
+        byResourcePolicy,
+      ),
       at: new Date().toISOString(),
     };
     this.denials.push(denial);

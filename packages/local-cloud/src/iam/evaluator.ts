@@ -18,6 +18,11 @@ export interface IsAllowedRequest {
   principal?: string;
   /** The account the resource lives in; read from the ARN when left out. */
   accountId?: string;
+  /**
+   * The resource's own policy (a queue's), resolved; same-account principals are then also bound by its Denies.
+   * One per resource: answers are remembered by resource, not by this policy.
+   */
+  resourcePolicy?: unknown;
 }
 
 /** One statement that allowed (or explicitly denied) a request. */
@@ -79,6 +84,7 @@ function simulationOf(request: IsAllowedRequest, policies: readonly IamPolicy[])
       contextVariables,
     },
     identityPolicies: policies.map((policy) => ({ name: policy.name, policy: policy.document })),
+    ...(request.resourcePolicy === undefined ? {} : { resourcePolicy: request.resourcePolicy }),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
   };
@@ -146,7 +152,8 @@ async function simulate(request: IsAllowedRequest): Promise<IsAllowedResult> {
 /**
  * Whether identity policies allow one request, decided by a real IAM policy evaluator
  * (@cloud-copilot/iam-simulate): action and resource wildcards, NotAction/NotResource, conditions,
- * explicit Deny over Allow. There is no resource policy, SCP or permission boundary locally.
+ * explicit Deny over Allow, and the resource's own policy when given. There is no SCP or permission boundary
+ * locally.
  */
 export function isAllowed(request: IsAllowedRequest): Promise<IsAllowedResult> {
   let cache = answers.get(request.policies);

@@ -108,6 +108,24 @@ export function rolePoliciesOf(template: CfnTemplate, ctx: ResolveContext): Map<
   return roles;
 }
 
+/**
+ * Each queue's resource policy (AWS::SQS::QueuePolicy), resolved, by the queue's ARN: the same document SQS
+ * evaluates with the caller's identity policies.
+ */
+export function queuePoliciesOf(template: CfnTemplate, ctx: ResolveContext): Map<string, unknown> {
+  const byArn = new Map<string, unknown>();
+  for (const [logicalId, resource] of resourcesOfType(template, 'AWS::SQS::QueuePolicy')) {
+    const document = resolveIntrinsics(resource.Properties?.PolicyDocument, ctx);
+    for (const queue of asList(resource.Properties?.Queues)) {
+      const ref = refOf(queue);
+      const queueArn = ref ? ctx.resources[ref]?.attributes.Arn : undefined;
+      if (queueArn) byArn.set(queueArn, document);
+      else throw new Error(`IAM: ${logicalId} names a queue outside the template`);
+    }
+  }
+  return byArn;
+}
+
 /** The role logical id a `Role`/`RoleArn` property names: `Fn::GetAtt [Role, Arn]`, or an ARN of a template role. */
 function roleIdOf(
   value: unknown,
