@@ -29,6 +29,7 @@ import { IamEnforcement, type IamReport } from './iam/enforcement.js';
 import { FaultInjectingInvoker } from './invoker.js';
 import { MetricTotals } from './metrics.js';
 import { startSchedules } from './schedules.js';
+import { LocalSecrets, secretsManagerOperation } from './secrets-manager.js';
 import { StepFunctionsApi } from './sfn-api.js';
 import { createSqsClient } from './sqs.js';
 import { type LocalExecution, TaskTokenRegistry } from './stepfunctions-engine.js';
@@ -183,13 +184,15 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stack.push(async () => stopTracingDeadLetters());
 
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
+    const secrets = new LocalSecrets(template, names);
     const endpoints = { dynamodb: dynamodb.endpoint, sqs: sqsProxy.endpoint, sfn: sfnEndpoint };
     const labels = functionConstructIds(template, names);
     const functionOutput = { metrics: new MetricTotals(), logs: new FunctionLogs() };
     const runner = createFunctionRunner(
       tracer,
       labels,
-      { ...endpoints, dynamodb: dynamodbProxy.endpoint },
+      // Secrets Manager is served beside the Step Functions API, behind the same interception layer.
+      { ...endpoints, dynamodb: dynamodbProxy.endpoint, secretsmanager: sfnEndpoint },
       options.timeScale,
       options.maxWorkersPerFunction,
       functionOutput,
@@ -208,6 +211,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
                 `AccessDenied: ${denial.action} on ${denial.resource}`,
               ),
             executionOfTaskToken: (token) => taskTokens.executionOf(token),
+            secretArnOf: (name) => secrets.find(name)?.arn,
           });
     const faults = new FaultRegistry({ correlationField: options.faultCorrelationField });
     // The catalogue: a fault is accepted only at a name something is invoked by, with the modes it can take.
@@ -242,9 +246,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     const sfnFront = { hook: undefined as AwsCallHook | undefined };
     const sfnServer = createServer((request, response) => {
-      void answerOrBody(request, sfnFront.hook).then(({ answer, body }) =>
-        answer ? sendAnswer(response, answer) : sfnApi.handle(request, response, body.toString('utf8')),
-      );
+      const secretsOperation = secretsManagerOperation(request);
+      void answerOrBody(request, sfnFront.hook).then(({ answer, body }) => {
+        if (answer) sendAnswer(response, answer);
+        else if (secretsOperation) secrets.handle(secretsOperation, body.toString('utf8'), response);
+        else void sfnApi.handle(request, response, body.toString('utf8'));
+      });
     });
     const { interceptor, senderIds } = interceptAwsCalls({
       template,
@@ -296,6 +303,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       const correlationId = query.get(options.faultCorrelationField ?? 'correlationId') ?? undefined;
       return { status: 200, body: { calls: interceptor.callCounts(correlationId) } };
     };
+    // The secrets' values, made at boot: a test derives what the functions derive with them.
+    routes['GET /_local/secrets'] = async () => ({ status: 200, body: { secrets: secrets.list() } });
     // Which grants each role used and which calls were denied: what a too-broad or missing grant looks like.
     routes['GET /_local/iam'] = async () =>
       iam ? { status: 200, body: iam.report() } : { status: 404, body: { error: { code: 'IamOff' } } };

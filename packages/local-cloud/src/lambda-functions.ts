@@ -16,6 +16,7 @@ export interface EmulatorEndpoints {
   dynamodb?: string;
   sqs?: string;
   sfn?: string;
+  secretsmanager?: string;
   extra?: Record<string, string>;
 }
 
@@ -31,6 +32,7 @@ export function emulatorEnvironment(endpoints: EmulatorEndpoints): Record<string
     ...(endpoints.dynamodb ? { AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb } : {}),
     ...(endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
     ...(endpoints.sfn ? { AWS_ENDPOINT_URL_SFN: endpoints.sfn } : {}),
+    ...(endpoints.secretsmanager ? { AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsmanager } : {}),
     ...endpoints.extra,
   };
 }

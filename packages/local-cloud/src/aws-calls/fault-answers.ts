@@ -44,6 +44,7 @@ export const FAULTABLE_OPERATIONS: Record<AwsCallService, readonly string[]> = {
     'SendTaskFailure',
     'SendTaskHeartbeat',
   ],
+  secretsmanager: ['GetSecretValue'],
 };
 
 const CONFLICTING_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems']);
@@ -132,6 +133,7 @@ function sqsAnswer(mode: AwsCallFaultMode): FaultAnswer {
   );
 }
 
+/** Step Functions and Secrets Manager answer alike: ThrottlingException, or a 500 InternalFailure. */
 function statesAnswer(mode: AwsCallFaultMode): FaultAnswer {
   return mode === 'throttle'
     ? json(400, { __type: 'ThrottlingException', message: 'Rate exceeded' })
@@ -150,6 +152,7 @@ export function faultAnswer(call: AwsCall, mode: AwsCallFaultMode, resource?: st
     case 'sqs':
       return sqsAnswer(mode);
     case 'states':
+    case 'secretsmanager':
       return statesAnswer(mode);
   }
 }

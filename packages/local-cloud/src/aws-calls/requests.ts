@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-export const AWS_CALL_SERVICES = ['dynamodb', 'sqs', 'states'] as const;
+export const AWS_CALL_SERVICES = ['dynamodb', 'sqs', 'states', 'secretsmanager'] as const;
 export type AwsCallService = (typeof AWS_CALL_SERVICES)[number];
 
 /** The JSON protocols' X-Amz-Target prefixes: `DynamoDB_20120810.PutItem` is dynamodb:PutItem. */
@@ -8,6 +8,7 @@ const SERVICE_BY_TARGET_PREFIX: Record<string, AwsCallService> = {
   DynamoDB_20120810: 'dynamodb',
   AmazonSQS: 'sqs',
   AWSStepFunctions: 'states',
+  secretsmanager: 'secretsmanager',
 };
 
 /** One AWS API call as the emulators receive it. */
@@ -46,6 +47,12 @@ export function stateMachineNameOfArn(arn: string): string | undefined {
   return (kind === 'stateMachine' || kind === 'execution') && name ? name : undefined;
 }
 
+/** `…:secret:<name>-AbCdEf` and `<name>` both name the secret `<name>`. */
+export function secretNameOf(secretId: string): string {
+  const [, , , , , kind, name] = secretId.split(':');
+  return kind === 'secret' && name ? name.replace(/-[A-Za-z0-9]{6}$/, '') : secretId;
+}
+
 function dynamodbTables(body: Record<string, unknown>): string[] {
   if (typeof body.TableName === 'string') return [body.TableName];
   if (isRecord(body.RequestItems)) return Object.keys(body.RequestItems);
@@ -69,6 +76,8 @@ function resourcesOf(service: AwsCallService, body: Record<string, unknown>): st
       const name = typeof arn === 'string' ? stateMachineNameOfArn(arn) : undefined;
       return name ? [name] : [];
     }
+    case 'secretsmanager':
+      return typeof body.SecretId === 'string' ? [secretNameOf(body.SecretId)] : [];
   }
 }
 

@@ -1,6 +1,6 @@
 import { type CfnTemplate, type PhysicalNames, resourcesOfType } from '../template.js';
 import type { InterceptedResource } from './interceptor.js';
-import { type AwsCallService, queueNameOfUrl, stateMachineNameOfArn } from './requests.js';
+import { type AwsCallService, queueNameOfUrl, secretNameOf, stateMachineNameOfArn } from './requests.js';
 
 /**
  * A resource's construct path without the stack and the trailing `Resource` (`Inventory/Table`). A queue made
@@ -33,6 +33,7 @@ const KINDS: {
     service: 'states',
     nameOf: (ref) => stateMachineNameOfArn(ref),
   },
+  { type: 'AWS::SecretsManager::Secret', service: 'secretsmanager', nameOf: (ref) => secretNameOf(ref) },
 ];
 
 /** Every table, queue and state machine of the template, as the interception layer names them. */

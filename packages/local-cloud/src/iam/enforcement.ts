@@ -120,6 +120,7 @@ function deniedAnswer(call: AwsCall, message: string): FaultAnswer {
         { 'x-amzn-query-error': 'AccessDenied;Sender' },
       );
     case 'states':
+    case 'secretsmanager':
       return json(400, { __type: 'AccessDeniedException', message });
   }
 }
@@ -134,6 +135,8 @@ export interface IamEnforcementOptions {
   onDenial?: (denial: IamDenial) => void;
   /** The execution a task token belongs to: SendTaskSuccess and its kin are authorized on its state machine. */
   executionOfTaskToken?: (token: string) => string | undefined;
+  /** The ARN of a secret named by its name. */
+  secretArnOf?: (name: string) => string | undefined;
 }
 
 /** Thrown to a poller acting as a function's role, which traces it and backs off as on any poll error. */
@@ -169,6 +172,7 @@ export class IamEnforcement {
       region: ctx.region,
       accountId: ctx.accountId,
       executionOfTaskToken: options.executionOfTaskToken,
+      secretArnOf: options.secretArnOf,
     };
     const roles = rolePoliciesOf(template, ctx);
     this.resourcePolicies = queuePoliciesOf(template, ctx);

@@ -13,6 +13,8 @@ export interface ArnScope {
   accountId: string;
   /** The execution a task token belongs to (see TaskTokenRegistry.executionOf). */
   executionOfTaskToken?: (token: string) => string | undefined;
+  /** The ARN of a secret named by its name. */
+  secretArnOf?: (name: string) => string | undefined;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -116,7 +118,19 @@ export function authorizationRequestsOf(call: AwsCall, scope: ArnScope): Authori
       return sqsRequests(call, scope);
     case 'states':
       return statesRequests(call, scope);
+    case 'secretsmanager':
+      return secretsRequests(call, scope);
   }
+}
+
+/**
+ * A secret is authorized on its full ARN, random suffix included; a caller naming it by name is authorized on
+ * the ARN the local cloud gave that name (ArnScope.secretArnOf).
+ */
+function secretsRequests(call: AwsCall, scope: ArnScope): AuthorizationRequest[] {
+  const secretId = typeof call.body.SecretId === 'string' ? call.body.SecretId : '';
+  const resource = secretId.startsWith('arn:') ? secretId : (scope.secretArnOf?.(secretId) ?? secretId);
+  return [{ action: `secretsmanager:${call.operation}`, resource }];
 }
 
 /**

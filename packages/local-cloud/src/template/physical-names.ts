@@ -90,6 +90,13 @@ export function physicalNames(template: CfnTemplate, options: PhysicalNameOption
         };
         break;
       }
+      case 'AWS::SecretsManager::Secret': {
+        // Secrets Manager appends a dash and six random characters; a hash of the name keeps it stable.
+        const name = explicitName(resource, 'Name') ?? generatedName(options.stackName, logicalId, 256);
+        const secretArn = arn('secretsmanager', `secret:${name}-${shortHash(name, 6)}`);
+        names[logicalId] = { type, ref: secretArn, attributes: { Id: secretArn, Name: name } };
+        break;
+      }
       case 'AWS::Events::Rule': {
         const name = explicitName(resource, 'Name') ?? generatedName(options.stackName, logicalId, 64);
         const busName = explicitName(resource, 'EventBusName');
