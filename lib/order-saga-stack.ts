@@ -4,6 +4,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { SAGA_END_STATES, SAGA_STEPS } from '../lambdas/shared/saga-states.js';
 import { OrdersApi } from './api/orders-api.js';
+import { pascalCase } from './api/usage-plans.js';
 import { ApiExecutionLogs } from './ops/api-execution-logs.js';
 import { bindInternalTrust } from './ops/internal-trust.js';
 import { Monitoring } from './ops/monitoring.js';
@@ -306,6 +307,11 @@ export class OrderSagaStack extends Stack {
       exportName: `${this.stackName}-OperatorPolicyArn`,
       value: this.api.operatorPolicy.managedPolicyArn,
     });
+    for (const { service, key } of this.api.serviceKeys)
+      new CfnOutput(this, `ApiKeyId${pascalCase(service.name)}`, {
+        description: `${service.name}'s API key id: aws apigateway get-api-key --include-value --api-key <id>`,
+        value: key.keyId,
+      });
     new CfnOutput(this, 'OrdersTableName', { value: orders.table.tableName });
     new CfnOutput(this, 'InventoryTableName', { value: inventory.table.tableName });
     new CfnOutput(this, 'PaymentsTableName', { value: payments.table.tableName });

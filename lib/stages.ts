@@ -51,7 +51,27 @@ export interface StageConfig {
    * deploy to an account without one fails at the API stage with "CloudWatch Logs role ARN must be set".
    */
   readonly apiGatewayCloudWatchRole: boolean;
+  /**
+   * Orders one customer may have PENDING at once; the next is refused with 429 `TooManyOrdersInFlight` and
+   * nothing written. Each order holds stock before payment is tried: this bounds what a customer id can hold.
+   */
+  readonly ordersInFlightPerCustomer: number;
+  /**
+   * AWS WAF in front of the API stage: requests per client IP per 5 minutes before its rate rule blocks them
+   * (AWS counts per 5-minute window); a body-size rule and AWS's common rule set come with it. Omitted: no web ACL.
+   */
+  readonly waf?: { readonly requestsPerIpPer5Minutes: number };
 }
+
+/**
+ * Production's services: a checkout service placing and reading orders within the stage's throttle, and the
+ * operators' tooling on a plan of its own, so a checkout that loops can spend its own plan but never the
+ * capacity a person needs to repair orders.
+ */
+const PROD_SERVICES = [
+  { name: 'checkout', rateLimit: 100, burstLimit: 200, quotaPerDay: 1_000_000 },
+  { name: 'operations', rateLimit: 5, burstLimit: 10, quotaPerDay: 10_000 },
+] as const;
 
 export const STAGES = {
   // The local cloud, its tests and the README run this stage: its stack name keeps every physical name
@@ -69,10 +89,13 @@ export const STAGES = {
     apiThrottling: { rateLimit: 50, burstLimit: 100 },
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,
+    // No services named: no API key is required, so the README's curl lines and the local tests work as they are.
     apiAccess: DEFAULT_API_ACCESS,
     breakGlassRole: 'stack',
     // A sandbox account has no baseline: the dev stack sets the account's logging role for the stages there.
     apiGatewayCloudWatchRole: true,
+    ordersInFlightPerCustomer: 5,
+    // No web ACL: WAF bills per ACL and rule each month, and a sandbox's traffic is its developers'.
   },
   prod: {
     name: 'prod',
@@ -87,11 +110,15 @@ export const STAGES = {
     apiThrottling: { rateLimit: 200, burstLimit: 400 },
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,
-    apiAccess: DEFAULT_API_ACCESS,
+    apiAccess: { ...DEFAULT_API_ACCESS, services: PROD_SERVICES },
     breakGlassRole: 'stack',
     // The setting is account-wide: two stacks each setting it overwrite each other, and the managed policy it
     // needs also reads every log group in the account. Production accounts get it from their baseline.
     apiGatewayCloudWatchRole: false,
+    ordersInFlightPerCustomer: 5,
+    // 1,000 per 5 minutes is about 3 requests a second from one address, sustained: far above a shopper's, far
+    // below what holding stock at scale needs. Callers behind one NAT share it; raise it for such a service.
+    waf: { requestsPerIpPer5Minutes: 1000 },
   },
 } as const satisfies Record<string, StageConfig>;
 

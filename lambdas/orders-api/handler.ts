@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { IN_FLIGHT_RETRY_AFTER_SECONDS, TooManyOrdersInFlight } from '../orders/in-flight.js';
 import { type NewOrder, recordedExecutionArns, sagaInputOf } from '../orders/orders.js';
 import { ConcurrentRequest, OrdersTable, type StoredOrder } from '../orders/orders-table.js';
 import { executionArnOf, parseExecutionArn, SagaClient } from '../orders/saga-client.js';
@@ -22,6 +23,8 @@ const stateMachineArn = requireEnv('STATE_MACHINE_ARN');
 const saga = new SagaClient(new SFNClient({}), { saga: stateMachineArn });
 /** The token claim that names the customer, from the stage's configuration. */
 const customerClaim = requireEnv('CUSTOMER_CLAIM');
+/** Orders a customer may have PENDING at once, from the stage's configuration. */
+const maxOrdersInFlight = Number(requireEnv('MAX_ORDERS_IN_FLIGHT'));
 
 /** Links stay in the route family the caller used: a customer's token is not accepted on /orders. */
 function linksFor(event: APIGatewayProxyEvent) {
@@ -77,8 +80,18 @@ async function createOrder(event: APIGatewayProxyEvent) {
   appendInvocationKeys({ orderId: order.orderId, traceId: order.traceId });
   let outcome: Awaited<ReturnType<OrdersTable['create']>>;
   try {
-    outcome = await orders.create(order, new Date().toISOString());
+    outcome = await orders.create(order, new Date().toISOString(), maxOrdersInFlight);
   } catch (error) {
+    if (error instanceof TooManyOrdersInFlight) {
+      countMetric('OrdersInFlightCapped');
+      throw new ApiError(
+        429,
+        'TooManyOrdersInFlight',
+        `A customer may have at most ${error.limit} orders in flight; retry once one has ended`,
+        undefined,
+        IN_FLIGHT_RETRY_AFTER_SECONDS,
+      );
+    }
     if (!(error instanceof ConcurrentRequest)) throw error;
     throw new ApiError(
       409,

@@ -16,7 +16,12 @@ export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 /** Larger bodies are refused with 413 before parsing; a maximal valid order is far below this. */
 export const MAX_BODY_BYTES = 16 * 1024;
 export const MAX_ITEMS = 20;
-export const MAX_QUANTITY = 100;
+/**
+ * Units one line and one order may hold while the saga runs: stock is reserved before payment is tried, so
+ * these bound what an order can hold without paying (20 x 100 = 2,000 units before they existed).
+ */
+export const MAX_QUANTITY = 50;
+export const MAX_UNITS_PER_ORDER = 100;
 
 export const createOrderRequestSchema = {
   title: 'CreateOrderRequest',

@@ -5,7 +5,12 @@ import {
   validateReconcileRequest,
 } from '../shared/generated/validators.js';
 import { ApiError } from './http.js';
-import { type CreateOrderRequest, MAX_BODY_BYTES, type ReconcileRequestBody } from './schemas.js';
+import {
+  type CreateOrderRequest,
+  MAX_BODY_BYTES,
+  MAX_UNITS_PER_ORDER,
+  type ReconcileRequestBody,
+} from './schemas.js';
 
 export interface ValidationDetail {
   path: string;
@@ -83,6 +88,12 @@ export function parseCreateOrder(body: string, contentType: string | undefined):
   });
   if (duplicates.length > 0)
     throw new ApiError(400, 'ValidationFailed', 'The order is not valid', duplicates);
+  // A sum JSON Schema cannot express. No retry can make it pass, so it is bad input (400), never a 429.
+  const units = document.items.reduce((sum, item) => sum + item.quantity, 0);
+  if (units > MAX_UNITS_PER_ORDER)
+    throw new ApiError(400, 'ValidationFailed', 'The order is not valid', [
+      { path: '/items', message: `hold ${units} units; an order holds at most ${MAX_UNITS_PER_ORDER}` },
+    ]);
   return document;
 }
 

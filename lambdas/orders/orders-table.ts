@@ -15,6 +15,7 @@ import {
   UNPUBLISHED_INDEX,
   UNPUBLISHED_SHARD_ATTRIBUTE,
 } from '../shared/outbox.js';
+import { COUNTED_IN_FLIGHT, countInFlight, TooManyOrdersInFlight } from './in-flight.js';
 import {
   FIRST_VERSION,
   type NewOrder,
@@ -36,6 +37,9 @@ export class ConcurrentRequest extends Error {
 }
 
 const SWEEP_CURSOR_KEY = { pk: 'SWEEPER', sk: 'CURSOR' };
+/** Tries of a new order whose transaction lost a race on its customer's counter to another order. */
+const COUNTER_ATTEMPTS = 3;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isConditionFailure(error: unknown): boolean {
   if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return true;
@@ -50,51 +54,69 @@ export class OrdersTable {
   ) {}
 
   /**
-   * Records a new PENDING order, or returns the order an earlier request with the same id created.
-   * A transaction even for one row: the order's outbox event joins this same commit. Two requests racing
-   * on one key make DynamoDB cancel one transaction with a conflict: the loser reads the winner's order,
-   * or is told to retry when that order is not visible yet.
+   * Records a new PENDING order and counts it in flight for its customer, or returns the order an earlier request
+   * with the same id created (a replay counts nothing: the order's put fails, so the whole transaction does). A
+   * transaction even for one order: its outbox event and the count join this same commit. Two requests racing on
+   * one key make DynamoDB cancel one transaction with a conflict: the loser reads the winner's order, or is told
+   * to retry when that order is not visible yet. Two orders of one customer racing on the counter are tried again.
    */
   async create(
     order: NewOrder,
     at: string,
+    maxInFlight: number,
   ): Promise<{ created: true } | { created: false; existing: StoredOrder }> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: pendingOrderRow(order, at),
-                ConditionExpression: 'attribute_not_exists(pk)',
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-            outboxPut(
-              this.tableName,
-              orderEvent(
-                order.orderId,
-                'OrderPlaced',
-                FIRST_VERSION,
-                at,
-                { customerId: order.customerId, items: order.items },
-                order.traceId,
-                order.placedBy,
-              ),
-            ),
-          ],
-        }),
-      );
-      return { created: true };
-    } catch (error) {
-      const existing = cancellationReasons(error)?.[0]?.Item;
-      if (existing) return { created: false, existing: existing as unknown as StoredOrder };
-      if (!isWriteConflict(error)) throw error;
-      const winner = await this.get(order.orderId);
-      if (winner) return { created: false, existing: winner };
-      throw new ConcurrentRequest(`Order ${order.orderId} is being created by another request`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.send(
+          new TransactWriteCommand({ TransactItems: this.creation(order, at, maxInFlight) }),
+        );
+        return { created: true };
+      } catch (error) {
+        const [orderReason, , counterReason] = cancellationReasons(error) ?? [];
+        const existing = orderReason?.Item;
+        if (existing) return { created: false, existing: existing as unknown as StoredOrder };
+        if (counterReason?.Code === 'ConditionalCheckFailed') {
+          // DynamoDB need not report every failed condition: a replay at the cap is still a replay.
+          const replayed = await this.get(order.orderId);
+          if (replayed) return { created: false, existing: replayed };
+          throw new TooManyOrdersInFlight(maxInFlight);
+        }
+        if (!isWriteConflict(error)) throw error;
+        if (orderReason?.Code !== 'TransactionConflict' && attempt < COUNTER_ATTEMPTS) {
+          await sleep(Math.random() * 50 * attempt);
+          continue;
+        }
+        const winner = await this.get(order.orderId);
+        if (winner) return { created: false, existing: winner };
+        throw new ConcurrentRequest(`Order ${order.orderId} is being created by another request`);
+      }
     }
+  }
+
+  private creation(order: NewOrder, at: string, maxInFlight: number) {
+    return [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...pendingOrderRow(order, at), [COUNTED_IN_FLIGHT]: true },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+        },
+      },
+      outboxPut(
+        this.tableName,
+        orderEvent(
+          order.orderId,
+          'OrderPlaced',
+          FIRST_VERSION,
+          at,
+          { customerId: order.customerId, items: order.items },
+          order.traceId,
+          order.placedBy,
+        ),
+      ),
+      countInFlight(this.tableName, order.customerId, maxInFlight, at),
+    ];
   }
 
   async get(orderId: string): Promise<StoredOrder | undefined> {
@@ -213,8 +235,10 @@ export class OrdersTable {
     announce = true,
   ): Promise<boolean> {
     const { writes } = planStatusChange(this.tableName, order, change, at);
+    // Without its announcement the change keeps every other write, the in-flight count's included.
+    const items = announce ? writes : writes.filter((_write, index) => index !== 1);
     try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: announce ? writes : writes.slice(0, 1) }));
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
       statusChangeMetric(change);
       return true;
     } catch (error) {

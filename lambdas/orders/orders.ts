@@ -43,6 +43,8 @@ export interface StoredOrder extends NewOrder {
   actions?: (PendingAction & { endedAt: string; outcome: OrderStatus })[];
   /** Automatic redrives since the order was placed or an operator last acted. */
   autoRedrives?: number;
+  /** True while the order counts against its customer's in-flight cap (see in-flight.ts). */
+  countedInFlight?: boolean;
 }
 
 /** The first version an order has: the one its OrderPlaced event announces. */

@@ -1,6 +1,7 @@
 import type { ActionPlan } from '../shared/barrier.js';
 import { OrderStateConflict, TransientError } from '../shared/errors.js';
 import { orderEvent, outboxPut } from '../shared/outbox.js';
+import { COUNTED_IN_FLIGHT, releaseInFlight } from './in-flight.js';
 import { FIRST_VERSION, orderKey, type StoredOrder } from './orders.js';
 import { actionAsRead, endActionClause, versionAsRead } from './read-conditions.js';
 import { canTransition, EVENT_OF_STATUS, type OrderStatus, type TargetStatus } from './status.js';
@@ -12,7 +13,7 @@ export interface StatusChange {
 }
 
 export type OrderAsRead = Pick<StoredOrder, 'orderId' | 'status' | 'version' | 'pendingAction'> &
-  Partial<Pick<StoredOrder, 'traceId' | 'placedBy'>>;
+  Partial<Pick<StoredOrder, 'traceId' | 'placedBy' | 'customerId' | 'countedInFlight'>>;
 
 /**
  * The writes that move an order as it was read to a new status, announced by an outbox row in the same
@@ -44,6 +45,12 @@ export function planStatusChange(
   }
   const action = order.pendingAction;
   if (action) setClauses.push(endActionClause(action, at, change.to, values));
+  // Leaving PENDING is the one moment an order stops being in flight; nothing returns to PENDING.
+  const release =
+    order.status === 'PENDING' && order.countedInFlight === true && order.customerId !== undefined
+      ? releaseInFlight(tableName, order.customerId, at)
+      : undefined;
+  const removed = [...(action ? ['pendingAction'] : []), ...(release ? [COUNTED_IN_FLIGHT] : [])];
   // Pinned as read: the status, the version, and the operator action in flight (or its absence), so a
   // change planned before an action began never ends that action unrecorded.
   values[':from'] = order.status;
@@ -62,7 +69,7 @@ export function planStatusChange(
         Update: {
           TableName: tableName,
           Key: orderKey(order.orderId),
-          UpdateExpression: `SET ${setClauses.join(', ')}${action ? ' REMOVE pendingAction' : ''}`,
+          UpdateExpression: `SET ${setClauses.join(', ')}${removed.length > 0 ? ` REMOVE ${removed.join(', ')}` : ''}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -81,6 +88,7 @@ export function planStatusChange(
           order.placedBy,
         ),
       ),
+      ...(release ? [release] : []),
     ],
     explainConditionFailure: (index, item) => {
       if (index === 1)

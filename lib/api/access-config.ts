@@ -1,3 +1,15 @@
+/** A service that calls the IAM routes, with its own API key and usage plan. */
+export interface ApiService {
+  /** Names its key, plan and output (`ApiKeyId<Name>`): 1-32 of A-Za-z0-9-, unique in the stage. */
+  readonly name: string;
+  /** Its steady requests per second, whatever the stage as a whole allows. */
+  readonly rateLimit: number;
+  /** The burst it may send above its rate. */
+  readonly burstLimit: number;
+  /** Requests per UTC day before API Gateway answers 429 until the next day. */
+  readonly quotaPerDay: number;
+}
+
 /** Who may call the orders API; part of each stage's configuration (lib/stages.ts). */
 export interface ApiAccessConfig {
   /**
@@ -18,6 +30,12 @@ export interface ApiAccessConfig {
   readonly clients?: readonly string[];
   /** Principals that may also reconcile (align, redrive, cancel, complete); they may always place and read. */
   readonly operators?: readonly string[];
+  /**
+   * The services calling /orders...: each gets an API key (sent as `x-api-key`) and a usage plan, and those
+   * routes then refuse a request without a key of the stage with 403. Keys identify and meter a service, SigV4
+   * still authenticates it. Omitted or empty: no key is required and only the stage's throttling applies.
+   */
+  readonly services?: readonly ApiService[];
 }
 
 /** A pool of the stack's own, and the customer named by the token's subject. */

@@ -2,6 +2,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { CUSTOMER_PATH_PREFIX } from '../../lambdas/orders-api/caller.js';
 import { createOrderRequestSchema, IDEMPOTENCY_KEY_HEADER } from '../../lambdas/orders-api/schemas.js';
@@ -15,6 +16,8 @@ import { bindReconcile, type ReconcileSettings, sagaMachines } from '../services
 import { stageOf } from '../stages.js';
 import { CustomerAuth } from './customer-auth.js';
 import { apiResourcePolicy } from './resource-policy.js';
+import { ServiceUsagePlans } from './usage-plans.js';
+import { ApiWebAcl } from './web-acl.js';
 
 export interface OrdersApiProps {
   /** The orders service's table: the API writes new orders and reads them back. */
@@ -40,6 +43,8 @@ const GATEWAY_ERRORS: {
   status?: string;
   code: string;
   withValidation?: boolean;
+  /** Seconds a throttled caller waits: API Gateway sends no Retry-After of its own. */
+  retryAfter?: number;
 }[] = [
   {
     type: apigw.ResponseType.BAD_REQUEST_BODY,
@@ -55,7 +60,7 @@ const GATEWAY_ERRORS: {
   },
   { type: apigw.ResponseType.REQUEST_TOO_LARGE, status: '413', code: 'PayloadTooLarge' },
   { type: apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, status: '415', code: 'UnsupportedMediaType' },
-  { type: apigw.ResponseType.THROTTLED, status: '429', code: 'TooManyRequests' },
+  { type: apigw.ResponseType.THROTTLED, status: '429', code: 'TooManyRequests', retryAfter: 1 },
   { type: apigw.ResponseType.QUOTA_EXCEEDED, status: '429', code: 'TooManyRequests' },
   {
     type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
@@ -82,6 +87,10 @@ export class OrdersApi extends Construct {
   readonly operatorPolicy: iam.ManagedPolicy;
   /** The customers' user pool and the authorizer of the customer routes. */
   readonly customerAuth: CustomerAuth;
+  /** Each named service's API key (its id is an output; its value stays in API Gateway). */
+  readonly serviceKeys: ServiceUsagePlans['keys'];
+  /** The stage's web ACL, where the stage configures one. */
+  readonly webAcl?: wafv2.CfnWebACL;
 
   constructor(scope: Construct, id: string, props: OrdersApiProps) {
     super(scope, id);
@@ -91,7 +100,11 @@ export class OrdersApi extends Construct {
 
     this.ordersFunction = new ServiceFunction(this, 'OrdersApiFunction', {
       entry: lambdaEntry('orders-api/handler.ts'),
-      environment: { STATE_MACHINE_ARN: liveAliasArnOf(saga.stateMachine), ...customerClaim },
+      environment: {
+        STATE_MACHINE_ARN: liveAliasArnOf(saga.stateMachine),
+        ...customerClaim,
+        MAX_ORDERS_IN_FLIGHT: String(stageOf(this).ordersInFlightPerCustomer),
+      },
       // UpdateItem records the execution once its start succeeded.
     }).useTable('TABLE_NAME', props.ordersTable, [
       'dynamodb:GetItem',
@@ -145,6 +158,9 @@ export class OrdersApi extends Construct {
       this.restApi.addGatewayResponse(`${gatewayError.type.responseType}Response`, {
         type: gatewayError.type,
         ...(gatewayError.status ? { statusCode: gatewayError.status } : {}),
+        ...(gatewayError.retryAfter
+          ? { responseHeaders: { 'Retry-After': `'${gatewayError.retryAfter}'` } }
+          : {}),
         templates: {
           'application/json': `{"error":{"code":"${gatewayError.code}","message":$context.error.messageString${details}}}`,
         },
@@ -191,7 +207,9 @@ export class OrdersApi extends Construct {
       });
       return orders;
     };
-    const serviceOrders = addRoutes(this.restApi.root, {});
+    // Keys only once services are named: a key that no caller was given would lock every caller out.
+    const services = access.services ?? [];
+    const serviceOrders = addRoutes(this.restApi.root, { apiKeyRequired: services.length > 0 });
     Validations.of(serviceOrders).acknowledge({
       id: 'AwsSolutions-COG4',
       reason:
@@ -231,11 +249,21 @@ export class OrdersApi extends Construct {
       [placeOrder, readOrder, reconcileOrder],
     );
 
-    Validations.of(this.restApi).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason:
-        'WAF is an account-level choice with its own cost; the API is IAM-authorized and stage-throttled. Attach a web ACL to the stage where required.',
-    });
+    this.serviceKeys = new ServiceUsagePlans(this, 'Services', this.restApi, services).keys;
+    const waf = stageOf(this).waf;
+    if (waf) {
+      this.webAcl = new ApiWebAcl(this, 'Waf', {
+        stage: this.restApi.deploymentStage,
+        requestsPerIpPer5Minutes: waf.requestsPerIpPer5Minutes,
+        metricPrefix: Stack.of(this).stackName,
+      }).webAcl;
+    } else {
+      Validations.of(this.restApi).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason:
+          "This stage runs without AWS WAF (its monthly cost per web ACL and rule), as the stage's configuration chose: callers are authenticated (SigV4 or a Cognito token), the stage is throttled, bodies are validated and refused past 16 KB, and each customer's orders in flight are capped. The prod stage has a web ACL.",
+      });
+    }
     if (stageOf(this).apiGatewayCloudWatchRole)
       Validations.of(this.restApi).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

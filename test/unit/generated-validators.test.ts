@@ -16,7 +16,7 @@ describe('generated validators', () => {
       ),
     ).toThrow(/a\/city must NOT have fewer than 1 characters.*a\/country must match pattern/);
     expect(() => orderLinesField({ items: [{ sku: 'S', quantity: 101 }] }, 'items')).toThrow(
-      expect.objectContaining({ name: 'InvalidStepInput', message: 'items/0/quantity must be <= 100' }),
+      expect.objectContaining({ name: 'InvalidStepInput', message: 'items/0/quantity must be <= 50' }),
     );
   });
 

@@ -30,3 +30,4 @@ process.env.SAGA_TIMEOUT_SECONDS = '3600';
 process.env.AUTO_REDRIVE_BUDGET = '2';
 process.env.REPUBLISH_AFTER_SECONDS = '180';
 process.env.REPUBLISH_BATCH_LIMIT = '500';
+process.env.MAX_ORDERS_IN_FLIGHT = '3';
