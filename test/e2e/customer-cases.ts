@@ -30,7 +30,7 @@ export function customerCases(session: () => E2eSession, isLocal: boolean): void
     it.skipIf(!isLocal)(
       `refuses an order for another customer with 403, nothing written${isLocal ? '' : LOCAL_ONLY}`,
       async () => {
-        const order = newOrder({ customerId: BROKE_CUSTOMER });
+        const order = newOrder(session(), { customerId: BROKE_CUSTOMER });
         session().track(order.orderId);
 
         const refused = await asCustomer(CUSTOMER, 'POST', '/customer/orders', {
@@ -48,7 +48,7 @@ export function customerCases(session: () => E2eSession, isLocal: boolean): void
     it.skipIf(!isLocal)(
       `answers 404 for another customer's order, on GET and reconcile${isLocal ? '' : LOCAL_ONLY}`,
       async () => {
-        const order = newOrder({ customerId: CUSTOMER });
+        const order = newOrder(session(), { customerId: CUSTOMER });
         session().track(order.orderId);
         const placed = await asCustomer(CUSTOMER, 'POST', '/customer/orders', {
           key: order.key,
@@ -78,7 +78,7 @@ export function customerCases(session: () => E2eSession, isLocal: boolean): void
     it.skipIf(!isLocal)(
       `refuses the customer routes without a token with 401${isLocal ? '' : LOCAL_ONLY}`,
       async () => {
-        const order = newOrder();
+        const order = newOrder(session());
         const answer = await session().api.call('POST', '/customer/orders', {
           as: 'unsigned',
           headers: { 'Idempotency-Key': order.key },

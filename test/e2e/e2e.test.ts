@@ -38,7 +38,7 @@ describe.skipIf(skipReason !== undefined)(
 
     beforeAll(async () => {
       session =
-        resolution.kind === 'remote' ? openRemoteSession(resolution.target) : await openLocalSession();
+        resolution.kind === 'remote' ? await openRemoteSession(resolution.target) : await openLocalSession();
       await session.seed(FIXTURES);
     }, 120_000);
 

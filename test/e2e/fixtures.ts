@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import type { Seed } from '../../local/seed.js';
 import type { ApiAnswer, CallerRole } from './api-client.js';
 import type { E2eSession } from './session.js';
@@ -38,13 +37,14 @@ export interface NewOrder {
 }
 
 export function newOrder(
+  session: Pick<E2eSession, 'orderIdOf'>,
   options: { customerId?: string; sku?: string; quantity?: number; country?: string } = {},
 ): NewOrder {
   const key = `e2e-${randomUUID()}`;
   const customerId = options.customerId ?? CUSTOMER;
   return {
     key,
-    orderId: deriveOrderId(customerId, key),
+    orderId: session.orderIdOf(customerId, key),
     body: {
       customerId,
       items: [{ sku: options.sku ?? SKU, quantity: options.quantity ?? 1 }],

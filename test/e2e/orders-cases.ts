@@ -32,7 +32,7 @@ async function holdings(session: E2eSession, sku: string, customerId: string) {
 export function ordersCases(session: () => E2eSession, isLocal: boolean): void {
   describe.concurrent('orders', () => {
     it('confirms an order: each forward step once, stock and money taken', async () => {
-      const order = newOrder({ quantity: 2 });
+      const order = newOrder(session(), { quantity: 2 });
       const placed = await placeOrder(session(), order);
       expect(placed.status).toBe(202);
       expect(placed.body).toMatchObject({ orderId: order.orderId, status: 'PENDING' });
@@ -56,7 +56,7 @@ export function ordersCases(session: () => E2eSession, isLocal: boolean): void {
 
     it('InsufficientStock: cancelled at the reservation, nothing taken', async () => {
       const before = await holdings(session(), RARE_SKU, CUSTOMER);
-      const order = newOrder({ sku: RARE_SKU, quantity: 2 });
+      const order = newOrder(session(), { sku: RARE_SKU, quantity: 2 });
       expect((await placeOrder(session(), order)).status).toBe(202);
       const cancelled = await settledOrder(session(), order.orderId, 'CANCELLED');
       expect(cancelled.failure).toMatchObject({ step: 'ReserveInventory', error: 'InsufficientStock' });
@@ -65,7 +65,7 @@ export function ordersCases(session: () => E2eSession, isLocal: boolean): void {
     });
 
     it('InsufficientFunds: cancelled at the charge, the reservation released', async () => {
-      const order = newOrder({ customerId: BROKE_CUSTOMER });
+      const order = newOrder(session(), { customerId: BROKE_CUSTOMER });
       expect((await placeOrder(session(), order)).status).toBe(202);
       const cancelled = await settledOrder(session(), order.orderId, 'CANCELLED');
       expect(cancelled.failure).toMatchObject({ step: 'ChargePayment', error: 'InsufficientFunds' });
@@ -86,7 +86,7 @@ export function ordersCases(session: () => E2eSession, isLocal: boolean): void {
     });
 
     it('ShippingRejected: every compensation in reverse, money and stock back', async () => {
-      const order = newOrder({ country: 'BR' });
+      const order = newOrder(session(), { country: 'BR' });
       expect((await placeOrder(session(), order)).status).toBe(202);
       const cancelled = await settledOrder(session(), order.orderId, 'CANCELLED');
       expect(cancelled.failure).toMatchObject({ step: 'CreateShipment', error: 'ShippingRejected' });
@@ -111,7 +111,7 @@ export function ordersCases(session: () => E2eSession, isLocal: boolean): void {
     });
 
     it('is idempotent: the same key and body give the same order, another body 422', async () => {
-      const order = newOrder();
+      const order = newOrder(session());
       const answers = await Promise.all([placeOrder(session(), order), placeOrder(session(), order)]);
       for (const answer of answers) {
         // 409 ConcurrentRequest while the winner's write is not visible yet is the contract's other answer.
@@ -133,7 +133,7 @@ export function ordersCases(session: () => E2eSession, isLocal: boolean): void {
 
     it('answers bad input with 4xx and its error code, never a 5xx', async () => {
       const api = session().api;
-      const order = newOrder();
+      const order = newOrder(session());
       const noKey = await api.call('POST', '/orders', { body: order.body });
       expect(noKey.status).toBe(400);
       expect(noKey.body).toMatchObject({ error: { code: 'MissingParameter' } });
@@ -160,7 +160,7 @@ export function ordersCases(session: () => E2eSession, isLocal: boolean): void {
       `refuses unsigned callers, and clients on reconcile${isLocal ? '' : ' (skipped: the deployment signs with one identity, the default chain)'}`,
       async () => {
         const api = session().api;
-        const order = newOrder();
+        const order = newOrder(session());
         const unsigned = await placeOrder(session(), order, order.body, 'unsigned');
         expect(unsigned.status).toBe(403);
         expect(unsigned.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');

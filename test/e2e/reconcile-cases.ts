@@ -27,7 +27,7 @@ export function reconcileCases(session: () => E2eSession, isLocal: boolean): voi
 
   describe('reconcile, on a settled order', () => {
     it('does nothing without an action, and answers each action on a final order', async () => {
-      const order = newOrder();
+      const order = newOrder(session());
       expect((await placeOrder(session(), order)).status).toBe(202);
       await settledOrder(session(), order.orderId, 'CONFIRMED');
       expect(await reconcile(order.orderId)).toMatchObject({ status: 200, body: { result: 'nothing' } });
@@ -49,7 +49,7 @@ export function reconcileCases(session: () => E2eSession, isLocal: boolean): voi
       async () => {
         const local = session().local;
         if (!local) throw new Error('local controls missing');
-        const order = newOrder();
+        const order = newOrder(session());
         await local.armFault({
           target: 'ShippingWorker',
           mode: 'error',
@@ -87,7 +87,7 @@ export function reconcileCases(session: () => E2eSession, isLocal: boolean): voi
       async () => {
         const local = session().local;
         if (!local) throw new Error('local controls missing');
-        const order = newOrder();
+        const order = newOrder(session());
         await local.armFault({
           target: 'ShippingWorker',
           mode: 'error',
@@ -119,7 +119,7 @@ export function reconcileCases(session: () => E2eSession, isLocal: boolean): voi
       async () => {
         const local = session().local;
         if (!local) throw new Error('local controls missing');
-        const order = newOrder();
+        const order = newOrder(session());
         await local.armFault({ target: 'ConfirmOrder', mode: 'error', count: 1000, orderId: order.orderId });
         expect((await placeOrder(session(), order)).status).toBe(202);
         const waiting = await settledOrder(session(), order.orderId, 'NEEDS_ATTENTION');

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { executionArnOf } from '../../lambdas/orders/saga-client.js';
@@ -7,6 +8,7 @@ import { LOCAL_API_IDENTITIES } from '../../local/api-identities.js';
 import { type OrderSagaCloud, startLocalCloud } from '../../local/cloud.js';
 import { DEMO_SEED, type Seed, seedRows } from '../../local/seed.js';
 import type { Snapshot } from '../../local/snapshot.js';
+import { deployedOrderIdOf, localOrderIdOf, type OrderIdOf } from '../support/order-ids.js';
 import { defaultCredentialChain, PublicApi } from './api-client.js';
 import type { RemoteTarget, TargetName } from './targets.js';
 
@@ -27,6 +29,8 @@ export interface E2eSession {
   seed(seed: Seed): Promise<void>;
   /** An order the suite placed, removed at close on a deployment. */
   track(orderId: string): void;
+  /** The id the target derives for (customer, Idempotency-Key), with that target's order-id key. */
+  orderIdOf: OrderIdOf;
   snapshot?: () => Promise<Snapshot>;
   /** An ID token naming the customer, for the customer routes; only where the target can sign one. */
   customerToken?: (customerId: string) => string;
@@ -69,6 +73,7 @@ export async function openLocalSession(): Promise<E2eSession> {
   return {
     target: 'local',
     api: new PublicApi(cloud.apiUrl, 'us-east-1', { client, operator }),
+    orderIdOf: await localOrderIdOf(cloud.apiUrl),
     seed: (seed) => expectStatus(localPost(cloud.apiUrl, '/_local/seed', 'POST', seed), 201, 'seed'),
     track: () => undefined,
     snapshot: () => cloud.snapshot(),
@@ -118,8 +123,15 @@ export async function unreachableReason(target: RemoteTarget): Promise<string | 
  * operator: which policy it holds is the account's business), fixtures written to the stack's inventory and
  * payments tables (the API has no way to add stock or money), and everything the run wrote deleted at close.
  */
-export function openRemoteSession(target: RemoteTarget): E2eSession {
+export async function openRemoteSession(target: RemoteTarget): Promise<E2eSession> {
   const credentials = target.credentials ?? defaultCredentialChain();
+  const keyArn = target.outputs.OrderIdKeySecretArn;
+  if (!keyArn) throw new Error(`${target.outputsFile} has no OrderIdKeySecretArn: deploy the current stack`);
+  // Reading the key takes secretsmanager:GetSecretValue on it: the suite is run by someone who may.
+  const orderIdOf = await deployedOrderIdOf(
+    new SecretsManagerClient({ region: target.region, endpoint: target.awsEndpoint, credentials }),
+    keyArn,
+  );
   const documents = DynamoDBDocumentClient.from(
     new DynamoDBClient({ region: target.region, endpoint: target.awsEndpoint, credentials }),
   );
@@ -135,6 +147,7 @@ export function openRemoteSession(target: RemoteTarget): E2eSession {
   return {
     target: target.name,
     api: new PublicApi(target.apiUrl, target.region, { client: credentials, operator: credentials }),
+    orderIdOf,
     async seed(seed) {
       const rows = seedRows(seed);
       const puts = [

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
@@ -193,11 +192,6 @@ export function scheduleArbitrary(catalogue: Catalogue): fc.Arbitrary<Schedule> 
     ),
     firstDelaysMs: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 4, maxLength: 4 }),
   });
-}
-
-/** README: `ord_` and the first 32 hex digits of SHA-256(customerId NUL key). Derived here, not imported. */
-export function orderIdOf(customerId: string, idempotencyKey: string): string {
-  return `ord_${createHash('sha256').update(`${customerId}\u0000${idempotencyKey}`).digest('hex').slice(0, 32)}`;
 }
 
 export function outputOf(cloud: CloudReaders, name: string): string {

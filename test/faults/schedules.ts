@@ -14,7 +14,8 @@ import {
   type Violation,
 } from '../support/invariants.js';
 
-import { orderIdOf, outputOf, type Schedule, type ScheduleCloud } from './schedule-model.js';
+import { localOrderIdOf } from '../support/order-ids.js';
+import { outputOf, type Schedule, type ScheduleCloud } from './schedule-model.js';
 
 export * from './schedule-model.js';
 
@@ -56,6 +57,7 @@ export async function runSchedule(cloud: ScheduleCloud, schedule: Schedule): Pro
   const violations: Violation[] = [];
   const violate = (rule: string, detail: string) => violations.push({ rule, detail });
 
+  const orderIdOf = await localOrderIdOf(cloud.apiUrl);
   const skus = schedule.skus.map((sku, i) => ({ sku: `SKU-sch-${tag}-${i}`, ...sku }));
   const customers = schedule.customers.map((customer, i) => ({
     customerId: `cust-sch-${tag}-${i}`,

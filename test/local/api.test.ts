@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { callsFor } from '../faults/driver.js';
 import { badRequests, VALID_ORDER } from './bad-input-cases.js';
 import {
@@ -11,6 +10,7 @@ import {
   executionCount,
   executionsFor,
   notificationsOf,
+  orderIdOf,
   postOrder,
   rowsOf,
   snapshot,
@@ -154,7 +154,7 @@ describe('the orders API on the local cloud', () => {
   });
 
   it('answers 404 with a JSON error for an unknown order and an unknown route', async () => {
-    const unknownOrder = await callApi('GET', `/orders/${deriveOrderId('nobody', 'nothing')}`);
+    const unknownOrder = await callApi('GET', `/orders/${orderIdOf('nobody', 'nothing')}`);
     expect(unknownOrder.status).toBe(404);
     expect(unknownOrder.body).toMatchObject({ error: { code: 'OrderNotFound' } });
 

@@ -24,6 +24,7 @@ import {
   readInvariantInput,
   type Violation,
 } from '../support/invariants.js';
+import { localOrderIdOf } from '../support/order-ids.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const sfn = new SFNClient({ endpoint: inject('sfnEndpoint'), region: 'us-east-1', credentials });
@@ -32,6 +33,8 @@ const documents = DynamoDBDocumentClient.from(
 );
 export const sqs = new SQSClient({ endpoint: inject('sqsEndpoint'), region: 'us-east-1', credentials });
 export const apiUrl = inject('apiUrl');
+/** Ids the layer's local cloud derives for (customer, Idempotency-Key), with the key it made at boot. */
+export const orderIdOf = await localOrderIdOf(apiUrl);
 const outputs = inject('outputs');
 
 export function output(name: string): string {

@@ -4,7 +4,6 @@ import { type IamReport, unusedGrants } from '@order-saga/local-cloud';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pendingOrderRow } from '../../lambdas/orders/orders.js';
 import { executionArnOf } from '../../lambdas/orders/saga-client.js';
-import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import {
   address,
   apiUrl,
@@ -14,6 +13,7 @@ import {
   eventually,
   executionsFor,
   listFaults,
+  orderIdOf,
   output,
   postOrder,
   reconcile,
@@ -60,7 +60,7 @@ function newOrder(options: { country?: string; customerId?: string; sku?: string
   const key = `k-${randomUUID()}`;
   return {
     key,
-    orderId: deriveOrderId(customerId, key),
+    orderId: orderIdOf(customerId, key),
     body: {
       customerId,
       items: [{ sku: options.sku ?? SKU, quantity: options.quantity ?? 1 }],
@@ -151,7 +151,7 @@ describe.sequential('every grant of the stack is used', () => {
 
   it('sweeps an order left PENDING without an execution', async () => {
     const since = new Date();
-    const orderId = deriveOrderId(CUSTOMER, `k-${randomUUID()}`);
+    const orderId = orderIdOf(CUSTOMER, `k-${randomUUID()}`);
     const order = {
       orderId,
       customerId: CUSTOMER,

@@ -12,7 +12,6 @@ import {
 } from '@aws-sdk/client-sqs';
 import { LOCAL_ENDPOINTS_FILE, publishLocalEndpoints } from '@order-saga/local-cloud';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { VALID_ORDER } from './bad-input-cases.js';
 import {
   address,
@@ -22,6 +21,7 @@ import {
   clearFaults,
   eventually,
   listFaults,
+  orderIdOf,
   placeOrderDirectly,
   postOrder,
   rowsOf,
@@ -135,13 +135,16 @@ describe('delivery guarantees on the local cloud', () => {
   it('compensates an order whose shipping worker never answers, and the late worker changes nothing', async () => {
     const before = await snapshot();
     const key = `k-${randomUUID()}`;
-    const orderId = deriveOrderId(VALID_ORDER.customerId, key);
+    const orderId = orderIdOf(VALID_ORDER.customerId, key);
     await armFault({ target: 'ShippingWorker', mode: 'error', count: 1000, orderId });
     await postOrder({ ...VALID_ORDER, shippingAddress: address('GB') }, key);
 
     const cancelled = await waitForOrder(orderId, 30_000);
     expect(cancelled.status).toBe('CANCELLED');
-    expect(cancelled.failure).toMatchObject({ step: 'CreateShipment', error: 'States.HeartbeatTimeout' });
+    // The caller sees an internal error; the order's record keeps what happened, for operators.
+    expect(cancelled.failure).toMatchObject({ step: 'CreateShipment', error: 'InternalError' });
+    const [record] = await rowsOf('OrdersTableName', `ORDER#${orderId}`);
+    expect(record?.failure).toMatchObject({ step: 'CreateShipment', error: 'States.HeartbeatTimeout' });
 
     // The late worker must really run: its next invocation spends this fault (it runs the handler, twice),
     // and the request, wherever the failed receives left it, is brought back to it.

@@ -3,7 +3,6 @@ import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { pendingOrderRow } from '../../lambdas/orders/orders.js';
 import { executionArnOf } from '../../lambdas/orders/saga-client.js';
-import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import {
   address,
   armFault,
@@ -17,6 +16,7 @@ import {
   historyOf,
   listFaults,
   notificationsOf,
+  orderIdOf,
   output,
   postOrder,
   reconcile,
@@ -42,7 +42,7 @@ function newOrder(country = 'US') {
   const key = `k-${randomUUID()}`;
   return {
     key,
-    orderId: deriveOrderId(CUSTOMER, key),
+    orderId: orderIdOf(CUSTOMER, key),
     body: { customerId: CUSTOMER, items: [{ sku: SKU, quantity: 2 }], shippingAddress: address(country) },
   };
 }
@@ -72,7 +72,7 @@ afterEach(async () => {
 describe('reconcile without a body on the local cloud', () => {
   it('starts the execution a PENDING order never got, once', async () => {
     const since = new Date();
-    const orderId = deriveOrderId(CUSTOMER, `k-${randomUUID()}`);
+    const orderId = orderIdOf(CUSTOMER, `k-${randomUUID()}`);
     await writeOrderRecord(
       pendingOrderRow(
         {
@@ -142,7 +142,7 @@ describe('reconcile without a body on the local cloud', () => {
 
   it('the sweeper starts the saga of an order left PENDING without an execution', async () => {
     const since = new Date();
-    const orderId = deriveOrderId(CUSTOMER, `k-${randomUUID()}`);
+    const orderId = orderIdOf(CUSTOMER, `k-${randomUUID()}`);
     await writeOrderRecord(
       pendingOrderRow(
         {
@@ -297,8 +297,11 @@ describe('a step after the pivot that keeps failing', () => {
     expect(waiting.failure).toMatchObject({
       reason: 'failed-after-pivot',
       step: 'ConfirmOrder',
-      error: 'InjectedError',
+      error: 'InternalError',
     });
+    // What the caller sees as an internal error, the order's record keeps by name, for operators.
+    const [record] = await rowsOf('OrdersTableName', `ORDER#${order.orderId}`);
+    expect(record?.failure).toMatchObject({ step: 'ConfirmOrder', error: 'InjectedError' });
 
     const cancel = await reconcile(order.orderId, { action: 'cancel', reason: 'try to cancel' });
     expect(cancel.status).toBe(409);

@@ -13,6 +13,7 @@ import { handler } from '../../lambdas/orders-api/handler.js';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { handler as reconcileHandler } from '../../lambdas/orders-api/reconcile-handler.js';
 import { parseOrderEvent } from '../../lambdas/shared/outbox.js';
+import { TEST_ORDER_ID_KEY } from './order-id-key.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
@@ -24,7 +25,7 @@ const order = {
   items: [{ sku: 'SKU-1', quantity: 2 }],
   shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
 };
-const ORDER_ID = deriveOrderId('c-1', 'key-1');
+const ORDER_ID = deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'key-1');
 
 /** What API Gateway passes on after the user pool's authorizer verified a customer's token. */
 const customer = (sub: string, requestId = 'req-customer') => ({

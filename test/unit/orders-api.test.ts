@@ -17,6 +17,7 @@ import { handler } from '../../lambdas/orders-api/handler.js';
 import { stepsFromHistory } from '../../lambdas/orders-api/history.js';
 import { deriveOrderId, requestHash } from '../../lambdas/orders-api/identity.js';
 import { cancelled } from './aws-fakes.js';
+import { TEST_ORDER_ID_KEY } from './order-id-key.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
@@ -26,7 +27,7 @@ const order = {
   items: [{ sku: 'SKU-1', quantity: 2 }],
   shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
 };
-const ORDER_ID = deriveOrderId('c-1', 'key-1');
+const ORDER_ID = deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'key-1');
 const SAGA_ARN = `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`;
 
 /** A POST /orders event; a header given as undefined is left out. */
@@ -488,9 +489,11 @@ describe('step history', () => {
 
 describe('order identity', () => {
   it('derives the same id for the same customer and key, and different ones otherwise', () => {
-    expect(deriveOrderId('c-1', 'k')).toBe(deriveOrderId('c-1', 'k'));
-    expect(deriveOrderId('c-1', 'k')).not.toBe(deriveOrderId('c-2', 'k'));
-    expect(deriveOrderId('c-1', 'k')).toMatch(/^ord_[0-9a-f]{32}$/);
+    expect(deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'k')).toBe(deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'k'));
+    expect(deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'k')).not.toBe(
+      deriveOrderId(TEST_ORDER_ID_KEY, 'c-2', 'k'),
+    );
+    expect(deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'k')).toMatch(/^ord_[0-9a-f]{32}$/);
   });
 
   it('hashes a request by meaning, not by key order', () => {

@@ -21,10 +21,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { handler } from '../../lambdas/orders-api/reconcile-handler.js';
 import { CONDITION_FAILED, cancelled, NONE } from './aws-fakes.js';
+import { TEST_ORDER_ID_KEY } from './order-id-key.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
-const ORDER_ID = deriveOrderId('c-1', 'k');
+const ORDER_ID = deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'k');
 const SAGA_ARN = `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`;
 const OPERATOR = 'arn:aws:iam::111111111111:user/ops';
 

@@ -19,6 +19,7 @@ import { ExecutionRefused, RedriveUnsupported, SagaClient } from '../../lambdas/
 import { deriveOrderId } from '../../lambdas/orders-api/identity.js';
 import { handler as reconcileHandler } from '../../lambdas/orders-api/reconcile-handler.js';
 import { handler as sweeperHandler } from '../../lambdas/sweeper/handler.js';
+import { TEST_ORDER_ID_KEY } from './order-id-key.js';
 
 /**
  * LocalStack's Step Functions has no RedriveExecution: its skeleton answers an operation the provider does
@@ -33,7 +34,7 @@ const notImplemented = () => serviceError('InternalFailure', 501);
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
-const ORDER_ID = deriveOrderId('c-1', 'redrive-unsupported');
+const ORDER_ID = deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'redrive-unsupported');
 const SAGA_ARN = `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`;
 
 function storedOrder(status: string, extra: Record<string, unknown> = {}) {

@@ -81,48 +81,52 @@ export class LocalSecrets {
 
   /** Answers a call whose X-Amz-Target is `secretsmanager.<Operation>`. */
   handle(operation: string, rawBody: string, response: ServerResponse): void {
-    const send = (status: number, body: unknown) => {
-      response.writeHead(status, {
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amzn-requestid': randomUUID(),
-      });
-      response.end(JSON.stringify(body));
-    };
+    const [status, body] = this.answer(operation, rawBody);
+    response.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-requestid': randomUUID(),
+    });
+    response.end(JSON.stringify(body));
+  }
+
+  private answer(operation: string, rawBody: string): [number, unknown] {
     let input: Record<string, unknown> = {};
     try {
       const parsed: unknown = JSON.parse(rawBody || '{}');
       if (isRecord(parsed)) input = parsed;
     } catch {
-      return send(400, { __type: 'InvalidRequestException', message: 'The request body is not JSON' });
+      return [400, { __type: 'InvalidRequestException', message: 'The request body is not JSON' }];
     }
-    const secretId = typeof input.SecretId === 'string' ? input.SecretId : '';
-    const secret = this.find(secretId);
     if (operation !== 'GetSecretValue' && operation !== 'DescribeSecret')
-      return send(400, {
-        __type: 'UnknownOperationException',
-        message: `${operation} is not emulated locally`,
-      });
+      return [400, { __type: 'UnknownOperationException', message: `${operation} is not emulated locally` }];
+    const secret = this.find(typeof input.SecretId === 'string' ? input.SecretId : '');
     if (!secret)
-      return send(400, {
-        __type: 'ResourceNotFoundException',
-        message: "Secrets Manager can't find the specified secret.",
-      });
-    const { arn, name, versionId, createdDate } = secret;
+      return [
+        400,
+        { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." },
+      ];
+    const { arn, name, value, versionId, createdDate } = secret;
     if (operation === 'DescribeSecret')
-      return send(200, {
+      return [
+        200,
+        {
+          ARN: arn,
+          Name: name,
+          CreatedDate: createdDate,
+          VersionIdsToStages: { [versionId]: ['AWSCURRENT'] },
+        },
+      ];
+    return [
+      200,
+      {
         ARN: arn,
         Name: name,
+        SecretString: value,
+        VersionId: versionId,
+        VersionStages: ['AWSCURRENT'],
         CreatedDate: createdDate,
-        VersionIdsToStages: { [versionId]: ['AWSCURRENT'] },
-      });
-    send(200, {
-      ARN: arn,
-      Name: name,
-      SecretString: secret.value,
-      VersionId: versionId,
-      VersionStages: ['AWSCURRENT'],
-      CreatedDate: createdDate,
-    });
+      },
+    ];
   }
 }
 
