@@ -312,6 +312,10 @@ export class OrderSagaStack extends Stack {
         description: `${service.name}'s API key id: aws apigateway get-api-key --include-value --api-key <id>`,
         value: key.keyId,
       });
+    new CfnOutput(this, 'OrderIdKeySecretArn', {
+      description: 'The secret order ids are derived with: its ARN, never its value',
+      value: this.api.orderIdKey.secret.secretArn,
+    });
     new CfnOutput(this, 'OrdersTableName', { value: orders.table.tableName });
     new CfnOutput(this, 'InventoryTableName', { value: inventory.table.tableName });
     new CfnOutput(this, 'PaymentsTableName', { value: payments.table.tableName });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { IN_FLIGHT_RETRY_AFTER_SECONDS, TooManyOrdersInFlight } from '../orders/in-flight.js';
@@ -12,7 +13,7 @@ import { countMetric } from '../shared/metrics.js';
 import { CUSTOMER_PATH_PREFIX, callerOf, mayRead, placedByOf } from './caller.js';
 import { stepsFromHistory } from './history.js';
 import { ApiError, apiHandler, bodyText, header, json, traceIdOf } from './http.js';
-import { deriveOrderId, requestHash } from './identity.js';
+import { deriveOrderId, orderIdKeyReader, requestHash } from './identity.js';
 import { publicFailure, publicSteps } from './public-errors.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, ORDER_ID_PATTERN } from './schemas.js';
 import { parseCreateOrder } from './validation.js';
@@ -25,6 +26,7 @@ const saga = new SagaClient(new SFNClient({}), { saga: stateMachineArn });
 const customerClaim = requireEnv('CUSTOMER_CLAIM');
 /** Orders a customer may have PENDING at once, from the stage's configuration. */
 const maxOrdersInFlight = Number(requireEnv('MAX_ORDERS_IN_FLIGHT'));
+const orderIdKey = orderIdKeyReader(new SecretsManagerClient({}), requireEnv('ORDER_ID_KEY_SECRET_ARN'));
 
 /** Links stay in the route family the caller used: a customer's token is not accepted on /orders. */
 function linksFor(event: APIGatewayProxyEvent) {
@@ -69,7 +71,7 @@ async function createOrder(event: APIGatewayProxyEvent) {
     throw new ApiError(403, 'CustomerMismatch', 'customerId must be the customer the token names');
   }
   const order = {
-    orderId: deriveOrderId(request.customerId, idempotencyKey),
+    orderId: deriveOrderId(await orderIdKey(), request.customerId, idempotencyKey),
     customerId: request.customerId,
     items: request.items,
     shippingAddress: request.shippingAddress,

@@ -15,6 +15,7 @@ import { liveAliasArnOf } from '../saga/live-alias.js';
 import { bindReconcile, type ReconcileSettings, sagaMachines } from '../services/reconcile-access.js';
 import { stageOf } from '../stages.js';
 import { CustomerAuth } from './customer-auth.js';
+import { OrderIdKey } from './order-id-key.js';
 import { apiResourcePolicy } from './resource-policy.js';
 import { ServiceUsagePlans } from './usage-plans.js';
 import { ApiWebAcl } from './web-acl.js';
@@ -91,6 +92,8 @@ export class OrdersApi extends Construct {
   readonly serviceKeys: ServiceUsagePlans['keys'];
   /** The stage's web ACL, where the stage configures one. */
   readonly webAcl?: wafv2.CfnWebACL;
+  /** The secret order ids are derived with. */
+  readonly orderIdKey: OrderIdKey;
 
   constructor(scope: Construct, id: string, props: OrdersApiProps) {
     super(scope, id);
@@ -112,6 +115,8 @@ export class OrdersApi extends Construct {
       'dynamodb:UpdateItem',
     ]);
     saga.stateMachine.grantStartExecution(this.ordersFunction);
+    this.orderIdKey = new OrderIdKey(this, 'OrderIdKey');
+    this.orderIdKey.grantDerive(this.ordersFunction);
     // An order's steps include those of the operator actions that ran on it.
     for (const machine of sagaMachines(saga))
       grantExecutionAccess(this.ordersFunction, machine, ['states:GetExecutionHistory']);

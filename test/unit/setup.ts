@@ -1,6 +1,9 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, expect, vi } from 'vitest';
 import 'aws-sdk-client-mock-vitest/extend';
 import { allCustomMatcher } from 'aws-sdk-client-mock-vitest';
+import { TEST_ORDER_ID_KEY } from './order-id-key.js';
 
 expect.extend(allCustomMatcher);
 
@@ -31,3 +34,7 @@ process.env.AUTO_REDRIVE_BUDGET = '2';
 process.env.REPUBLISH_AFTER_SECONDS = '180';
 process.env.REPUBLISH_BATCH_LIMIT = '500';
 process.env.MAX_ORDERS_IN_FLIGHT = '3';
+process.env.ORDER_ID_KEY_SECRET_ARN =
+  'arn:aws:secretsmanager:us-east-1:111111111111:secret:OrderSaga-OrderIdKey-AbCdEf';
+// The API reads the order-id key once per cold start; every unit test's environment holds the same one.
+mockClient(SecretsManagerClient).on(GetSecretValueCommand).resolves({ SecretString: TEST_ORDER_ID_KEY });
