@@ -60,7 +60,8 @@ export class OutboxRepublisher extends Construct {
     }).useTable(
       'TABLE_NAME',
       props.ordersTable,
-      ['dynamodb:Query', 'dynamodb:UpdateItem'],
+      // Unpublished events are found on their index and marked published on the table.
+      ['dynamodb:UpdateItem'],
       [UNPUBLISHED_INDEX],
     );
     this.function.sendsTo(props.orderEventsQueue);

@@ -1,7 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ORDERS_BY_STATUS_INDEX } from '../../lambdas/orders/orders.js';
 import { UNPUBLISHED_INDEX } from '../../lambdas/shared/outbox.js';
@@ -48,15 +47,9 @@ export class Sweeper extends Construct {
       'TABLE_NAME',
       props.ordersTable,
       // UpdateItem and PutItem: status changes with their outbox rows, recorded executions, the sweep cursor.
-      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
-      [ORDERS_BY_STATUS_INDEX],
-    );
-    // OldestUnpublishedEventAge reads the first row of each shard of the outbox's index, and nothing more there.
-    this.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:Query'],
-        resources: [`${props.ordersTable.tableArn}/index/${UNPUBLISHED_INDEX}`],
-      }),
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+      // The stuck orders by status; OldestUnpublishedEventAge reads the first row of each outbox shard.
+      [ORDERS_BY_STATUS_INDEX, UNPUBLISHED_INDEX],
     );
     bindReconcile(this.function, props.reconcile, false);
 

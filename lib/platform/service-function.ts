@@ -114,7 +114,8 @@ export class ServiceFunction extends NodejsFunction {
 
   /**
    * Gives the function one table: the env var that names it and exactly these actions on it, in one call
-   * so the two cannot drift. Index access is granted per named index, never on index/*.
+   * so the two cannot drift. Each named index may be queried, and nothing else: never index/*, and never the
+   * table's item actions on an index.
    */
   useTable(
     envName: string,
@@ -131,11 +132,11 @@ export class ServiceFunction extends NodejsFunction {
         resourceName: `${table.tableName}/index/${name}`,
       }),
     );
-    iam.Grant.addToPrincipal({
-      grantee: this,
-      actions: [...actions],
-      resourceArns: [table.tableArn, ...indexArns],
-    });
+    if (actions.length > 0)
+      iam.Grant.addToPrincipal({ grantee: this, actions: [...actions], resourceArns: [table.tableArn] });
+    // An index is only ever queried: the item actions above mean nothing there.
+    if (indexArns.length > 0)
+      iam.Grant.addToPrincipal({ grantee: this, actions: ['dynamodb:Query'], resourceArns: indexArns });
     // A data key is used through DynamoDB only, and only to decrypt unless the function writes.
     if (table.encryptionKey instanceof DataKey) {
       const writes = actions.some(
