@@ -98,6 +98,10 @@ try {
         `    ${customerId}: ${cloud.userPoolTokens.issue({ sub: customerId }, CUSTOMER_TOKEN_HOURS * 3600)}`,
       );
   }
+  if (cloud.apiKeys.length > 0) {
+    console.log('  API keys: methods that require one take these in x-api-key');
+    for (const key of cloud.apiKeys) console.log(`    ${key.logicalId} (id ${key.id}): ${key.value}`);
+  }
   console.log(
     '  snapshot: GET /_local/snapshot · faults: POST/DELETE /_local/faults · Ctrl-C stops everything',
   );

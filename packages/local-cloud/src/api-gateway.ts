@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { LocalApiKeys } from './api-auth/api-keys.js';
 import type { ApiAuthorizer, ApiCaller } from './api-auth/iam-authorizer.js';
 import type { LocalTokenIssuer } from './api-auth/jwt.js';
 import { userPoolsOf } from './api-auth/user-pools.js';
 import { type CorrelationIdOf, noCorrelation } from './correlation.js';
+import { GatewayResponses } from './gateway-responses.js';
 import type { LambdaErrorShape, LambdaInvoker } from './stepfunctions-engine.js';
 import {
   type CfnTemplate,
@@ -26,16 +28,13 @@ interface Route {
   /** arn:aws:execute-api:<region>:<account>:<apiId>/<stage>, what IAM policies name the API by. */
   apiArn: string;
   iamAuthorized: boolean;
+  /** `<apiId>/<stage>` for a method that takes only keys of a usage plan on it; undefined when it needs none. */
+  apiKeyStage?: string;
   /** A Cognito user pools authorizer's header and the issuers (pool URLs) whose ID tokens it takes. */
   userPools?: { header: string; issuers: string[] };
   requiredHeaders: string[];
   validateParameters: boolean;
   bodyValidators: Map<string, ValidateFunction>;
-}
-
-interface GatewayResponse {
-  status: number;
-  template?: string;
 }
 
 export interface HttpRequest {
@@ -80,6 +79,8 @@ export interface LocalRestApiOptions {
    * local issuer. Without it they are open, so a plain curl works.
    */
   tokenIssuer?: LocalTokenIssuer;
+  /** The clock usage plans throttle and count by. Default: Date.now. */
+  now?: () => number;
 }
 
 function responseCorrelationId(response: HttpResponse, correlationIdOf: CorrelationIdOf): string | undefined {
@@ -105,7 +106,9 @@ function logicalIdOf(reference: unknown): string | undefined {
  */
 export class LocalRestApi {
   private readonly routes: Route[] = [];
-  private readonly gatewayResponses = new Map<string, GatewayResponse>();
+  private readonly gatewayResponses: GatewayResponses;
+  /** The template's API keys with the values this local API takes. */
+  readonly apiKeys: LocalApiKeys;
 
   constructor(
     template: CfnTemplate,
@@ -121,6 +124,7 @@ export class LocalRestApi {
       return `${pathOf(properties.ParentId)}/${String(properties.PathPart)}`;
     };
     const ajv = new Ajv({ allErrors: true, strict: false });
+    this.apiKeys = new LocalApiKeys(template, ctx, options.now);
     const stageOf = (restApiId: string | undefined): string => {
       const stage = resourcesOfType(template, 'AWS::ApiGateway::Stage').find(
         ([, candidate]) => logicalIdOf(candidate.Properties?.RestApiId) === restApiId,
@@ -160,6 +164,7 @@ export class LocalRestApi {
         functionArn,
         apiArn: `arn:${ctx.partition}:execute-api:${ctx.region}:${ctx.accountId}:${apiId}/${stageOf(restApiId)}`,
         iamAuthorized: properties.AuthorizationType === 'AWS_IAM',
+        apiKeyStage: properties.ApiKeyRequired === true ? `${apiId}/${stageOf(restApiId)}` : undefined,
         userPools:
           properties.AuthorizationType === 'COGNITO_USER_POOLS'
             ? userPoolsOf(resources[logicalIdOf(properties.AuthorizerId) ?? '']?.Properties ?? {}, ctx)
@@ -172,48 +177,11 @@ export class LocalRestApi {
       });
     }
 
-    for (const [, response] of resourcesOfType(template, 'AWS::ApiGateway::GatewayResponse')) {
-      const properties = response.Properties ?? {};
-      const templates = isRecord(properties.ResponseTemplates) ? properties.ResponseTemplates : {};
-      this.gatewayResponses.set(String(properties.ResponseType), {
-        status: Number(properties.StatusCode ?? 0),
-        template:
-          typeof templates['application/json'] === 'string' ? templates['application/json'] : undefined,
-      });
-    }
+    this.gatewayResponses = new GatewayResponses(template);
   }
 
   get routeCount(): number {
     return this.routes.length;
-  }
-
-  /** An error API Gateway answers itself, rendered through the template's gateway response when it has one. */
-  private gatewayError(
-    type: string,
-    defaultStatus: number,
-    message: string,
-    validation = '',
-    requestId = randomUUID(),
-    errorType = type,
-  ): HttpResponse {
-    const configured =
-      this.gatewayResponses.get(type) ??
-      this.gatewayResponses.get(defaultStatus >= 500 ? 'DEFAULT_5XX' : 'DEFAULT_4XX');
-    const body = configured?.template
-      ? configured.template
-          .replaceAll('$context.error.messageString', JSON.stringify(message))
-          .replaceAll('$context.error.validationErrorString', JSON.stringify(validation).slice(1, -1))
-          .replaceAll('$context.requestId', requestId)
-      : JSON.stringify({ message });
-    return {
-      status: this.gatewayResponses.get(type)?.status || defaultStatus,
-      headers: {
-        'content-type': 'application/json',
-        'x-amzn-requestid': requestId,
-        'x-amzn-errortype': errorType,
-      },
-      body,
-    };
   }
 
   async handle(request: HttpRequest): Promise<HttpResponse> {
@@ -245,7 +213,7 @@ export class LocalRestApi {
     const candidates = this.routes.filter((route) => route.pattern.test(url.pathname));
     const route = candidates.find((candidate) => candidate.method === method || candidate.method === 'ANY');
     if (!route) {
-      return this.gatewayError(
+      return this.gatewayResponses.error(
         'MISSING_AUTHENTICATION_TOKEN',
         403,
         'Missing Authentication Token',
@@ -255,7 +223,7 @@ export class LocalRestApi {
     }
     exchange.path = route.resource;
     if (Buffer.byteLength(request.body, 'utf8') > MAX_REQUEST_BYTES) {
-      return this.gatewayError('REQUEST_TOO_LARGE', 413, 'Request Too Long', '', requestId);
+      return this.gatewayResponses.error('REQUEST_TOO_LARGE', 413, 'Request Too Long', '', requestId);
     }
     let caller: ApiCaller | undefined;
     if (route.iamAuthorized && this.options.authorizer) {
@@ -264,7 +232,7 @@ export class LocalRestApi {
       const decision = await this.options.authorizer.check(request, methodArn);
       if (!('caller' in decision)) {
         const { responseType, message, errorType } = decision;
-        return this.gatewayError(responseType, 403, message, '', requestId, errorType);
+        return this.gatewayResponses.error(responseType, 403, message, '', requestId, errorType);
       }
       caller = decision.caller;
     }
@@ -274,10 +242,26 @@ export class LocalRestApi {
       const token = Object.entries(request.headers).find(([name]) => name.toLowerCase() === wanted)?.[1];
       const check = this.options.tokenIssuer.check([token].flat()[0], route.userPools.issuers);
       if (!check.ok) {
-        return this.gatewayError('UNAUTHORIZED', 401, check.message, '', requestId, 'UnauthorizedException');
+        return this.gatewayResponses.error(
+          'UNAUTHORIZED',
+          401,
+          check.message,
+          '',
+          requestId,
+          'UnauthorizedException',
+        );
       }
       // API Gateway hands the function every claim as a string.
       claims = Object.fromEntries(Object.entries(check.claims).map(([name, value]) => [name, String(value)]));
+    }
+    if (route.apiKeyStage) {
+      // After authorization, as API Gateway orders its checks: a usage plan meters authorized callers only.
+      const key = Object.entries(request.headers).find(([name]) => name.toLowerCase() === 'x-api-key')?.[1];
+      const refusal = this.apiKeys.check([key].flat()[0], route.apiKeyStage);
+      if (refusal) {
+        const { responseType, status, message, errorType } = refusal;
+        return this.gatewayResponses.error(responseType, status, message, '', requestId, errorType);
+      }
     }
 
     const headers: Record<string, string> = {};
@@ -294,7 +278,7 @@ export class LocalRestApi {
     if (route.validateParameters) {
       const missing = route.requiredHeaders.filter((name) => !headerValue(name));
       if (missing.length > 0) {
-        return this.gatewayError(
+        return this.gatewayResponses.error(
           'BAD_REQUEST_PARAMETERS',
           400,
           `Missing required request parameters: [${missing.join(', ')}]`,
@@ -311,7 +295,7 @@ export class LocalRestApi {
       try {
         document = JSON.parse(request.body);
       } catch {
-        return this.gatewayError(
+        return this.gatewayResponses.error(
           'BAD_REQUEST_BODY',
           400,
           'Invalid request body',
@@ -323,7 +307,7 @@ export class LocalRestApi {
         const problems = (validateBody.errors ?? []).map(
           (error) => `${error.instancePath || '/'} ${error.message ?? error.keyword}`,
         );
-        return this.gatewayError(
+        return this.gatewayResponses.error(
           'BAD_REQUEST_BODY',
           400,
           'Invalid request body',
@@ -376,7 +360,7 @@ export class LocalRestApi {
     const result = outcome.ok && isRecord(outcome.payload) ? outcome.payload : undefined;
     if (!result || typeof result.statusCode !== 'number') {
       // What API Gateway does with a function error or a malformed proxy response.
-      return this.gatewayError('DEFAULT_5XX', 502, 'Internal server error', '', requestId);
+      return this.gatewayResponses.error('DEFAULT_5XX', 502, 'Internal server error', '', requestId);
     }
     const responseHeaders: Record<string, string> = { 'x-amzn-requestid': requestId };
     if (isRecord(result.headers)) {

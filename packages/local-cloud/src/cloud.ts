@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { LocalApiKey } from './api-auth/api-keys.js';
 import { type ApiIdentity, createIamAuthorizer } from './api-auth/iam-authorizer.js';
 import { LocalTokenIssuer } from './api-auth/jwt.js';
 import { type LocalUserPoolTokens, localUserPoolTokens } from './api-auth/user-pools.js';
@@ -136,6 +137,8 @@ export interface LocalCloud {
   iamReport(): IamReport | undefined;
   /** Signs ID tokens the local API accepts; undefined without `auth` or without a user pool authorizer. */
   userPoolTokens?: LocalUserPoolTokens;
+  /** The template's API keys with the values the local API takes (deterministic per stack and key). */
+  apiKeys: LocalApiKey[];
   stop(): Promise<void>;
 }
 
@@ -380,6 +383,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       awsCalls: (correlationId) => interceptor.callCounts(correlationId),
       iamReport: () => iam?.report(),
       userPoolTokens: tokenIssuer ? localUserPoolTokens(template, ctx, tokenIssuer) : undefined,
+      apiKeys: restApi.apiKeys.keys,
       stop: stopAll,
     };
   } catch (error) {

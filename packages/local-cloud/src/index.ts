@@ -2,6 +2,7 @@
  * The local cloud: runs a synthesized AWS CDK app offline. See the package README.
  * Apps start it with startLocalCloud; the rest are the building blocks it is made of, for tests and tools.
  */
+export { type ApiKeyRefusal, type LocalApiKey, LocalApiKeys } from './api-auth/api-keys.js';
 export { type ApiAuthorizer, type ApiIdentity, createIamAuthorizer } from './api-auth/iam-authorizer.js';
 export { type Claims, LocalTokenIssuer, type TokenCheck } from './api-auth/jwt.js';
 export { type AuthRefusal, authenticate, type LocalIdentity, MAX_CLOCK_SKEW_MS } from './api-auth/sigv4.js';
