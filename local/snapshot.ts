@@ -20,6 +20,27 @@ export interface Snapshot {
   // reserved is the result on its barrier row, and ReleaseInventory's barrier row marks it released.
   reservations: { orderId: string; sku: string; quantity: number; released: boolean }[];
   queues: { name: string; visible: number; inFlight: number }[];
+  // Each customer's count of orders in flight, beside the orders that carry the mark it counts (countedInFlight).
+  inFlight: { customerId: string; counter: number; counted: { orderId: string; status: string }[] }[];
+}
+
+/** Counter rows and counted orders, by customer: one scan of the orders table, so they agree with each other. */
+function inFlightOf(orders: Record<string, unknown>[]): Snapshot['inFlight'] {
+  const byCustomer = new Map<string, Snapshot['inFlight'][number]>();
+  const entry = (customerId: string) => {
+    const found = byCustomer.get(customerId) ?? { customerId, counter: 0, counted: [] };
+    byCustomer.set(customerId, found);
+    return found;
+  };
+  for (const item of orders) {
+    if (item.sk === 'IN_FLIGHT') entry(String(item.customerId)).counter = Number(item.inFlight ?? 0);
+    else if (item.sk === 'ORDER' && item.countedInFlight === true)
+      entry(String(item.customerId)).counted.push({
+        orderId: String(item.orderId),
+        status: String(item.status),
+      });
+  }
+  return [...byCustomer.values()].sort(byKey((item) => item.customerId));
 }
 
 async function scanAll(
@@ -148,5 +169,6 @@ export async function takeSnapshot(sources: {
       (a, b) => a.orderId.localeCompare(b.orderId) || a.sku.localeCompare(b.sku),
     ),
     queues: queues.sort(byKey((queue) => queue.name)),
+    inFlight: inFlightOf(orders ?? []),
   };
 }

@@ -57,7 +57,8 @@ export interface Scope {
 export type InvariantSnapshot = Pick<
   Snapshot,
   'inventory' | 'accounts' | 'orders' | 'shipments' | 'notifications' | 'charges' | 'reservations'
->;
+> &
+  Partial<Pick<Snapshot, 'inFlight'>>;
 
 export interface InvariantInput {
   initial: InitialState;
@@ -120,6 +121,18 @@ export function checkInvariants(input: InvariantInput): Violation[] {
     snapshot.shipments.filter((shipment) => shipment.status === ACTIVE_SHIPMENT),
     (shipment) => shipment.orderId,
   );
+
+  // The in-flight cap is exact only if each counter is exactly its customer's counted orders, all PENDING.
+  for (const { customerId, counter, counted } of snapshot.inFlight ?? []) {
+    if (only.customerIds && !only.customerIds.includes(customerId)) continue;
+    for (const order of counted.filter((entry) => entry.status !== 'PENDING'))
+      violate('inflight.mark', `${order.orderId}: ${order.status} but still counted in flight`);
+    if (counter !== counted.length)
+      violate(
+        'inflight.count',
+        `${customerId}: counter ${counter} ≠ ${counted.length} orders counted in flight`,
+      );
+  }
 
   for (const sku of only.skus ?? Object.keys(initial.stock)) {
     const row = snapshot.inventory.find((item) => item.sku === sku);

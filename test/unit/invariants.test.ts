@@ -67,6 +67,11 @@ function world(): InvariantInput {
         { orderId: 'o2', sku: 'A', quantity: 1, released: true },
         { orderId: 'o3', sku: 'B', quantity: 1, released: false },
       ],
+      // o4 is c2's order still in flight; o1 to o3 left PENDING and released their count.
+      inFlight: [
+        { customerId: 'c1', counter: 0, counted: [] },
+        { customerId: 'c2', counter: 1, counted: [{ orderId: 'o4', status: 'PENDING' }] },
+      ],
     },
     orders: [
       {
@@ -178,6 +183,22 @@ describe('checkInvariants', () => {
       (w) => {
         w.initial.balances.c2 = -1;
         account(w, 'c2').balanceCents = -1;
+      },
+    ],
+    [
+      'inflight.count',
+      'a counter that went down twice for one order',
+      (w) => {
+        const c2 = w.snapshot.inFlight?.find((entry) => entry.customerId === 'c2');
+        if (c2) c2.counter = 0;
+      },
+    ],
+    [
+      'inflight.mark',
+      'an order that left PENDING without releasing its count',
+      (w) => {
+        w.snapshot.inFlight?.[0]?.counted.push({ orderId: 'o1', status: 'CONFIRMED' });
+        if (w.snapshot.inFlight?.[0]) w.snapshot.inFlight[0].counter = 1;
       },
     ],
     [
