@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { customerCases } from './customer-cases.js';
 import { FIXTURES } from './fixtures.js';
+import { limitCases } from './limit-cases.js';
 import { ordersCases } from './orders-cases.js';
 import { reconcileCases } from './reconcile-cases.js';
 import { type E2eSession, openLocalSession, openRemoteSession, unreachableReason } from './session.js';
@@ -50,5 +51,6 @@ describe.skipIf(skipReason !== undefined)(
     ordersCases(current, isLocal);
     reconcileCases(current, isLocal);
     customerCases(current, isLocal);
+    limitCases(current, isLocal);
   },
 );
