@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DeadLetterQueue } from '../platform/queue-with-dlq.js';
+import { operationsDashboard } from './dashboard.js';
 
 /** The namespace the functions emit their embedded-metric-format metrics in. */
 export const METRICS_NAMESPACE = 'OrderSaga';
@@ -224,7 +225,7 @@ export class Monitoring extends Construct {
       });
     }
 
-    this.dashboard = this.buildDashboard(props);
+    this.dashboard = operationsDashboard(this, props, this.alarms, this.fromService());
     new CfnOutput(this.stack, 'AlarmTopicArn', {
       description: 'Every alarm notifies this topic: subscribe the people on call',
       value: this.topic.topicArn,
@@ -273,110 +274,6 @@ export class Monitoring extends Construct {
     this.alarms.push(alarm);
     return alarm;
   }
-
-  private buildDashboard(props: MonitoringProps): cloudwatch.Dashboard {
-    const period = Duration.minutes(5);
-    const query = (expression: string, label: string) =>
-      new cloudwatch.MathExpression({ expression, label, period, usingMetrics: {} });
-    const byDimension = (aggregate: string, metricName: string, dimension: string) =>
-      query(
-        `SELECT ${aggregate}(${metricName}) ${this.fromService()} GROUP BY ${dimension}`,
-        `${metricName} by ${dimension}`,
-      );
-    const total = (aggregate: string, metricName: string) =>
-      query(`SELECT ${aggregate}(${metricName}) ${this.fromService()}`, metricName);
-    const dlqs = deadLetterQueues(this.stack);
-
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `${this.stack.stackName}-operations`,
-      defaultInterval: Duration.hours(3),
-    });
-    dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({
-        title: 'Alarms',
-        alarms: this.alarms,
-        width: 24,
-        height: 4,
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Sagas: started, confirmed, cancelled, with a person',
-        left: [
-          total('SUM', 'SagaStarted'),
-          total('SUM', 'SagaConfirmed'),
-          total('SUM', 'SagaCancelled'),
-          total('SUM', 'SagaNeedsAttention'),
-          total('SUM', 'CompensationFailed'),
-        ],
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Outcomes by reason: cancelled (left), needs attention (right)',
-        left: [byDimension('SUM', 'SagaCancelled', 'Reason')],
-        right: [byDimension('SUM', 'SagaNeedsAttention', 'Reason')],
-        width: 12,
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Step latency (ms): average (left), maximum (right)',
-        left: [byDimension('AVG', 'StepDuration', 'Step')],
-        right: [byDimension('MAX', 'StepDuration', 'Step')],
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Step outcomes',
-        left: [
-          query(
-            `SELECT SUM(StepOutcome) ${this.fromService()} GROUP BY Step, Outcome`,
-            'StepOutcome by Step, Outcome',
-          ),
-        ],
-        width: 12,
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'DLQ depths',
-        left: dlqs.map(([name, queue]) =>
-          queue.metricApproximateNumberOfMessagesVisible({ label: name, period, statistic: 'Maximum' }),
-        ),
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Outbox lag: oldest unpublished event (s, left), relay iterator age (ms, right)',
-        left: [total('MAX', 'OldestUnpublishedEventAge')],
-        right: [props.relay.metric('IteratorAge', { period, statistic: 'Maximum' })],
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Oldest PENDING order (s)',
-        left: [total('MAX', 'OldestPendingOrderAge')],
-        leftAnnotations: [{ label: 'settling guarantee', value: props.pendingOrderDeadline.toSeconds() }],
-        width: 8,
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Recovery: sweeper actions, republished events, replays and conflicts',
-        left: [
-          byDimension('SUM', 'SweeperAction', 'Action'),
-          total('SUM', 'OutboxRepublished'),
-          total('SUM', 'IdempotentReplay'),
-          total('SUM', 'IdempotencyConflict'),
-        ],
-        right: [total('SUM', 'BarrierDuplicate'), total('SUM', 'NullCompensation')],
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Unexpected errors by function',
-        left: [byDimension('SUM', 'UnexpectedError', 'Function')],
-        width: 12,
-      }),
-    );
-    return dashboard;
-  }
 }
 
 /** The GitHub anchor of a runbook heading that is exactly `id`. */
@@ -388,7 +285,7 @@ export function runbookAnchor(id: string): string {
 }
 
 /** Every queue of the stack that is some queue's DLQ or a DeadLetterQueue, by its short name, in path order. */
-function deadLetterQueues(stack: Stack): [string, sqs.Queue][] {
+export function deadLetterQueues(stack: Stack): [string, sqs.Queue][] {
   const nodes = stack.node.findAll();
   const targets = new Set(
     nodes.flatMap((node) =>
