@@ -45,32 +45,57 @@ describe('cdk-nag AwsSolutions', () => {
 
 describe('actions on "*"', () => {
   const { template: synthesized } = synthOrderSaga();
-  /** Each role's actions on every resource, by the construct path of the role. */
+  type Statement = { Action: string | string[]; Resource: unknown };
+  type Resource = {
+    Type: string;
+    Properties: {
+      Roles?: { Ref: string }[];
+      ManagedPolicyArns?: unknown[];
+      PolicyDocument?: { Statement: Statement[] };
+    };
+  };
+  const resources = synthesized.toJSON().Resources as Record<string, Resource>;
+  const wildcardActionsOf = (statements: Statement[] = []) =>
+    statements
+      .filter((statement) => [statement.Resource].flat().includes('*'))
+      .flatMap((s) => [s.Action].flat());
+
+  /**
+   * Each role's actions on every resource, by the construct path of the role: from the policies attached to it
+   * and from the stack's managed policies it holds.
+   */
   function wildcardActionsByRole(): Record<string, string[]> {
     const byRole: Record<string, Set<string>> = {};
-    const resources = synthesized.toJSON().Resources as Record<
-      string,
-      {
-        Type: string;
-        Properties: {
-          Roles?: { Ref: string }[];
-          PolicyDocument?: { Statement: { Action: string | string[]; Resource: unknown }[] };
-        };
-      }
-    >;
-    for (const resource of Object.values(resources)) {
-      if (resource.Type !== 'AWS::IAM::Policy') continue;
-      for (const statement of resource.Properties.PolicyDocument?.Statement ?? []) {
-        if (![statement.Resource].flat().includes('*')) continue;
-        for (const role of resource.Properties.Roles ?? []) {
-          const name = role.Ref.replace(/[0-9A-F]{8}$/, '');
-          byRole[name] ??= new Set();
-          for (const action of [statement.Action].flat()) byRole[name].add(action);
+    const add = (roleId: string, actions: string[]) => {
+      if (actions.length === 0) return;
+      const name = roleId.replace(/[0-9A-F]{8}$/, '');
+      byRole[name] ??= new Set();
+      for (const action of actions) byRole[name].add(action);
+    };
+    for (const [id, resource] of Object.entries(resources)) {
+      if (resource.Type === 'AWS::IAM::Policy')
+        for (const role of resource.Properties.Roles ?? [])
+          add(role.Ref, wildcardActionsOf(resource.Properties.PolicyDocument?.Statement));
+      if (resource.Type === 'AWS::IAM::Role')
+        for (const arn of resource.Properties.ManagedPolicyArns ?? []) {
+          const policy = resources[(arn as { Ref?: string }).Ref ?? ''];
+          if (policy?.Type === 'AWS::IAM::ManagedPolicy')
+            add(id, wildcardActionsOf(policy.Properties.PolicyDocument?.Statement));
         }
-      }
     }
     return Object.fromEntries(Object.entries(byRole).map(([role, actions]) => [role, [...actions].sort()]));
   }
+
+  it("writes the functions' tracing actions once, in the stack's one tracing policy", () => {
+    const holding = Object.entries(resources).filter(([, resource]) =>
+      wildcardActionsOf(resource.Properties.PolicyDocument?.Statement).includes('xray:PutTraceSegments'),
+    );
+    // The state machines' own policies keep theirs: CDK writes them with the log delivery actions.
+    const functionsPolicies = holding.filter(([id]) => !id.includes('StateMachine'));
+    expect(
+      functionsPolicies.map(([id, resource]) => [id.replace(/[0-9A-F]{8}$/, ''), resource.Type]),
+    ).toEqual([['TracingPolicy', 'AWS::IAM::ManagedPolicy']]);
+  });
 
   it('are exactly tracing, the relay listing streams, and the state machines delivering logs', () => {
     const tracing = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
