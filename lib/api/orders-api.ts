@@ -69,6 +69,8 @@ const GATEWAY_ERRORS: {
     code: 'MissingAuthenticationToken',
   },
   { type: apigw.ResponseType.ACCESS_DENIED, status: '403', code: 'AccessDenied' },
+  // A service route of a stage that names its services, called without one of their keys.
+  { type: apigw.ResponseType.INVALID_API_KEY, status: '403', code: 'InvalidApiKey' },
   // Signature, token and authorization failures keep their own 401 or 403 instead of turning into a 400.
   { type: apigw.ResponseType.DEFAULT_4XX, code: 'ClientError' },
   { type: apigw.ResponseType.DEFAULT_5XX, status: '500', code: 'InternalError' },

@@ -1,4 +1,4 @@
-import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { MAX_BODY_BYTES } from '../../lambdas/orders-api/schemas.js';

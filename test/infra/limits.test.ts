@@ -99,6 +99,14 @@ describe('API keys and usage plans per calling service', () => {
     });
   });
 
+  it('answers a missing or unknown key with 403 InvalidApiKey in the API error shape', () => {
+    withServices.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'INVALID_API_KEY',
+      StatusCode: '403',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"code":"InvalidApiKey"') },
+    });
+  });
+
   it('outputs each key id, never a value', () => {
     const outputs = withServices.template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs).filter((name) => name.startsWith('ApiKeyId'))).toEqual([
