@@ -38,16 +38,22 @@ const cloud = await startLocalCloud({
   timeScale: 1,
   seed: {
     inventory: [{ sku: 'BENCH', stock: 1_000_000, priceCents: 100 }],
-    accounts: [{ customerId: 'bench', balanceCents: 1_000_000_000 }],
+    // A customer per order: one customer's orders in flight are capped (ordersInFlightPerCustomer), and a
+    // benchmark measures the saga, not that cap.
+    accounts: Array.from({ length: totalOrders }, (_unused, index) => ({
+      customerId: `bench-${index}`,
+      balanceCents: 1_000_000,
+    })),
   },
 });
 
 try {
-  const body = JSON.stringify({
-    customerId: 'bench',
-    items: [{ sku: 'BENCH', quantity: 1 }],
-    shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
-  });
+  const body = (index: number) =>
+    JSON.stringify({
+      customerId: `bench-${index}`,
+      items: [{ sku: 'BENCH', quantity: 1 }],
+      shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+    });
   const postLatencies: number[] = [];
   let next = 0;
   const started = Date.now();
@@ -57,7 +63,7 @@ try {
       const response = await fetch(`${cloud.apiUrl}/orders`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'Idempotency-Key': `bench-${started}-${index}` },
-        body,
+        body: body(index),
       });
       await response.arrayBuffer();
       if (response.status !== 202) throw new Error(`POST answered ${response.status}`);
