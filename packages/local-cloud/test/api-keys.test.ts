@@ -85,7 +85,7 @@ const call = (api: LocalRestApi, path: string, key?: string) =>
     body: '',
   });
 
-const valueOf = (api: LocalRestApi, logicalId: string) =>
+const keyValue = (api: LocalRestApi, logicalId: string) =>
   api.apiKeys.keys.find((key) => key.logicalId === logicalId)?.value ?? '';
 
 describe('API keys on the local API', () => {
@@ -95,15 +95,15 @@ describe('API keys on the local API', () => {
       { logicalId: 'CheckoutKey', description: 'checkout' },
       { logicalId: 'StrayKey' },
     ]);
-    expect(valueOf(first, 'CheckoutKey')).toMatch(/^[0-9a-f]{40}$/);
-    expect(valueOf(second, 'CheckoutKey')).toBe(valueOf(first, 'CheckoutKey'));
-    expect(valueOf(first, 'StrayKey')).not.toBe(valueOf(first, 'CheckoutKey'));
+    expect(keyValue(first, 'CheckoutKey')).toMatch(/^[0-9a-f]{40}$/);
+    expect(keyValue(second, 'CheckoutKey')).toBe(keyValue(first, 'CheckoutKey'));
+    expect(keyValue(first, 'StrayKey')).not.toBe(keyValue(first, 'CheckoutKey'));
     expect(first.apiKeys.keys[0]?.id).toBe(names.CheckoutKey?.ref);
   });
 
   it('refuses a method that requires a key without one, or with a key of no plan on the stage, with 403 Forbidden', async () => {
     const api = localApi();
-    for (const key of [undefined, 'not-a-key', valueOf(api, 'StrayKey')]) {
+    for (const key of [undefined, 'not-a-key', keyValue(api, 'StrayKey')]) {
       const response = await call(api, '/notes', key);
       expect(response.status, String(key)).toBe(403);
       expect(response.headers['x-amzn-errortype']).toBe('ForbiddenException');
@@ -113,14 +113,14 @@ describe('API keys on the local API', () => {
 
   it("passes a plan's key, header name in any case, and leaves methods that need none open", async () => {
     const api = localApi();
-    expect((await call(api, '/notes', valueOf(api, 'CheckoutKey'))).status).toBe(201);
+    expect((await call(api, '/notes', keyValue(api, 'CheckoutKey'))).status).toBe(201);
     expect((await call(api, '/public')).status).toBe(201);
   });
 
   it("throttles a key past its plan's burst with 429 and the gateway response's Retry-After, then refills at its rate", async () => {
     let now = Date.parse('2026-01-01T12:00:00Z');
     const api = localApi(() => now);
-    const key = valueOf(api, 'CheckoutKey');
+    const key = keyValue(api, 'CheckoutKey');
 
     const burst = [await call(api, '/notes', key), await call(api, '/notes', key)];
     const throttled = await call(api, '/notes', key);
@@ -139,7 +139,7 @@ describe('API keys on the local API', () => {
   it("refuses a key past its plan's daily quota with 429 until the next UTC day", async () => {
     let now = Date.parse('2026-01-01T12:00:00Z');
     const api = localApi(() => now);
-    const key = valueOf(api, 'CheckoutKey');
+    const key = keyValue(api, 'CheckoutKey');
     const statuses: number[] = [];
     for (let request = 0; request < 6; request++) {
       now += 5000;
