@@ -22,6 +22,12 @@ export const MAX_ITEMS = 20;
  */
 export const MAX_QUANTITY = 50;
 export const MAX_UNITS_PER_ORDER = 100;
+/**
+ * The most units of a line any release has accepted (100, before MAX_QUANTITY). The steps check lines against
+ * this, not the API's current cap: an order placed on an earlier release may still have its saga started,
+ * redriven, unwound or completed on this one, and must not fail as InvalidStepInput for a limit it predates.
+ */
+export const MAX_QUANTITY_EVER_ACCEPTED = 100;
 
 export const createOrderRequestSchema = {
   title: 'CreateOrderRequest',

@@ -16,8 +16,15 @@ describe('generated validators', () => {
       ),
     ).toThrow(/a\/city must NOT have fewer than 1 characters.*a\/country must match pattern/);
     expect(() => orderLinesField({ items: [{ sku: 'S', quantity: 101 }] }, 'items')).toThrow(
-      expect.objectContaining({ name: 'InvalidStepInput', message: 'items/0/quantity must be <= 50' }),
+      expect.objectContaining({ name: 'InvalidStepInput', message: 'items/0/quantity must be <= 100' }),
     );
+  });
+
+  it('take the lines of an order placed before the per-line cap: its saga may start or unwind on this release', () => {
+    // The API now refuses 51 units a line; a step must still take the 100 an earlier release accepted.
+    expect(orderLinesField({ items: [{ sku: 'S', quantity: 100 }] }, 'items')).toEqual([
+      { sku: 'S', quantity: 100 },
+    ]);
   });
 
   it('keep every field the API accepted, line2 included', () => {
