@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { customerCases } from './customer-cases.js';
 import { FIXTURES } from './fixtures.js';
+import { forgedEventCases } from './forged-event-cases.js';
 import { limitCases } from './limit-cases.js';
 import { ordersCases } from './orders-cases.js';
 import { reconcileCases } from './reconcile-cases.js';
@@ -52,5 +53,6 @@ describe.skipIf(skipReason !== undefined)(
     reconcileCases(current, isLocal);
     customerCases(current, isLocal);
     limitCases(current, isLocal);
+    forgedEventCases(current, isLocal);
   },
 );

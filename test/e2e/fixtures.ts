@@ -103,3 +103,18 @@ export async function settledOrder(
 }
 
 export const stepNames = (order: OrderView) => (order.steps ?? []).map((step) => step.step);
+
+/** Polls until `probe` returns a value (not undefined), or fails naming `what` after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 45_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`waited ${timeoutMs} ms for ${what}`);
+}

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { executionArnOf } from '../../lambdas/orders/saga-client.js';
 import { LOCAL_API_IDENTITIES } from '../../local/api-identities.js';
@@ -20,6 +21,8 @@ export interface LocalControls {
   armFault(fault: { target: string; mode: string; count: number; orderId?: string }): Promise<void>;
   clearFaults(): Promise<void>;
   stopSaga(orderId: string): Promise<void>;
+  /** Sends to order-events as a principal the consumer does not trust: the local cloud's own client. */
+  sendToOrderEvents(body: unknown): Promise<void>;
 }
 
 export interface E2eSession {
@@ -88,6 +91,13 @@ export async function openLocalSession(): Promise<E2eSession> {
       stopSaga: async (orderId) => {
         const executionArn = executionArnOf(cloud.outputs.StateMachineArn ?? '', orderId);
         await sfn.send(new StopExecutionCommand({ executionArn, error: 'OperatorStopped' }));
+      },
+      sendToOrderEvents: async (body) => {
+        const QueueUrl = cloud.outputs.OrderEventsQueueUrl;
+        if (!QueueUrl) throw new Error('the stack has no OrderEventsQueueUrl output');
+        await cloud.resources.sqs.send(
+          new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(body) }),
+        );
       },
     },
     close: () => cloud.stop(),
