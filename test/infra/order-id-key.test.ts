@@ -57,7 +57,7 @@ describe('the order-id key', () => {
       resourcesOf('dev').find(
         ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.includes('OrdersApiFunction'),
       ) ?? [];
-    const variables = (fn?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(variables.ORDER_ID_KEY_SECRET_ARN).toEqual({ Ref: secretId });
+    const environment = fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
+    expect(environment?.Variables.ORDER_ID_KEY_SECRET_ARN).toEqual({ Ref: secretId });
   });
 });
