@@ -70,7 +70,6 @@ async function main(): Promise<number> {
   const facts = await gatherFacts(clients, {
     stackName: stage.stackName,
     keepPrevious: args.keepPrevious,
-    longestExecutionMs: stage.sagaTimeout.toMilliseconds() * (stage.redriveBudget + 1),
   });
   const plan = planPrune(facts);
   console.log(describePlan(plan));

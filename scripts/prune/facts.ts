@@ -33,8 +33,6 @@ export function defaultClients(): PruneClients {
 export interface GatherOptions {
   stackName: string;
   keepPrevious: number;
-  /** The longest an execution runs, redrives included: how far back a start may still be reachable. */
-  longestExecutionMs: number;
   now?: Date;
 }
 
@@ -98,9 +96,11 @@ async function machineFacts(clients: PruneClients, machineArn: string): Promise<
 }
 
 /**
- * The machine's executions that can still run a task, newest first, down to the oldest start that could still be
- * running or redrivable. Each comes with the definition it runs: its version's, or for one started on the
- * unqualified ARN (before versions, or by hand), the one Step Functions kept for it.
+ * The machine's executions that can still run a task. Every execution Step Functions still lists is judged by
+ * its status and its last stop, never by its start: an operator may redrive an execution again and again, each
+ * time within 14 days of its last stop, so an old start says nothing. Each comes with the definition it runs: its
+ * version's, or for one started on the unqualified ARN (before versions, or by hand), the one Step Functions kept
+ * for it. A definition that cannot be read stops the prune: without it, nothing says which versions it needs.
  */
 async function reachableExecutions(
   clients: PruneClients,
@@ -108,15 +108,13 @@ async function reachableExecutions(
   options: GatherOptions,
 ): Promise<ReachableExecution[]> {
   const now = options.now ?? new Date();
-  const oldestStart = now.getTime() - REDRIVE_WINDOW_MS - options.longestExecutionMs;
   const definitionOf = new Map(machine.versions.map((version) => [version.arn, version.definition]));
   const reachable: ReachableExecution[] = [];
   for await (const page of paginateListExecutions(
     { client: clients.sfn },
     { stateMachineArn: machine.arn },
   )) {
-    const executions = page.executions ?? [];
-    for (const execution of executions) {
+    for (const execution of page.executions ?? []) {
       if (!execution.executionArn || !isReachable(execution, now)) continue;
       const versionArn = execution.stateMachineVersionArn;
       let definition = versionArn ? definitionOf.get(versionArn) : undefined;
@@ -124,17 +122,15 @@ async function reachableExecutions(
         const described = await clients.sfn.send(
           new DescribeStateMachineForExecutionCommand({ executionArn: execution.executionArn }),
         );
-        definition = described.definition ?? '';
+        definition = described.definition;
       }
+      if (!definition) throw new Error(`No definition for ${execution.executionArn}: nothing pruned`);
       reachable.push({
         executionArn: execution.executionArn,
         ...(versionArn ? { versionArn } : {}),
         definition,
       });
     }
-    // Listed newest start first: past the oldest start that may still matter, nothing further is reachable.
-    const last = executions.at(-1);
-    if (last?.startDate && last.startDate.getTime() < oldestStart) break;
   }
   return reachable;
 }

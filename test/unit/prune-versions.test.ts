@@ -156,7 +156,8 @@ describe('prune:versions against the services', () => {
     sfn.on(DescribeStateMachineAliasCommand).resolves({
       routingConfiguration: [{ stateMachineVersionArn: `${machine}:5`, weight: 100 }],
     });
-    sfn.on(ListExecutionsCommand).resolves({
+    sfn.on(ListExecutionsCommand).resolvesOnce({
+      nextToken: 'page-2',
       executions: [
         {
           executionArn: 'e-running',
@@ -184,6 +185,20 @@ describe('prune:versions against the services', () => {
         },
       ],
     });
+    // Listed after executions long closed: started long ago, but redriven by an operator two days ago.
+    sfn.on(ListExecutionsCommand, { nextToken: 'page-2' }).resolves({
+      executions: [
+        {
+          executionArn: 'e-redriven',
+          stateMachineArn: machine,
+          name: 'd',
+          status: 'FAILED',
+          startDate: daysAgo(60),
+          stopDate: daysAgo(2),
+          stateMachineVersionArn: `${machine}:2`,
+        },
+      ],
+    });
     sfn
       .on(DescribeStateMachineForExecutionCommand, { executionArn: 'e-old' })
       .resolves({ definition: definitionInvoking(1) });
@@ -200,10 +215,9 @@ describe('prune:versions against the services', () => {
     const facts = await gatherFacts(clients, {
       stackName: 'OrderSaga',
       keepPrevious: 1,
-      longestExecutionMs: 3 * 3600_000,
       now,
     });
-    expect(facts.reachable.map((e) => e.executionArn)).toEqual(['e-running', 'e-old']);
+    expect(facts.reachable.map((e) => e.executionArn)).toEqual(['e-running', 'e-old', 'e-redriven']);
     expect(sfn.commandCalls(DescribeStateMachineForExecutionCommand)).toHaveLength(1);
     const plan = planPrune(facts);
     sfn.on(DeleteStateMachineVersionCommand).resolves({});
@@ -211,11 +225,17 @@ describe('prune:versions against the services', () => {
     await applyPlan(clients, plan);
     expect(
       sfn.commandCalls(DeleteStateMachineVersionCommand).map((c) => c.args[0].input.stateMachineVersionArn),
-    ).toEqual([`${machine}:1`, `${machine}:2`]);
-    expect(lambda.commandCalls(DeleteFunctionCommand).map((c) => c.args[0].input)).toEqual([
-      { FunctionName: reserve, Qualifier: '2' },
-    ]);
+    ).toEqual([`${machine}:1`]);
+    // Version 1 is invoked by the unversioned e-old, version 2 by e-redriven: every function version stays.
+    expect(lambda.commandCalls(DeleteFunctionCommand)).toHaveLength(0);
     expect(REDRIVE_WINDOW_MS).toBe(14 * 24 * 3600 * 1000);
+  });
+
+  it('prunes nothing when a reachable execution’s definition cannot be read', async () => {
+    sfn.on(DescribeStateMachineForExecutionCommand, { executionArn: 'e-old' }).resolves({});
+    await expect(gatherFacts(clients, { stackName: 'OrderSaga', keepPrevious: 1, now })).rejects.toThrow(
+      /No definition for e-old: nothing pruned/,
+    );
   });
 });
 
