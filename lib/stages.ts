@@ -35,6 +35,12 @@ export interface StageConfig {
   readonly sagaTimeout: Duration;
   /** Automatic redrives of a TIMED_OUT execution per order before it is handed to a person. */
   readonly redriveBudget: number;
+  /**
+   * Until when (ISO 8601) a POST also looks for an order under the id it had before ids were keyed, so a retry
+   * of a request first sent before that deploy finds its order instead of placing a second one. One read per
+   * POST until then; after it, the lookup stops.
+   */
+  readonly legacyOrderIdsUntil?: string;
   /** Who may call the API: customers with a token on /customer/orders..., services with IAM on /orders... */
   readonly apiAccess: ApiAccessConfig;
   /**
@@ -89,6 +95,8 @@ export const STAGES = {
     apiThrottling: { rateLimit: 50, burstLimit: 100 },
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,
+    // Keyed order ids were deployed on 2026-11-25: two months covers any client's retries of earlier POSTs.
+    legacyOrderIdsUntil: '2027-01-31T00:00:00Z',
     // No services named: no API key is required, so the README's curl lines and the local tests work as they are.
     apiAccess: DEFAULT_API_ACCESS,
     breakGlassRole: 'stack',
@@ -110,6 +118,8 @@ export const STAGES = {
     apiThrottling: { rateLimit: 200, burstLimit: 400 },
     sagaTimeout: Duration.hours(1),
     redriveBudget: 2,
+    // Keyed order ids were deployed on 2026-11-25: two months covers any client's retries of earlier POSTs.
+    legacyOrderIdsUntil: '2027-01-31T00:00:00Z',
     apiAccess: { ...DEFAULT_API_ACCESS, services: PROD_SERVICES },
     breakGlassRole: 'stack',
     // The setting is account-wide: two stacks each setting it overwrite each other, and the managed policy it

@@ -13,7 +13,7 @@ import { countMetric } from '../shared/metrics.js';
 import { CUSTOMER_PATH_PREFIX, callerOf, mayRead, placedByOf } from './caller.js';
 import { stepsFromHistory } from './history.js';
 import { ApiError, apiHandler, bodyText, header, json, traceIdOf } from './http.js';
-import { deriveOrderId, orderIdKeyReader, requestHash } from './identity.js';
+import { deriveOrderId, legacyOrderId, orderIdKeyReader, requestHash } from './identity.js';
 import { publicFailure, publicSteps } from './public-errors.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, ORDER_ID_PATTERN } from './schemas.js';
 import { parseCreateOrder } from './validation.js';
@@ -26,6 +26,8 @@ const saga = new SagaClient(new SFNClient({}), { saga: stateMachineArn });
 const customerClaim = requireEnv('CUSTOMER_CLAIM');
 /** Orders a customer may have PENDING at once, from the stage's configuration. */
 const maxOrdersInFlight = Number(requireEnv('MAX_ORDERS_IN_FLIGHT'));
+/** Until when a POST also looks for an order placed under its pre-HMAC id (LEGACY_ORDER_IDS_UNTIL, ISO 8601). */
+const legacyIdsUntil = Date.parse(process.env.LEGACY_ORDER_IDS_UNTIL ?? '') || 0;
 const orderIdKey = orderIdKeyReader(new SecretsManagerClient({}), requireEnv('ORDER_ID_KEY_SECRET_ARN'));
 
 /** Links stay in the route family the caller used: a customer's token is not accepted on /orders. */
@@ -80,6 +82,11 @@ async function createOrder(event: APIGatewayProxyEvent) {
     placedBy: placedByOf(caller),
   };
   appendInvocationKeys({ orderId: order.orderId, traceId: order.traceId });
+  const legacy =
+    Date.now() < legacyIdsUntil
+      ? await orders.get(legacyOrderId(request.customerId, idempotencyKey))
+      : undefined;
+  if (legacy) return answerReplay(legacy, order, event);
   let outcome: Awaited<ReturnType<OrdersTable['create']>>;
   try {
     outcome = await orders.create(order, new Date().toISOString(), maxOrdersInFlight);
@@ -107,7 +114,15 @@ async function createOrder(event: APIGatewayProxyEvent) {
     await startSaga(order);
     return accepted({ orderId: order.orderId, status: 'PENDING' }, linksFor(event));
   }
-  const { existing } = outcome;
+  return answerReplay(outcome.existing, order, event);
+}
+
+/** The same key again: the order it placed, if the body is the same; a start that was lost is made now. */
+async function answerReplay(
+  existing: StoredOrder,
+  order: { requestHash: string },
+  event: APIGatewayProxyEvent,
+) {
   if (existing.requestHash !== order.requestHash) {
     countMetric('IdempotencyConflict');
     throw new ApiError(

@@ -12,6 +12,15 @@ export function deriveOrderId(key: string, customerId: string, idempotencyKey: s
   return `ord_${mac.slice(0, 32)}`;
 }
 
+/**
+ * The id an order placed before keyed ids got: anyone could compute it, so it is never given to a new order. It
+ * is only looked up, until the stage's cut-off, so that a client retrying a POST it first sent before the keyed
+ * ids were deployed finds that order instead of placing a second one.
+ */
+export function legacyOrderId(customerId: string, idempotencyKey: string): string {
+  return `ord_${createHash('sha256').update(`${customerId}\u0000${idempotencyKey}`).digest('hex').slice(0, 32)}`;
+}
+
 /** Anything shorter is guessable; Secrets Manager generates 64 characters for the stack (OrderIdKey). */
 const MIN_KEY_LENGTH = 32;
 

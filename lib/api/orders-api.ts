@@ -109,6 +109,9 @@ export class OrdersApi extends Construct {
         STATE_MACHINE_ARN: liveAliasArnOf(saga.stateMachine),
         ...customerClaim,
         MAX_ORDERS_IN_FLIGHT: String(stageOf(this).ordersInFlightPerCustomer),
+        ...(stageOf(this).legacyOrderIdsUntil
+          ? { LEGACY_ORDER_IDS_UNTIL: stageOf(this).legacyOrderIdsUntil }
+          : {}),
       },
       // UpdateItem records the execution once its start succeeded.
     }).useTable('TABLE_NAME', props.ordersTable, [
