@@ -44,6 +44,12 @@ export class CustomerAuth extends Construct {
         generateSecret: false,
         preventUserExistenceErrors: true,
         idTokenValidity: Duration.hours(1),
+        // A user may change the attributes an app client lets it write, with its own access token: none of the
+        // customer's identity may be among them, or a customer could rename itself into another customer.
+        writeAttributes: new cognito.ClientAttributes().withStandardAttributes({
+          fullname: true,
+          phoneNumber: true,
+        }),
       });
       new CfnOutput(Stack.of(this), 'UserPoolId', { value: pool.userPoolId });
       new CfnOutput(Stack.of(this), 'UserPoolClientId', { value: client.userPoolClientId });

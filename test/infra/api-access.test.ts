@@ -52,6 +52,16 @@ describe('the default stage access', () => {
     });
   });
 
+  it('lets users write no attribute that could name a customer: only their name and phone number', () => {
+    const [client] = Object.values(template.findResources('AWS::Cognito::UserPoolClient')) as {
+      Properties: { WriteAttributes?: string[] };
+    }[];
+    expect([...(client?.Properties.WriteAttributes ?? ['everything'])].sort()).toEqual([
+      'name',
+      'phone_number',
+    ]);
+  });
+
   it("authorizes the customer routes with that pool's ID tokens from the Authorization header", () => {
     const [authorizerId] = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'));
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
