@@ -14,7 +14,7 @@ import { CUSTOMER_PATH_PREFIX, callerOf, mayRead, placedByOf } from './caller.js
 import { stepsFromHistory } from './history.js';
 import { ApiError, apiHandler, bodyText, header, json, traceIdOf } from './http.js';
 import { deriveOrderId, legacyOrderId, orderIdKeyReader, requestHash } from './identity.js';
-import { publicFailure, publicSteps } from './public-errors.js';
+import { actionForCustomer, publicFailure, publicSteps } from './public-errors.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN, ORDER_ID_PATTERN } from './schemas.js';
 import { parseCreateOrder } from './validation.js';
 
@@ -181,8 +181,12 @@ async function getOrder(event: APIGatewayProxyEvent) {
         }
       : {}),
     failure: publicFailure(order.failure, caller.requestId),
-    pendingAction: order.pendingAction ?? null,
-    actions: order.actions ?? [],
+    ...(caller.kind === 'customer'
+      ? {
+          pendingAction: order.pendingAction ? actionForCustomer(order.pendingAction) : null,
+          actions: (order.actions ?? []).map(actionForCustomer),
+        }
+      : { pendingAction: order.pendingAction ?? null, actions: order.actions ?? [] }),
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
     links: { self: selfLink(orderId), reconcile: `${selfLink(orderId)}/reconcile` },

@@ -52,3 +52,34 @@ export function publicSteps<T extends { error?: Failure }>(steps: readonly T[], 
     step.error ? { ...step, error: publicError(step.error.error, requestId) } : step,
   );
 }
+
+/**
+ * An operator action as a customer sees it: what was done and when, not who did it (an operator's role and
+ * session name) nor the operator's own words about the order.
+ */
+export function actionForCustomer<T extends { actor?: string; reason?: string; executionArn?: string }>(
+  action: T,
+): Omit<T, 'actor' | 'reason' | 'executionArn'> {
+  const { actor: _actor, reason: _reason, executionArn: _executionArn, ...shown } = action;
+  return shown;
+}
+
+/**
+ * A reconcile outcome as a customer sees it: what was found and done, without the operators' finding (it names
+ * executions, their errors and the people acting) and with the execution's error as a caller may see it.
+ */
+export function outcomeForCustomer<T extends { finding?: string; found?: { executionError?: string } }>(
+  outcome: T,
+  requestId: string,
+): Omit<T, 'finding'> {
+  const { finding: _finding, found, ...shown } = outcome;
+  if (!found) return shown as Omit<T, 'finding'>;
+  const { executionError, ...foundShown } = found;
+  return {
+    ...shown,
+    found:
+      executionError === undefined
+        ? foundShown
+        : { ...foundShown, executionError: publicError(executionError, requestId).error },
+  } as Omit<T, 'finding'>;
+}

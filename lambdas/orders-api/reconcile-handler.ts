@@ -5,6 +5,7 @@ import type { ReconcileRequest } from '../orders/reconcile-plan.js';
 import { requireEnv } from '../shared/env.js';
 import { CUSTOMER_PATH_PREFIX, callerOf, mayRead } from './caller.js';
 import { ApiError, apiHandler, bodyText, header, json } from './http.js';
+import { actionForCustomer, outcomeForCustomer } from './public-errors.js';
 import { ORDER_ID_PATTERN } from './schemas.js';
 import { parseReconcileRequest } from './validation.js';
 
@@ -47,9 +48,16 @@ async function reconcile(event: APIGatewayProxyEvent) {
       'The order or its execution changed while reconciling; retry',
     );
   const after = await deps.orders.get(orderId);
+  const status = after?.status ?? order.status;
+  if (caller.kind === 'customer')
+    return json(STATUS_OF_RESULT[outcome.result], {
+      ...outcomeForCustomer(outcome, caller.requestId),
+      status,
+      ...(after?.pendingAction ? { pendingAction: actionForCustomer(after.pendingAction) } : {}),
+    });
   return json(STATUS_OF_RESULT[outcome.result], {
     ...outcome,
-    status: after?.status ?? order.status,
+    status,
     ...(after?.pendingAction ? { pendingAction: after.pendingAction } : {}),
   });
 }

@@ -117,6 +117,39 @@ describe('a customer authenticated by a token', () => {
     expect(JSON.parse(response.body).links.self).toBe(`/customer/orders/${ORDER_ID}`);
   });
 
+  it("sees what operators did to its order, but not who did it nor the operator's words", async () => {
+    const operatorAction = {
+      action: 'cancel',
+      actor: 'arn:aws:sts::111111111111:assumed-role/OrderSaga-oncall/alice',
+      reason: 'fraud suspected by the risk team',
+      startedAt: '2026-01-01T00:01:00.000Z',
+      executionArn: 'arn:aws:states:us-east-1:111111111111:execution:OrderSaga-unwind:x',
+    };
+    ddb.on(GetCommand).resolves({
+      Item: {
+        ...stored,
+        status: 'CANCELLED',
+        actions: [{ ...operatorAction, endedAt: '2026-01-01T00:02:00.000Z', outcome: 'CANCELLED' }],
+      },
+    });
+    const asCustomer = await handler(
+      event('GET', '/customer/orders/{orderId}', customer('c-1'), { orderId: ORDER_ID }),
+    );
+    const asService = await handler(event('GET', '/orders/{orderId}', service(), { orderId: ORDER_ID }));
+
+    expect(JSON.parse(asCustomer.body).actions).toEqual([
+      {
+        action: 'cancel',
+        startedAt: '2026-01-01T00:01:00.000Z',
+        endedAt: '2026-01-01T00:02:00.000Z',
+        outcome: 'CANCELLED',
+      },
+    ]);
+    expect(asCustomer.body).not.toContain('alice');
+    expect(asCustomer.body).not.toContain('fraud');
+    expect(JSON.parse(asService.body).actions[0]).toMatchObject({ actor: operatorAction.actor });
+  });
+
   it("gets 404 for another customer's order, the answer an unknown order gets", async () => {
     const response = await handler(
       event('GET', '/customer/orders/{orderId}', customer('c-2'), { orderId: ORDER_ID }),

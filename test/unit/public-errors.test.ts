@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ApiError, apiHandler } from '../../lambdas/orders-api/http.js';
 import {
+  outcomeForCustomer,
   PUBLIC_MESSAGES,
   publicError,
   publicFailure,
@@ -71,6 +72,37 @@ describe('errors as a caller sees them', () => {
     expect(shown[0]).toBe(steps[0]);
     expect(shown[1]?.error?.error).toBe('InternalError');
     expect(JSON.stringify(shown)).not.toContain('arn:aws');
+  });
+});
+
+describe('a reconcile outcome as a customer sees it', () => {
+  it('keeps what was found and done, drops the operators’ finding, and names no internal error', () => {
+    const outcome = {
+      orderId: 'ord_1',
+      result: 'handed-over',
+      action: 'hand-over',
+      finding:
+        'ord_1 ended FAILED (Lambda.AccessDeniedException) but the order is PENDING; a person must look',
+      found: {
+        orderStatus: 'PENDING',
+        execution: 'ord_1',
+        executionStatus: 'FAILED',
+        executionError: 'Lambda.AccessDeniedException',
+      },
+    };
+    const shown = outcomeForCustomer(outcome, REQUEST_ID);
+    expect(shown).toEqual({
+      orderId: 'ord_1',
+      result: 'handed-over',
+      action: 'hand-over',
+      found: {
+        orderStatus: 'PENDING',
+        execution: 'ord_1',
+        executionStatus: 'FAILED',
+        executionError: 'InternalError',
+      },
+    });
+    expect(JSON.stringify(shown)).not.toContain('AccessDenied');
   });
 });
 
