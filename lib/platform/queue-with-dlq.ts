@@ -130,7 +130,10 @@ export function trustOnly(queue: sqs.Queue, trust: QueueTrust): void {
     ...roles.map((role) => role.roleArn),
     ...(breakGlass ? [breakGlass.roleArn] : []),
   ];
-  const denyAllBut = (sid: string, actions: string[], arns: string[]) =>
+  // Nobody to spare (no break-glass role, and no role of the stack does it): the actions are left to IAM, since
+  // denying them to everyone would leave a dead-letter queue nobody can ever look at or redrive.
+  const denyAllBut = (sid: string, actions: string[], arns: string[]) => {
+    if (arns.length === 0) return;
     queue.addToResourcePolicy(
       new iam.PolicyStatement({
         sid,
@@ -138,9 +141,10 @@ export function trustOnly(queue: sqs.Queue, trust: QueueTrust): void {
         principals: [new iam.AnyPrincipal()],
         actions,
         resources: [queue.queueArn],
-        ...(arns.length > 0 ? { conditions: { ArnNotEquals: { 'aws:PrincipalArn': arns } } } : {}),
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': arns } },
       }),
     );
+  };
   denyAllBut('OnlyItsProducersSend', ['sqs:SendMessage'], arnsOf(trust.senders));
   denyAllBut('OnlyItsConsumerReceives', CONSUME_ACTIONS, arnsOf(trust.consumers));
   denyAllBut('OnlyBreakGlassPurgesOrMoves', OPERATOR_ACTIONS, arnsOf([]));

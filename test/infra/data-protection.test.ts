@@ -287,18 +287,23 @@ describe('internal channels trust only their senders', () => {
     expect(JSON.stringify(trust.Statement[0]?.Principal)).toContain(':root');
   });
 
-  it("without a break-glass role, spares nobody but the channel's own roles", () => {
+  it("without a break-glass role, spares nobody but the channel's own roles, and leaves dead letters to IAM", () => {
     const none = resourcesOf('dev', 'none');
     expect(ofType(none, 'AWS::IAM::Role').map(([id]) => id)).not.toContain(BREAK_GLASS);
-    const dlq = logicalIdOf(none, 'ShippingRequestsDeadLetters', 'AWS::SQS::Queue');
-    const policy = ofType(none, 'AWS::SQS::QueuePolicy').find(([, candidate]) =>
-      JSON.stringify(candidate.Properties.Queues).includes(dlq),
-    )?.[1];
-    const receive = (
-      (policy?.Properties.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? []
-    ).find((statement) => actionsOf(statement).includes('sqs:ReceiveMessage'));
-    expect(receive).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
-    expect(receive?.Condition).toBeUndefined();
+    const receiveOf = (queueId: string) => {
+      const queue = logicalIdOf(none, queueId, 'AWS::SQS::Queue');
+      const policy = ofType(none, 'AWS::SQS::QueuePolicy').find(([, candidate]) =>
+        JSON.stringify(candidate.Properties.Queues).includes(queue),
+      )?.[1];
+      return (
+        (policy?.Properties.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? []
+      ).find((statement) => actionsOf(statement).includes('sqs:ReceiveMessage'));
+    };
+    // The requests queue still trusts its consumer alone.
+    expect(receiveOf('ShippingRequestsQueue')).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+    expect(JSON.stringify(receiveOf('ShippingRequestsQueue')?.Condition)).toContain('ShippingWorkerRole');
+    // Denying its dead letters to everyone would leave them where nobody can look at or redrive them.
+    expect(receiveOf('ShippingRequestsDeadLetters')).toBeUndefined();
   });
 });
 
