@@ -1,48 +1,15 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
 import { createIamAuthorizer } from '../src/api-auth/iam-authorizer.js';
 import { LocalRestApi } from '../src/api-gateway.js';
 import type { LambdaInvoker } from '../src/stepfunctions-engine.js';
 import { type CfnTemplate, createResolveContext, physicalNames } from '../src/template.js';
-
-const method = (httpMethod: string, resource: string) => ({
-  Type: 'AWS::ApiGateway::Method',
-  Properties: {
-    HttpMethod: httpMethod,
-    RestApiId: { Ref: 'Api' },
-    ResourceId: { Ref: resource },
-    AuthorizationType: 'AWS_IAM',
-    Integration: {
-      Type: 'AWS_PROXY',
-      Uri: 'arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:jobs/invocations',
-    },
-  },
-});
+import { ADMIN, jobsApiResources, signedHeaders, USER } from './jobs-api.js';
 
 /** A REST API whose identity policy grants every route to both callers, and whose resource policy cuts that down. */
 function templateWith(policy: unknown): CfnTemplate {
   return {
     Resources: {
-      Api: { Type: 'AWS::ApiGateway::RestApi', Properties: { Name: 'jobs', Policy: policy } },
-      ApiStage: {
-        Type: 'AWS::ApiGateway::Stage',
-        Properties: { RestApiId: { Ref: 'Api' }, StageName: 'v1' },
-      },
-      Jobs: {
-        Type: 'AWS::ApiGateway::Resource',
-        Properties: { ParentId: { 'Fn::GetAtt': ['Api', 'RootResourceId'] }, PathPart: 'jobs' },
-      },
-      Job: {
-        Type: 'AWS::ApiGateway::Resource',
-        Properties: { ParentId: { Ref: 'Jobs' }, PathPart: '{jobId}' },
-      },
-      Cancel: {
-        Type: 'AWS::ApiGateway::Resource',
-        Properties: { ParentId: { Ref: 'Job' }, PathPart: 'cancel' },
-      },
-      PostJob: method('POST', 'Jobs'),
-      CancelJob: method('POST', 'Cancel'),
+      ...jobsApiResources({ Policy: policy }),
       Everything: {
         Type: 'AWS::IAM::ManagedPolicy',
         Properties: {
@@ -65,8 +32,8 @@ const deny = (resource: string, condition: object) => ({
   Condition: condition,
 });
 
-const user = { name: 'user', accessKeyId: 'AKIAUSER000000000001', secretAccessKey: 'user-secret' };
-const admin = { name: 'admin', accessKeyId: 'AKIAADMIN00000000001', secretAccessKey: 'admin-secret' };
+const user = USER;
+const admin = ADMIN;
 
 async function statusOf(template: CfnTemplate, keys: typeof user, path: string) {
   const names = physicalNames(template, { stackName: 'Jobs' });
@@ -80,24 +47,7 @@ async function statusOf(template: CfnTemplate, keys: typeof user, path: string) 
     invoke: async () => ({ ok: true, payload: { statusCode: 200, body: '{}' } }),
   };
   const api = new LocalRestApi(template, ctx, invoker, { authorizer });
-  const signer = new SignatureV4({
-    credentials: keys,
-    region: 'us-east-1',
-    service: 'execute-api',
-    sha256: Sha256,
-  });
-  const signed = await signer.sign({
-    method: 'POST',
-    protocol: 'http:',
-    hostname: '127.0.0.1',
-    port: 3000,
-    path,
-    query: {},
-    headers: { host: '127.0.0.1:3000' },
-  });
-  const headers = Object.fromEntries(
-    Object.entries(signed.headers).map(([name, value]) => [name.toLowerCase(), String(value)]),
-  );
+  const headers = await signedHeaders(keys, { method: 'POST', path, headers: { host: '127.0.0.1:3000' } });
   const response = await api.handle({ method: 'POST', url: path, headers, body: '' });
   return { status: response.status, body: response.body };
 }

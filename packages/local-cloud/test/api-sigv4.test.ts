@@ -1,10 +1,9 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
 import { createIamAuthorizer } from '../src/api-auth/iam-authorizer.js';
 import { LocalRestApi } from '../src/api-gateway.js';
 import type { LambdaInvoker } from '../src/stepfunctions-engine.js';
 import { type CfnTemplate, createResolveContext, physicalNames } from '../src/template.js';
+import { ADMIN, jobsApiResources, signedHeaders, USER } from './jobs-api.js';
 
 // A REST API shaped like a CDK one: IAM on every method, and two exported policies that split its routes.
 const routeArn = (route: string) => ({
@@ -30,38 +29,9 @@ const policy = (routes: string[]) => ({
     },
   },
 });
-const method = (httpMethod: string, resource: string) => ({
-  Type: 'AWS::ApiGateway::Method',
-  Properties: {
-    HttpMethod: httpMethod,
-    RestApiId: { Ref: 'Api' },
-    ResourceId: { Ref: resource },
-    AuthorizationType: 'AWS_IAM',
-    Integration: {
-      Type: 'AWS_PROXY',
-      Uri: 'arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:jobs/invocations',
-    },
-  },
-});
 const template: CfnTemplate = {
   Resources: {
-    Api: { Type: 'AWS::ApiGateway::RestApi', Properties: { Name: 'jobs' } },
-    ApiStage: { Type: 'AWS::ApiGateway::Stage', Properties: { RestApiId: { Ref: 'Api' }, StageName: 'v1' } },
-    Jobs: {
-      Type: 'AWS::ApiGateway::Resource',
-      Properties: { ParentId: { 'Fn::GetAtt': ['Api', 'RootResourceId'] }, PathPart: 'jobs' },
-    },
-    Job: {
-      Type: 'AWS::ApiGateway::Resource',
-      Properties: { ParentId: { Ref: 'Jobs' }, PathPart: '{jobId}' },
-    },
-    Cancel: {
-      Type: 'AWS::ApiGateway::Resource',
-      Properties: { ParentId: { Ref: 'Job' }, PathPart: 'cancel' },
-    },
-    PostJob: method('POST', 'Jobs'),
-    GetJob: method('GET', 'Job'),
-    CancelJob: method('POST', 'Cancel'),
+    ...jobsApiResources(),
     UserPolicy: policy(['/POST/jobs', '/GET/jobs/*']),
     AdminPolicy: policy(['/POST/jobs', '/GET/jobs/*', '/POST/jobs/*/cancel']),
     // What the stack answers its own errors with, as a CDK RestApi declares it.
@@ -82,8 +52,8 @@ const template: CfnTemplate = {
   },
 };
 
-const user = { name: 'user', accessKeyId: 'AKIAUSER000000000001', secretAccessKey: 'user-secret' };
-const admin = { name: 'admin', accessKeyId: 'AKIAADMIN00000000001', secretAccessKey: 'admin-secret' };
+const user = USER;
+const admin = ADMIN;
 
 function localApi() {
   const invoked: string[] = [];
@@ -120,30 +90,12 @@ interface Call {
 async function send(api: LocalRestApi, call: Call) {
   const body = call.body ?? '';
   let headers: Record<string, string> = { host: '127.0.0.1:3000', 'content-type': 'application/json' };
-  if (call.keys) {
-    const signer = new SignatureV4({
-      credentials: call.keys,
-      region: 'us-east-1',
-      service: 'execute-api',
-      sha256: Sha256,
-    });
-    const signed = await signer.sign(
-      {
-        method: call.method,
-        protocol: 'http:',
-        hostname: '127.0.0.1',
-        port: 3000,
-        path: call.path,
-        query: {},
-        headers,
-        body: body || undefined,
-      },
-      { signingDate: call.signingDate },
+  if (call.keys)
+    headers = await signedHeaders(
+      call.keys,
+      { method: call.method, path: call.path, headers, body },
+      call.signingDate,
     );
-    headers = Object.fromEntries(
-      Object.entries(signed.headers).map(([name, value]) => [name.toLowerCase(), String(value)]),
-    );
-  }
   const request = { headers, body, path: call.path };
   call.tamper?.(request);
   const response = await api.handle({
