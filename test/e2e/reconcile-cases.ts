@@ -42,22 +42,23 @@ export function reconcileCases(session: () => E2eSession, isLocal: boolean): voi
     });
   });
 
+  /** An order whose shipping worker keeps failing, placed and waiting at CreateShipment (local target only). */
+  async function orderStuckAtShipment() {
+    const local = session().local;
+    if (!local) throw new Error('local controls missing');
+    const order = newOrder(session());
+    await local.armFault({ target: 'ShippingWorker', mode: 'error', count: 1000, orderId: order.orderId });
+    expect((await placeOrder(session(), order)).status).toBe(202);
+    await waitForStep(session(), order.orderId, 'CreateShipment');
+    return { local, order };
+  }
+
   // Faults are cleared for everyone at once: these run one after another.
   describe('reconcile, each operator action settling an order', () => {
     it.skipIf(!isLocal)(
       `redrive resumes a saga an operator stopped${isLocal ? '' : LOCAL_ONLY}`,
       async () => {
-        const local = session().local;
-        if (!local) throw new Error('local controls missing');
-        const order = newOrder(session());
-        await local.armFault({
-          target: 'ShippingWorker',
-          mode: 'error',
-          count: 1000,
-          orderId: order.orderId,
-        });
-        expect((await placeOrder(session(), order)).status).toBe(202);
-        await waitForStep(session(), order.orderId, 'CreateShipment');
+        const { local, order } = await orderStuckAtShipment();
         await local.stopSaga(order.orderId);
         await local.clearFaults();
         expect(await reconcile(order.orderId)).toMatchObject({
@@ -85,17 +86,7 @@ export function reconcileCases(session: () => E2eSession, isLocal: boolean): voi
     it.skipIf(!isLocal)(
       `cancel unwinds a saga stuck before the pivot${isLocal ? '' : LOCAL_ONLY}`,
       async () => {
-        const local = session().local;
-        if (!local) throw new Error('local controls missing');
-        const order = newOrder(session());
-        await local.armFault({
-          target: 'ShippingWorker',
-          mode: 'error',
-          count: 1000,
-          orderId: order.orderId,
-        });
-        expect((await placeOrder(session(), order)).status).toBe(202);
-        await waitForStep(session(), order.orderId, 'CreateShipment');
+        const { local, order } = await orderStuckAtShipment();
         const cancel = await reconcile(order.orderId, { action: 'cancel', reason: REASON });
         expect(cancel).toMatchObject({
           status: 202,
