@@ -9,29 +9,17 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { deriveOrderId, legacyOrderId, requestHash } from '../../lambdas/orders-api/identity.js';
+import { ORDER_BODY, postEvent } from './api-events.js';
 import { TEST_ORDER_ID_KEY } from './order-id-key.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 
-const body = {
-  customerId: 'c-1',
-  items: [{ sku: 'SKU-1', quantity: 2 }],
-  shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
-};
+const body = ORDER_BODY;
 const LEGACY_ID = legacyOrderId('c-1', 'key-1');
 const KEYED_ID = deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'key-1');
 
-const post = (payload: unknown) =>
-  ({
-    resource: '/orders',
-    path: '/orders',
-    httpMethod: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'key-1' },
-    body: JSON.stringify(payload),
-    isBase64Encoded: false,
-    pathParameters: null,
-  }) as unknown as APIGatewayProxyEvent;
+const post = (payload: unknown) => postEvent(payload);
 
 /** The API as configured with a cut-off: the handler reads it once, at cold start. */
 async function handlerUntil(

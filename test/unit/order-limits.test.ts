@@ -5,7 +5,6 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { OrdersTable, type StoredOrder } from '../../lambdas/orders/orders-table.js';
@@ -13,33 +12,20 @@ import type { TargetStatus } from '../../lambdas/orders/status.js';
 import { planStatusChange } from '../../lambdas/orders/transitions.js';
 import { handler } from '../../lambdas/orders-api/handler.js';
 import { requestHash } from '../../lambdas/orders-api/identity.js';
+import { ORDER_BODY, postEvent } from './api-events.js';
 import { CONDITION_FAILED, cancelled, NONE } from './aws-fakes.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 
-const order = {
-  customerId: 'c-1',
-  items: [{ sku: 'SKU-1', quantity: 2 }],
-  shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
-};
+const order = ORDER_BODY;
 // The order an earlier request wrote: a replay answers with it, whatever id this request would derive.
 const ORDER_ID = `ord_${'0'.repeat(32)}`;
 const SAGA_ARN = `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`;
 const COUNTER_KEY = { pk: 'CUSTOMER#c-1', sk: 'IN_FLIGHT' };
 const AT = '2026-01-01T00:00:00.000Z';
 
-function post(body: unknown): APIGatewayProxyEvent {
-  return {
-    resource: '/orders',
-    path: '/orders',
-    httpMethod: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'key-1' },
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-    pathParameters: null,
-  } as unknown as APIGatewayProxyEvent;
-}
+const post = (body: unknown) => postEvent(body);
 
 const parse = (body: string) => JSON.parse(body) as Record<string, unknown>;
 const stored = {

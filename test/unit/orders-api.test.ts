@@ -16,33 +16,18 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../lambdas/orders-api/handler.js';
 import { stepsFromHistory } from '../../lambdas/orders-api/history.js';
 import { deriveOrderId, requestHash } from '../../lambdas/orders-api/identity.js';
+import { ORDER_BODY, postEvent } from './api-events.js';
 import { cancelled } from './aws-fakes.js';
 import { TEST_ORDER_ID_KEY } from './order-id-key.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 
-const order = {
-  customerId: 'c-1',
-  items: [{ sku: 'SKU-1', quantity: 2 }],
-  shippingAddress: { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
-};
+const order = ORDER_BODY;
 const ORDER_ID = deriveOrderId(TEST_ORDER_ID_KEY, 'c-1', 'key-1');
 const SAGA_ARN = `arn:aws:states:us-east-1:111111111111:execution:OrderSaga:${ORDER_ID}`;
 
-/** A POST /orders event; a header given as undefined is left out. */
-function post(body: unknown, headers: Record<string, string | undefined> = {}): APIGatewayProxyEvent {
-  const merged = { 'Content-Type': 'application/json', 'Idempotency-Key': 'key-1', ...headers };
-  return {
-    resource: '/orders',
-    path: '/orders',
-    httpMethod: 'POST',
-    headers: Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined)),
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    pathParameters: null,
-  } as unknown as APIGatewayProxyEvent;
-}
+const post = postEvent;
 
 function get(orderId: string, include?: string): APIGatewayProxyEvent {
   return {
